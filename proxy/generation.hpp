@@ -1,0 +1,58 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/snapshot.hpp"
+#include "proxy/io.hpp"
+#include "routing/host_table.hpp"
+
+namespace tg::proxy {
+
+/// One address of a pool, after DNS: a headless Kubernetes service name yields one per pod.
+struct ResolvedEndpoint {
+    tcp::endpoint address;
+    std::string label;     ///< "10.1.0.11:8069", used in logs and metrics
+    std::uint64_t id = 0;  ///< stable hash of the label, for rendezvous balancing
+};
+
+struct ResolvedPool {
+    const config::Pool* config = nullptr;
+    std::vector<ResolvedEndpoint> web;
+    std::vector<ResolvedEndpoint> longpolling;  ///< empty: long-lived routes use `web`
+};
+
+/// DNS answers by host name; IP literals are never looked up.
+using DnsAnswers = std::map<std::string, std::vector<asio::ip::address>, std::less<>>;
+
+/// Everything a request reads, published to workers as one immutable object: the config, the
+/// host table built from it and the pools with their current addresses. A request takes it once
+/// and keeps it to the end, so it never sees two configs.
+class Generation {
+  public:
+    Generation(std::shared_ptr<const config::Snapshot> snapshot, std::uint64_t number,
+               const DnsAnswers& dns);
+
+    const config::Snapshot& config() const { return *snapshot_; }
+    const std::shared_ptr<const config::Snapshot>& snapshot() const { return snapshot_; }
+    /// The config generation: 1 at start, +1 per successful reload.
+    std::uint64_t number() const { return number_; }
+    const routing::HostTable& hosts() const { return hosts_; }
+    const ResolvedPool* pool(std::string_view name) const;
+    /// True when `address` is an endpoint of any pool (connections to others are not reused).
+    bool has_endpoint(const tcp::endpoint& address) const;
+
+  private:
+    std::shared_ptr<const config::Snapshot> snapshot_;
+    std::uint64_t number_;
+    routing::HostTable hosts_;
+    std::map<std::string, ResolvedPool, std::less<>> pools_;
+};
+
+/// Host names in the pools of `snapshot` that need DNS (IP literals excluded).
+std::vector<std::string> names_to_resolve(const config::Snapshot& snapshot);
+
+}  // namespace tg::proxy

@@ -1,0 +1,89 @@
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "proxy/buffer_pool.hpp"
+#include "proxy/connection_slot.hpp"
+#include "proxy/io.hpp"
+
+namespace tg::proxy {
+
+/// How a message relay ended: which side failed, if any, and how much moved.
+struct RelayResult {
+    error_code read_error;
+    error_code write_error;
+    std::uint64_t body_bytes = 0;     ///< body bytes read from the source
+    std::uint64_t bytes_written = 0;  ///< header and body bytes written to the sink
+};
+
+/// Streams a message whose header `parser` has already read from `in` to `out`: the header
+/// (as it now stands in parser.get()) and the first body bytes go in one write, then the body
+/// follows chunk by chunk through `chunk`, so memory stays bounded whatever the body's size.
+/// Chunked bodies are decoded and re-encoded, so no chunk framing reaches the sink unchecked.
+template <bool isRequest, class In, class Out>
+asio::awaitable<RelayResult> relay_message(In& in, beast::flat_buffer& in_buffer,
+                                           http::parser<isRequest, http::buffer_body>& parser,
+                                           Out& out, ConnectionSlot& slot, Clock::duration timeout,
+                                           std::span<char> chunk) {
+    RelayResult result;
+    http::serializer<isRequest, http::buffer_body> serializer{parser.get()};
+    auto& body = parser.get().body();
+    do {
+        if (!parser.is_done()) {
+            body.data = chunk.data();
+            body.size = chunk.size();
+            slot.arm(Clock::now(), timeout);
+            auto [ec, _] = co_await http::async_read_some(in, in_buffer, parser, use_nothrow);
+            if (ec == http::error::need_buffer) ec = {};
+            if (ec) {
+                result.read_error = ec;
+                co_return result;
+            }
+            body.size = chunk.size() - body.size;
+            body.data = chunk.data();
+            body.more = !parser.is_done();
+            result.body_bytes += body.size;
+            // Nothing decoded yet (e.g. only a chunk header arrived): an empty write would
+            // end a chunked body early, so read on.
+            if (body.size == 0 && body.more) continue;
+        } else {
+            body.data = nullptr;
+            body.size = 0;
+            body.more = false;
+        }
+        slot.arm(Clock::now(), timeout);
+        auto [ec, written] = co_await http::async_write(out, serializer, use_nothrow);
+        result.bytes_written += written;
+        if (ec == http::error::need_buffer) ec = {};
+        if (ec) {
+            result.write_error = ec;
+            co_return result;
+        }
+    } while (!parser.is_done() || !serializer.is_done());
+    co_return result;
+}
+
+/// Copies bytes from `from` to `to` until either fails or closes. It waits for readability
+/// before borrowing a buffer, so an idle tunnel holds no relay memory.
+template <class From, class To>
+asio::awaitable<void> pump_bytes(From& from, To& to, BufferPool& buffers, ConnectionSlot& slot,
+                                 Clock::duration idle_timeout, std::uint64_t& moved) {
+    for (;;) {
+        auto [wait_ec] =
+            co_await beast::get_lowest_layer(from).async_wait(tcp::socket::wait_read, use_nothrow);
+        if (wait_ec) co_return;
+        auto lease = buffers.borrow();
+        const auto space = lease.span();
+        auto [read_ec, n] =
+            co_await from.async_read_some(asio::buffer(space.data(), space.size()), use_nothrow);
+        if (read_ec) co_return;
+        slot.arm(Clock::now(), idle_timeout);
+        auto [write_ec, _] =
+            co_await asio::async_write(to, asio::buffer(space.data(), n), use_nothrow);
+        if (write_ec) co_return;
+        moved += n;
+    }
+}
+
+}  // namespace tg::proxy

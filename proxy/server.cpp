@@ -1,0 +1,230 @@
+#include "proxy/server.hpp"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "config/load.hpp"
+#include "proxy/ops_log.hpp"
+
+namespace tg::proxy {
+namespace {
+
+std::string endpoint_text(const tcp::endpoint& endpoint) {
+    const auto ip = endpoint.address();
+    return (ip.is_v6() ? "[" + ip.to_string() + "]" : ip.to_string()) + ":" +
+           std::to_string(endpoint.port());
+}
+
+/// The address to bind for `host_port`; a name is resolved once, at start-up.
+tcp::endpoint bind_address(const config::HostPort& host_port) {
+    error_code ec;
+    const auto ip = asio::ip::make_address(host_port.host, ec);
+    if (!ec) return {ip, host_port.port};
+    asio::io_context lookup;
+    tcp::resolver resolver(lookup);
+    const auto results = resolver.resolve(host_port.host, std::to_string(host_port.port));
+    return results.begin()->endpoint();
+}
+
+tcp::acceptor open_acceptor(asio::io_context& context, const tcp::endpoint& address,
+                            bool reuse_port) {
+    tcp::acceptor acceptor(context);
+    acceptor.open(address.protocol());
+    acceptor.set_option(tcp::acceptor::reuse_address(true));
+    if (reuse_port) {
+        // Each worker accepts on its own socket and the kernel spreads connections among them.
+        const int on = 1;
+        if (::setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0)
+            throw std::system_error(errno, std::generic_category(), "SO_REUSEPORT");
+    }
+    acceptor.bind(address);
+    acceptor.listen(asio::socket_base::max_listen_connections);
+    return acceptor;
+}
+
+std::vector<std::string> error_texts(const std::vector<config::ConfigError>& errors) {
+    std::vector<std::string> texts;
+    for (const auto& e : errors) texts.push_back(e.to_string());
+    return texts;
+}
+
+}  // namespace
+
+Server::Server(std::string config_path, std::shared_ptr<const config::Snapshot> snapshot)
+    : config_path_(std::move(config_path)),
+      snapshot_(std::move(snapshot)),
+      control_(1),
+      signals_(control_, SIGHUP, SIGTERM, SIGINT),
+      dns_refresher_(control_),
+      dns_timer_(control_) {
+    signals_.add(SIGUSR1);
+}
+
+Server::~Server() {
+    for (auto& worker : workers_) {
+        worker->stop_now();
+        worker->join();
+    }
+}
+
+int Server::run() {
+    access_log_writer_ = std::make_unique<AccessLogWriter>(snapshot_->access_log);
+    asio::co_spawn(control_, start(), [this](std::exception_ptr failure) {
+        if (!failure) return;
+        try {
+            std::rethrow_exception(failure);
+        } catch (const std::exception& e) {
+            ops_log::error("start-up failed", {{"reason", e.what()}});
+        }
+        exit_code_ = 1;
+        control_.stop();
+    });
+    control_.run();
+    for (auto& worker : workers_) {
+        worker->stop_now();
+        worker->join();
+    }
+    access_log_writer_->flush();
+    return exit_code_;
+}
+
+asio::awaitable<void> Server::start() {
+    dns_ = co_await dns_refresher_.resolve(*snapshot_, {}, dns_timeout_);
+    const auto generation = std::make_shared<const Generation>(snapshot_, generation_number_, dns_);
+    const std::size_t worker_count = snapshot_->workers > 0
+                                         ? static_cast<std::size_t>(snapshot_->workers)
+                                         : std::max(1u, std::thread::hardware_concurrency());
+    const std::size_t per_worker_connections =
+        (snapshot_->limits.max_connections + worker_count - 1) / worker_count;
+    for (std::size_t i = 0; i < worker_count; ++i)
+        workers_.push_back(
+            std::make_unique<Worker>(i, *access_log_writer_, generation, per_worker_connections));
+
+    for (const auto& listener : snapshot_->listeners) {
+        auto address = bind_address(listener.address);
+        for (auto& worker : workers_) {
+            auto acceptor = open_acceptor(worker->context(), address, true);
+            address =
+                acceptor.local_endpoint();  // port 0: every worker shares the first one's port
+            worker->add_acceptor(std::move(acceptor), {listener.name, listener.tls.has_value()});
+        }
+        ops_log::info("listening",
+                      {{"listener", listener.name}, {"address", endpoint_text(address)}});
+    }
+    admin_ = std::make_unique<AdminServer>(
+        control_, open_acceptor(control_, bind_address(snapshot_->admin.address), false), state_);
+    ops_log::info("listening",
+                  {{"listener", "admin"}, {"address", endpoint_text(admin_->local_endpoint())}});
+
+    for (auto& worker : workers_) worker->start();
+    admin_->start();
+    asio::co_spawn(control_, signal_loop(), asio::detached);
+    asio::co_spawn(control_, dns_loop(), asio::detached);
+    ops_log::info("ready", {{"workers", std::to_string(worker_count), true},
+                            {"config", snapshot_->source},
+                            {"generation", std::to_string(generation_number_), true}});
+}
+
+asio::awaitable<void> Server::signal_loop() {
+    for (;;) {
+        auto [ec, signal] = co_await signals_.async_wait(use_nothrow);
+        if (ec) co_return;
+        switch (signal) {
+            case SIGHUP:
+                co_await reload();
+                break;
+            case SIGUSR1:
+                access_log_writer_->reopen();
+                break;
+            case SIGTERM:
+                if (!state_.draining) {
+                    begin_drain();
+                    break;
+                }
+                [[fallthrough]];
+            case SIGINT:
+                ops_log::info("stopping now",
+                              {{"signal", signal == SIGINT ? "SIGINT" : "SIGTERM"}});
+                control_.stop();
+                co_return;
+        }
+    }
+}
+
+asio::awaitable<void> Server::reload() {
+    if (config_path_.empty()) {
+        ops_log::warn("reload ignored: running on the embedded demo config");
+        co_return;
+    }
+    auto loaded = config::load_file(config_path_);
+    if (!loaded.snapshot) {
+        ops_log::error_list("config reload failed", error_texts(loaded.errors));
+        co_return;
+    }
+    for (const auto& warning : loaded.warnings) ops_log::warn(warning);
+    const auto& next = *loaded.snapshot;
+    const auto same_listeners = [&] {
+        if (next.listeners.size() != snapshot_->listeners.size()) return false;
+        for (std::size_t i = 0; i < next.listeners.size(); ++i)
+            if (next.listeners[i].name != snapshot_->listeners[i].name ||
+                next.listeners[i].address.text != snapshot_->listeners[i].address.text)
+                return false;
+        return next.admin.address.text == snapshot_->admin.address.text &&
+               next.workers == snapshot_->workers && next.access_log == snapshot_->access_log;
+    };
+    if (!same_listeners())
+        ops_log::warn("listeners, admin address, workers and access_log apply at the next restart");
+    dns_ = co_await dns_refresher_.resolve(next, dns_, dns_timeout_);
+    publish(loaded.snapshot, ++generation_number_);
+    ops_log::info("config reloaded", {{"generation", std::to_string(generation_number_), true}});
+}
+
+void Server::publish(std::shared_ptr<const config::Snapshot> snapshot, std::uint64_t number) {
+    snapshot_ = std::move(snapshot);
+    state_.config_generation = number;
+    const auto generation = std::make_shared<const Generation>(snapshot_, number, dns_);
+    for (auto& worker : workers_) worker->publish(generation);
+}
+
+asio::awaitable<void> Server::dns_loop() {
+    for (;;) {
+        dns_timer_.expires_after(dns_interval_);
+        auto [ec] = co_await dns_timer_.async_wait(use_nothrow);
+        if (ec || state_.draining) co_return;
+        auto answers = co_await dns_refresher_.resolve(*snapshot_, dns_, dns_timeout_);
+        if (answers == dns_) continue;
+        dns_ = std::move(answers);
+        ops_log::info("dns answers changed, endpoints updated");
+        publish(snapshot_, generation_number_);
+    }
+}
+
+void Server::begin_drain() {
+    state_.draining = true;
+    ops_log::info("draining");
+    for (auto& worker : workers_) worker->begin_drain(tunnel_grace_);
+    asio::co_spawn(control_, drain_then_exit(), asio::detached);
+}
+
+/// Waits for the workers to finish their connections, bounded: a request may take at most the
+/// longest web timeout, tunnels get `tunnel_grace_`.
+asio::awaitable<void> Server::drain_then_exit() {
+    const auto deadline = Clock::now() + snapshot_->timeouts.upstream_response + tunnel_grace_ +
+                          std::chrono::seconds(5);
+    asio::steady_timer poll(control_);
+    while (Clock::now() < deadline) {
+        if (std::all_of(workers_.begin(), workers_.end(),
+                        [](const auto& w) { return w->finished(); }))
+            break;
+        poll.expires_after(std::chrono::milliseconds(50));
+        co_await poll.async_wait(use_nothrow);
+    }
+    ops_log::info("drained");
+    dns_timer_.cancel();
+    admin_->stop();
+    control_.stop();
+}
+
+}  // namespace tg::proxy

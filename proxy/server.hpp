@@ -1,0 +1,59 @@
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/snapshot.hpp"
+#include "proxy/access_log.hpp"
+#include "proxy/admin_server.hpp"
+#include "proxy/dns_refresher.hpp"
+#include "proxy/generation.hpp"
+#include "proxy/io.hpp"
+#include "proxy/worker.hpp"
+
+namespace tg::proxy {
+
+/// The process: N workers on the data path, and the control thread (this one) for signals,
+/// reloads, DNS refresh and the admin listener. Nothing here runs per request.
+class Server {
+  public:
+    /// `config_path` empty: the snapshot is the embedded demo and cannot be reloaded from disk.
+    Server(std::string config_path, std::shared_ptr<const config::Snapshot> snapshot);
+    ~Server();
+
+    /// Serves until drained (SIGTERM, POST /api/v1/drain) or stopped; returns the exit code.
+    int run();
+
+  private:
+    asio::awaitable<void> start();
+    asio::awaitable<void> signal_loop();
+    asio::awaitable<void> dns_loop();
+    asio::awaitable<void> reload();
+    asio::awaitable<void> drain_then_exit();
+    void begin_drain();
+    void publish(std::shared_ptr<const config::Snapshot> snapshot, std::uint64_t number);
+    bool open_listeners(const config::Snapshot& snapshot, std::size_t worker_count);
+
+    static constexpr Clock::duration dns_interval_ = std::chrono::seconds(30);
+    static constexpr Clock::duration dns_timeout_ = std::chrono::seconds(5);
+    static constexpr Clock::duration tunnel_grace_ = std::chrono::seconds(5);
+
+    std::string config_path_;
+    std::shared_ptr<const config::Snapshot> snapshot_;
+    std::uint64_t generation_number_ = 1;
+    DnsAnswers dns_;
+    asio::io_context control_;
+    asio::signal_set signals_;
+    DnsRefresher dns_refresher_;
+    asio::steady_timer dns_timer_;
+    std::unique_ptr<AccessLogWriter> access_log_writer_;
+    std::vector<std::unique_ptr<Worker>> workers_;
+    std::unique_ptr<AdminServer> admin_;
+    ServerState state_;
+    int exit_code_ = 0;
+};
+
+}  // namespace tg::proxy

@@ -1,0 +1,523 @@
+#include "proxy/session.hpp"
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/range/iterator_range.hpp>
+
+#include "config/net.hpp"
+#include "proxy/header_block.hpp"
+#include "proxy/header_rewrite.hpp"
+#include "proxy/ops_log.hpp"
+#include "proxy/relay.hpp"
+#include "routing/balancer.hpp"
+#include "routing/forwarded.hpp"
+#include "routing/host.hpp"
+#include "routing/release.hpp"
+#include "routing/request_id.hpp"
+
+namespace tg::proxy {
+namespace {
+
+constexpr std::string_view continue_100 = "HTTP/1.1 100 Continue\r\n\r\n";
+constexpr std::size_t max_endpoints_tracked = 64;
+
+config::IpAddress to_ip(const asio::ip::address& address) {
+    config::IpAddress ip;
+    if (address.is_v4()) {
+        const auto bytes = address.to_v4().to_bytes();
+        std::copy(bytes.begin(), bytes.end(), ip.bytes.begin());
+    } else {
+        ip.v6 = true;
+        const auto bytes = address.to_v6().to_bytes();
+        std::copy(bytes.begin(), bytes.end(), ip.bytes.begin());
+    }
+    return ip;
+}
+
+std::string_view path_of(std::string_view target) {
+    return target.substr(0, target.find('?'));
+}
+
+/// Splits an absolute-form target (RFC 9112 §3.2.2) into its authority and origin-form rest.
+bool split_absolute_form(std::string_view target, std::string_view& authority,
+                         std::string_view& rest) {
+    std::size_t scheme_end = 0;
+    if (target.size() > 7 && beast::iequals(target.substr(0, 7), "http://"))
+        scheme_end = 7;
+    else if (target.size() > 8 && beast::iequals(target.substr(0, 8), "https://"))
+        scheme_end = 8;
+    else
+        return false;
+    const auto tail = target.substr(scheme_end);
+    const auto slash = tail.find_first_of("/?");
+    authority = tail.substr(0, slash);
+    rest = slash == std::string_view::npos ? std::string_view("/") : tail.substr(slash);
+    return true;
+}
+
+bool request_has_body(const http::request_parser<http::buffer_body>& parser) {
+    return parser.chunked() || (parser.content_length() && *parser.content_length() > 0);
+}
+
+bool safe_to_retry(http::verb method) {
+    return method == http::verb::get || method == http::verb::head;
+}
+
+}  // namespace
+
+template <class Stream>
+Session<Stream>::Session(Worker& worker, Stream stream, const ListenerInfo& listener,
+                         tcp::endpoint peer)
+    : worker_(worker), client_(std::move(stream)), listener_(listener), peer_(peer) {
+    const auto address = peer_.address();
+    peer_ip_ = address.is_v4() || !address.to_v6().is_v4_mapped()
+                   ? address.to_string()
+                   : asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).to_string();
+    worker_.connections().push_back(slot_);
+    slot_.watch(&client_socket(), nullptr);
+}
+
+template <class Stream>
+asio::awaitable<void> Session<Stream>::run() {
+    while (co_await serve_one() == Next::keep_alive) {
+    }
+    error_code ignored;
+    client_socket().shutdown(tcp::socket::shutdown_send, ignored);
+    client_socket().close(ignored);
+}
+
+template <class Stream>
+Clock::duration Session<Stream>::route_timeout() const {
+    const auto& timeouts = generation_->config().timeouts;
+    return route_ == routing::Route::longpolling ? timeouts.longpolling
+                                                 : timeouts.upstream_response;
+}
+
+template <class Stream>
+void Session<Stream>::begin_exchange() {
+    started_ = Clock::now();
+    if (generation_ != worker_.generation()) generation_ = worker_.generation();
+    tenant_.reset();
+    route_ = routing::Route::web;
+    color_ = {};
+    websocket_ = false;
+    client_keep_alive_ = false;
+    status_ = 0;
+    bytes_in_ = 0;
+    bytes_out_ = 0;
+    upstream_label_.clear();
+    host_.clear();
+    request_id_.clear();
+    client_ip_ = peer_ip_;
+    request_parser_.reset();
+    response_parser_.reset();
+}
+
+template <class Stream>
+asio::awaitable<typename Session<Stream>::Next> Session<Stream>::serve_one() {
+    begin_exchange();
+    switch (co_await admit()) {
+        case Admission::complete:
+            break;
+        case Admission::closed:
+            co_return Next::close;
+        case Admission::timed_out:
+            co_return co_await respond_error(ErrorKind::header_timeout);
+        case Admission::too_large:
+            co_return co_await respond_error(ErrorKind::headers_too_large);
+    }
+    if (auto error = parse_header_block()) co_return co_await respond_error(*error);
+    if (auto error = route()) co_return co_await respond_error(*error);
+    if (auto error = apply_policy()) co_return co_await respond_error(*error);
+    co_return co_await forward();
+}
+
+/// Waits for one complete header block: idle keep-alive time until the first byte, then
+/// client_header for the whole block (slowloris defence), within max_header_bytes.
+template <class Stream>
+asio::awaitable<typename Session<Stream>::Admission> Session<Stream>::admit() {
+    if (generation_ != worker_.generation()) generation_ = worker_.generation();
+    const auto& config = generation_->config();
+    const std::size_t limit = config.limits.max_header_bytes;
+    bool waiting_for_first_byte = client_buffer_.size() == 0;
+    slot_.set_phase(waiting_for_first_byte ? ConnectionSlot::Phase::idle
+                                           : ConnectionSlot::Phase::request);
+    arm(waiting_for_first_byte && !first_request_ ? config.timeouts.client_idle
+                                                  : config.timeouts.client_header);
+    if (waiting_for_first_byte) client_buffer_.shrink_to_fit();
+    for (;;) {
+        const std::string_view data(static_cast<const char*>(client_buffer_.data().data()),
+                                    client_buffer_.size());
+        if (const auto length = header_block_length(data.substr(0, limit)); length != 0) {
+            header_length_ = length;
+            slot_.set_phase(ConnectionSlot::Phase::request);
+            co_return Admission::complete;
+        }
+        if (data.size() >= limit) co_return Admission::too_large;
+        if (waiting_for_first_byte && worker_.draining()) co_return Admission::closed;
+        auto [ec, n] = co_await client_.async_read_some(client_buffer_.prepare(limit - data.size()),
+                                                        use_nothrow);
+        client_buffer_.commit(n);
+        if (ec) {
+            // A timeout with nothing of a request yet is an idle keep-alive ending: no answer.
+            if (slot_.timed_out() && client_buffer_.size() != 0) co_return Admission::timed_out;
+            co_return Admission::closed;
+        }
+        if (waiting_for_first_byte) {
+            waiting_for_first_byte = false;
+            started_ = Clock::now();
+            slot_.set_phase(ConnectionSlot::Phase::request);
+            arm(config.timeouts.client_header);
+        }
+    }
+}
+
+template <class Stream>
+std::optional<ErrorKind> Session<Stream>::parse_header_block() {
+    first_request_ = false;
+    const auto& limits = generation_->config().limits;
+    const std::string_view block(static_cast<const char*>(client_buffer_.data().data()),
+                                 header_length_);
+    auto& parser = request_parser_.emplace();
+    parser.eager(false);
+    parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
+    parser.body_limit(limits.max_request_body);
+    bytes_in_ = header_length_;
+    if (!header_block_is_strict(block)) return ErrorKind::bad_request;
+    error_code ec;
+    parser.put(asio::buffer(block.data(), block.size()), ec);
+    client_buffer_.consume(header_length_);
+    if (ec == http::error::body_limit) return ErrorKind::body_too_large;
+    if (ec || !parser.is_header_done()) return ErrorKind::bad_request;
+    client_keep_alive_ = parser.keep_alive();
+    const auto& request = parser.get();
+    if (!request_framing_is_valid(request)) return ErrorKind::bad_request;
+    return std::nullopt;
+}
+
+template <class Stream>
+std::optional<ErrorKind> Session<Stream>::route() {
+    auto& request = request_parser_->get();
+    std::string_view authority;
+    std::string_view rest;
+    if (split_absolute_form(request.target(), authority, rest)) {
+        const std::string origin_form(rest);
+        request.set(http::field::host, authority);
+        request.target(origin_form);
+    }
+    const auto host = request.find(http::field::host);
+    if (host == request.end()) return ErrorKind::bad_request;
+    original_host_.assign(host->value());
+    if (!routing::normalize_host(original_host_, host_)) return ErrorKind::bad_request;
+
+    const auto request_id = request.find("X-Request-Id");
+    if (request_id != request.end() && routing::is_valid_request_id(request_id->value()))
+        request_id_.assign(request_id->value());
+    else
+        routing::make_request_id(worker_.random(), worker_.random(), request_id_);
+
+    tenant_ = generation_->hosts().match(host_);
+    if (!tenant_) return ErrorKind::unknown_host;
+    route_ = routing::classify_route(request.target());
+    websocket_ = is_websocket_upgrade(request);
+    return std::nullopt;
+}
+
+template <class Stream>
+std::optional<ErrorKind> Session<Stream>::apply_policy() {
+    const auto& config = generation_->config();
+    const auto& request = request_parser_->get();
+    const auto peer = to_ip(peer_.address());
+    std::string incoming;
+    for (const auto& field : boost::make_iterator_range(request.equal_range("X-Forwarded-For"))) {
+        if (!incoming.empty()) incoming.append(", ");
+        incoming.append(field.value());
+    }
+    routing::forwarded_for(peer_ip_, peer, incoming, config.trusted_proxies, forwarded_for_,
+                           client_ip_);
+
+    if (!tenant_->policy->database_manager_allow &&
+        routing::is_database_manager_path(request.target())) {
+        const auto client = config::parse_ip(client_ip_);
+        if (!client || !config::contains_any(config.maintenance_bypass, *client))
+            return ErrorKind::forbidden;
+    }
+    return std::nullopt;
+}
+
+template <class Stream>
+asio::awaitable<std::shared_ptr<UpstreamConnection>> Session<Stream>::select_upstream(
+    std::uint64_t& tried, bool& no_endpoint) {
+    const auto& policy = *tenant_->policy;
+    const auto& pool_name = routing::active_pool(policy, std::nullopt);
+    if (policy.release) color_ = routing::color_name(policy.release->active);
+    const ResolvedPool* pool = generation_->pool(pool_name);
+    const auto& endpoints = route_ == routing::Route::longpolling && !pool->longpolling.empty()
+                                ? pool->longpolling
+                                : pool->web;
+    no_endpoint = endpoints.empty();
+    if (no_endpoint) co_return nullptr;
+
+    std::array<routing::EndpointView, max_endpoints_tracked> views;
+    const std::size_t count = std::min(endpoints.size(), views.size());
+    for (std::size_t i = 0; i < count; ++i)
+        views[i] = {true, worker_.upstreams().in_flight(endpoints[i].address), endpoints[i].id};
+
+    std::optional<std::string_view> affinity;
+    if (pool->config->balance == config::Balance::cookie_hash) {
+        const auto& request = request_parser_->get();
+        if (const auto cookie = request.find(http::field::cookie); cookie != request.end())
+            affinity = routing::odoo_session_id(cookie->value());
+    }
+    const routing::BalanceRequest balance{pool->config->balance, std::span(views.data(), count),
+                                          tried, affinity};
+    const auto chosen = routing::select_endpoint(balance, worker_.round_robin_cursor(pool_name));
+    if (!chosen) co_return nullptr;
+    tried |= std::uint64_t{1} << *chosen;
+    const auto& endpoint = endpoints[*chosen];
+    upstream_label_ = endpoint.label;
+
+    if (!websocket_) {
+        if (auto idle = worker_.upstreams().lease(endpoint.address)) co_return idle;
+    }
+    auto connection =
+        std::make_shared<UpstreamConnection>(client_socket().get_executor(), endpoint.address);
+    slot_.watch_upstream(&connection->socket);
+    arm(generation_->config().timeouts.upstream_connect);
+    auto [ec] = co_await connection->socket.async_connect(endpoint.address, use_nothrow);
+    slot_.watch_upstream(nullptr);
+    if (ec) {
+        ops_log::warn("upstream connect failed",
+                      {{"upstream", endpoint.label},
+                       {"reason", slot_.timed_out() ? "timed out" : ec.message()}});
+        co_return nullptr;
+    }
+    connection->socket.set_option(tcp::no_delay(true), ec);
+    co_return connection;
+}
+
+template <class Stream>
+asio::awaitable<typename Session<Stream>::Next> Session<Stream>::forward() {
+    auto& parser = *request_parser_;
+    auto& request = parser.get();
+    const bool has_body = request_has_body(parser);
+    const bool expects_continue =
+        has_body && beast::iequals(request[http::field::expect], "100-continue");
+    if (expects_continue) request.erase(http::field::expect);
+    rewrite_upstream_request(
+        request,
+        {forwarded_for_, client_ip_, listener_.tls ? "https" : "http",
+         config::contains_any(generation_->config().trusted_proxies, to_ip(peer_.address())),
+         original_host_, request_id_, tenant_->name, tenant_->policy->odoo_dbfilter_header},
+        websocket_);
+    slot_.set_phase(ConnectionSlot::Phase::request);
+
+    std::uint64_t tried = 0;
+    bool continue_sent = false;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        bool no_endpoint = false;
+        auto connection = co_await select_upstream(tried, no_endpoint);
+        if (no_endpoint) co_return co_await respond_error(ErrorKind::no_endpoint);
+        if (!connection) {
+            if (attempt == 0) continue;  // connect failed before a byte was sent: retry
+            co_return co_await respond_error(ErrorKind::connect_failed);
+        }
+        if (expects_continue && !continue_sent) {
+            continue_sent = true;
+            arm(generation_->config().timeouts.client_idle);
+            auto [ec, n] =
+                co_await asio::async_write(client_, asio::buffer(continue_100), use_nothrow);
+            if (ec) co_return Next::close;
+        }
+        ++worker_.upstreams().in_flight(connection->endpoint);
+        const Attempt outcome = co_await exchange(connection, has_body);
+        --worker_.upstreams().in_flight(connection->endpoint);
+        switch (outcome) {
+            case Attempt::responded:
+                co_return co_await relay_response(std::move(connection));
+            case Attempt::client_failed:
+                status_ = 499;
+                finish();
+                co_return Next::close;
+            case Attempt::request_too_large:
+                co_return co_await respond_error(ErrorKind::body_too_large);
+            case Attempt::upstream_timeout:
+                co_return co_await respond_error(ErrorKind::upstream_timeout);
+            case Attempt::upstream_protocol:
+                co_return co_await respond_error(ErrorKind::upstream_protocol);
+            case Attempt::connect_failed:
+            case Attempt::failed_before_response:
+                // Nothing was consumed from the client and GET/HEAD are idempotent: one retry.
+                if (attempt == 0 && !has_body && safe_to_retry(request.method())) continue;
+                co_return co_await respond_error(ErrorKind::connect_failed);
+        }
+    }
+    co_return co_await respond_error(ErrorKind::connect_failed);
+}
+
+/// Sends the request (header and streamed body) and reads the response header.
+template <class Stream>
+asio::awaitable<typename Session<Stream>::Attempt> Session<Stream>::exchange(
+    std::shared_ptr<UpstreamConnection>& connection, bool has_body) {
+    auto& upstream = connection->socket;
+    slot_.watch_upstream(&upstream);
+    auto lease = worker_.buffers().borrow();
+    const auto sent = co_await relay_message(client_, client_buffer_, *request_parser_, upstream,
+                                             slot_, route_timeout(), lease.span());
+    bytes_in_ += sent.body_bytes;
+    if (sent.read_error == http::error::body_limit) co_return Attempt::request_too_large;
+    if (sent.read_error) co_return Attempt::client_failed;
+    if (sent.write_error)
+        co_return has_body ? Attempt::upstream_protocol : Attempt::failed_before_response;
+
+    arm(route_timeout());
+    auto& response_parser = response_parser_.emplace();
+    response_parser.body_limit(boost::none);
+    response_parser.header_limit(
+        static_cast<std::uint32_t>(generation_->config().limits.max_header_bytes));
+    if (request_parser_->get().method() == http::verb::head) response_parser.skip(true);
+    for (;;) {
+        auto [ec, _] = co_await http::async_read_header(upstream, connection->buffer,
+                                                        response_parser, use_nothrow);
+        if (ec) {
+            if (slot_.timed_out()) co_return Attempt::upstream_timeout;
+            const bool nothing_received = ec == http::error::end_of_stream ||
+                                          ec == asio::error::connection_reset ||
+                                          ec == asio::error::eof;
+            co_return nothing_received ? Attempt::failed_before_response
+                                       : Attempt::upstream_protocol;
+        }
+        const unsigned status = response_parser.get().result_int();
+        if (status >= 200 || status == 101) break;
+        // Interim 1xx responses (100 Continue was already answered by the proxy) are dropped.
+        response_parser_.emplace();
+        response_parser_->body_limit(boost::none);
+        if (request_parser_->get().method() == http::verb::head) response_parser_->skip(true);
+    }
+    co_return Attempt::responded;
+}
+
+template <class Stream>
+asio::awaitable<typename Session<Stream>::Next> Session<Stream>::relay_response(
+    std::shared_ptr<UpstreamConnection> connection) {
+    auto& parser = *response_parser_;
+    auto& response = parser.get();
+    status_ = response.result_int();
+    const bool switching = status_ == 101 && websocket_;
+    const bool upstream_reusable = parser.keep_alive() && !switching;
+    bool keep_alive = client_keep_alive_ && !worker_.draining();
+    if (!switching) {
+        strip_hop_by_hop(response, false);
+        if (parser.chunked() && request_parser_->get().version() < 11) {
+            response.chunked(false);  // HTTP/1.0 has no chunked coding: end the body by closing
+            keep_alive = false;
+        } else if (!parser.chunked() && !parser.content_length() && parser.need_eof()) {
+            if (request_parser_->get().version() >= 11)
+                response.chunked(true);
+            else
+                keep_alive = false;
+        }
+        response.keep_alive(keep_alive);
+    }
+    response.version(11);
+    response.set("X-Request-Id", request_id_);
+
+    auto lease = worker_.buffers().borrow();
+    const auto relayed = co_await relay_message(connection->socket, connection->buffer, parser,
+                                                client_, slot_, route_timeout(), lease.span());
+    bytes_out_ += relayed.bytes_written;
+    slot_.watch_upstream(nullptr);
+    if (relayed.read_error || relayed.write_error) {
+        if (relayed.write_error) status_ = 499;
+        finish();
+        co_return Next::close;
+    }
+    if (switching) {
+        co_await tunnel(*connection);
+        finish();
+        co_return Next::close;
+    }
+    if (upstream_reusable && generation_->has_endpoint(connection->endpoint))
+        worker_.upstreams().keep(std::move(connection), Clock::now());
+    finish();
+    co_return keep_alive ? Next::keep_alive : Next::close;
+}
+
+/// Moves WebSocket bytes both ways until either side closes (RFC 6455 frames pass untouched).
+template <class Stream>
+asio::awaitable<void> Session<Stream>::tunnel(UpstreamConnection& connection) {
+    using namespace asio::experimental::awaitable_operators;
+    slot_.set_phase(ConnectionSlot::Phase::tunnel);
+    slot_.watch_upstream(&connection.socket);
+    const auto idle = generation_->config().timeouts.longpolling;
+    arm(idle);
+    // Bytes that arrived behind the handshakes belong to the tunnel.
+    if (client_buffer_.size() != 0) {
+        auto [ec, n] =
+            co_await asio::async_write(connection.socket, client_buffer_.data(), use_nothrow);
+        if (ec) co_return;
+        bytes_in_ += n;
+        client_buffer_.consume(n);
+    }
+    if (connection.buffer.size() != 0) {
+        auto [ec, n] = co_await asio::async_write(client_, connection.buffer.data(), use_nothrow);
+        if (ec) co_return;
+        bytes_out_ += n;
+        connection.buffer.consume(n);
+    }
+    client_buffer_.shrink_to_fit();
+    connection.buffer.shrink_to_fit();
+    co_await (pump_bytes(client_, connection.socket, worker_.buffers(), slot_, idle, bytes_in_) ||
+              pump_bytes(connection.socket, client_, worker_.buffers(), slot_, idle, bytes_out_));
+    slot_.watch_upstream(nullptr);
+    error_code ignored;
+    connection.socket.close(ignored);
+}
+
+template <class Stream>
+asio::awaitable<typename Session<Stream>::Next> Session<Stream>::respond_error(ErrorKind kind) {
+    if (request_id_.empty())
+        routing::make_request_id(worker_.random(), worker_.random(), request_id_);
+    const bool has_unread_body =
+        request_parser_ && request_parser_->is_header_done() && !request_parser_->is_done();
+    const bool close =
+        closes_connection(kind) || has_unread_body || !client_keep_alive_ || worker_.draining();
+    status_ = status_of(kind);
+    build_local_response(local_response_, status_, request_id_, close);
+    arm(generation_->config().timeouts.client_idle);
+    auto [ec, n] = co_await asio::async_write(client_, asio::buffer(local_response_), use_nothrow);
+    bytes_out_ += n;
+    finish();
+    co_return close || ec ? Next::close : Next::keep_alive;
+}
+
+template <class Stream>
+void Session<Stream>::finish() {
+    slot_.disarm();
+    auto& log = worker_.access_log();
+    if (!log.enabled()) return;
+    std::string_view method;
+    std::string_view target;
+    if (request_parser_ && request_parser_->is_header_done()) {
+        method = request_parser_->get().method_string();
+        target = request_parser_->get().target();
+    }
+    const auto elapsed = Clock::now() - started_;
+    log.record({std::chrono::system_clock::now(), request_id_, client_ip_,
+                tenant_ ? tenant_->name : std::string_view{}, routing::route_name(route_), method,
+                path_of(target), status_, bytes_in_, bytes_out_,
+                std::chrono::duration<double, std::milli>(elapsed).count(), upstream_label_,
+                color_});
+}
+
+template class Session<tcp::socket>;
+
+asio::awaitable<void> serve_plain(Worker& worker, tcp::socket socket,
+                                  const ListenerInfo& listener) {
+    error_code ec;
+    const auto peer = socket.remote_endpoint(ec);
+    if (ec) co_return;
+    Session<tcp::socket> session(worker, std::move(socket), listener, peer);
+    co_await session.run();
+}
+
+}  // namespace tg::proxy

@@ -1,0 +1,78 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "proxy/io.hpp"
+
+namespace tg::proxy {
+
+/// One TCP connection to an upstream endpoint, with the bytes read past the last response.
+struct UpstreamConnection {
+    UpstreamConnection(const asio::any_io_executor& executor, tcp::endpoint to)
+        : socket(executor), endpoint(to) {}
+
+    tcp::socket socket;
+    beast::flat_buffer buffer;
+    tcp::endpoint endpoint;
+    std::uint64_t idle_epoch = 0;
+    Clock::time_point idle_since{};
+};
+
+/// A worker's upstream connections, per endpoint: the idle keep-alives and the in-flight count
+/// that least_conn balancing reads. Owned by one worker thread; never shared, never locked.
+class UpstreamPool {
+  public:
+    /// An idle connection to `endpoint`, or null when there is none.
+    std::shared_ptr<UpstreamConnection> lease(const tcp::endpoint& endpoint);
+
+    /// Keeps `connection` for reuse. While idle it is watched: an upstream close or stray bytes
+    /// retire it, so a leased connection is not one the upstream has already closed.
+    void keep(std::shared_ptr<UpstreamConnection> connection, Clock::time_point now);
+
+    /// Requests in flight to `endpoint` from this worker.
+    std::uint32_t& in_flight(const tcp::endpoint& endpoint) {
+        return endpoints_[endpoint].in_flight;
+    }
+
+    /// Closes idle connections older than `max_idle`, and those `keep_endpoint` rejects (an
+    /// endpoint that left the config is drained: in-flight requests finish, idle ones close).
+    template <class KeepEndpoint>
+    void prune(Clock::time_point now, Clock::duration max_idle, KeepEndpoint keep_endpoint);
+
+    void close_all_idle();
+
+  private:
+    struct EndpointState {
+        std::vector<std::shared_ptr<UpstreamConnection>> idle;
+        std::uint32_t in_flight = 0;
+    };
+    void watch(const std::shared_ptr<UpstreamConnection>& connection);
+    void retire(const std::shared_ptr<UpstreamConnection>& connection);
+
+    static constexpr std::size_t max_idle_per_endpoint_ = 256;
+    std::unordered_map<tcp::endpoint, EndpointState> endpoints_;
+};
+
+template <class KeepEndpoint>
+void UpstreamPool::prune(Clock::time_point now, Clock::duration max_idle,
+                         KeepEndpoint keep_endpoint) {
+    for (auto it = endpoints_.begin(); it != endpoints_.end();) {
+        auto& idle = it->second.idle;
+        const bool keep = keep_endpoint(it->first);
+        std::erase_if(idle, [&](const auto& connection) {
+            if (keep && now - connection->idle_since < max_idle) return false;
+            error_code ignored;
+            connection->socket.close(ignored);
+            return true;
+        });
+        if (idle.empty() && it->second.in_flight == 0)
+            it = endpoints_.erase(it);
+        else
+            ++it;
+    }
+}
+
+}  // namespace tg::proxy

@@ -1,0 +1,121 @@
+#include "proxy/worker.hpp"
+
+#include "proxy/ops_log.hpp"
+#include "proxy/session.hpp"
+
+namespace tg::proxy {
+
+Worker::Worker(std::size_t index, AccessLogWriter& access_log_writer,
+               std::shared_ptr<const Generation> generation, std::size_t max_connections)
+    : index_(index),
+      context_(1),
+      generation_(std::move(generation)),
+      max_connections_(max_connections),
+      access_log_(access_log_writer),
+      random_(std::random_device{}()),
+      tick_timer_(context_) {}
+
+void Worker::add_acceptor(tcp::acceptor acceptor, ListenerInfo listener) {
+    acceptors_.emplace_back(std::move(acceptor), std::move(listener));
+}
+
+void Worker::start() {
+    for (auto& [acceptor, listener] : acceptors_)
+        asio::co_spawn(context_, accept_loop(acceptor, listener), asio::detached);
+    asio::co_spawn(context_, tick_loop(), asio::detached);
+    thread_ = std::thread([this] {
+        try {
+            context_.run();
+        } catch (const std::exception& e) {
+            ops_log::error("worker stopped by an exception",
+                           {{"worker", std::to_string(index_), true}, {"reason", e.what()}});
+        }
+        access_log_.flush();
+        finished_.store(true, std::memory_order_release);
+    });
+}
+
+void Worker::join() {
+    if (thread_.joinable()) thread_.join();
+}
+
+void Worker::publish(std::shared_ptr<const Generation> generation) {
+    asio::post(context_, [this, generation = std::move(generation)]() mutable {
+        generation_ = std::move(generation);
+    });
+}
+
+void Worker::begin_drain(Clock::duration tunnel_grace) {
+    asio::post(context_, [this, tunnel_grace] {
+        if (draining_) return;
+        draining_ = true;
+        tunnel_deadline_ = Clock::now() + tunnel_grace;
+        for (auto& [acceptor, _] : acceptors_) {
+            error_code ignored;
+            acceptor.close(ignored);
+        }
+        upstreams_.close_all_idle();
+        for (auto& slot : connections_)
+            if (slot.phase() == ConnectionSlot::Phase::idle) slot.cancel_io();
+    });
+}
+
+asio::awaitable<void> Worker::accept_loop(tcp::acceptor& acceptor, const ListenerInfo& listener) {
+    asio::steady_timer backoff(context_);
+    for (;;) {
+        auto [ec, socket] = co_await acceptor.async_accept(use_nothrow);
+        if (draining_ || !acceptor.is_open()) co_return;
+        if (ec) {
+            // Out of descriptors or memory: pause instead of spinning, keep serving the others.
+            ops_log::warn("accept failed", {{"listener", listener.name}, {"reason", ec.message()}});
+            backoff.expires_after(std::chrono::milliseconds(100));
+            co_await backoff.async_wait(use_nothrow);
+            continue;
+        }
+        if (connection_count_ >= max_connections_)
+            continue;  // socket closes as it goes out of scope
+        socket.set_option(tcp::no_delay(true), ec);
+        ++connection_count_;
+        asio::co_spawn(
+            context_,
+            [this, socket = std::move(socket), &listener]() mutable -> asio::awaitable<void> {
+                try {
+                    co_await serve_plain(*this, std::move(socket), listener);
+                } catch (const std::exception& e) {
+                    ops_log::error("connection ended by an exception", {{"reason", e.what()}});
+                }
+                --connection_count_;
+            },
+            asio::detached);
+    }
+}
+
+asio::awaitable<void> Worker::tick_loop() {
+    for (;;) {
+        tick_timer_.expires_after(tick_);
+        co_await tick_timer_.async_wait(use_nothrow);
+        const auto now = Clock::now();
+        sweep(now);
+        access_log_.flush();
+        if (draining_ && connection_count_ == 0) {
+            // Nothing left: stop so run() returns even if a stray operation is still pending.
+            context_.stop();
+            co_return;
+        }
+    }
+}
+
+void Worker::sweep(Clock::time_point now) {
+    const bool close_tunnels = draining_ && now >= tunnel_deadline_;
+    for (auto& slot : connections_) {
+        if (close_tunnels && slot.phase() == ConnectionSlot::Phase::tunnel) slot.cancel_io();
+        if (draining_ && slot.phase() == ConnectionSlot::Phase::idle) slot.cancel_io();
+        slot.expire_if_due(now);
+    }
+    const auto& generation = generation_;
+    upstreams_.prune(now, upstream_idle_, [&](const tcp::endpoint& endpoint) {
+        return generation->has_endpoint(endpoint);
+    });
+}
+
+}  // namespace tg::proxy

@@ -1,0 +1,91 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <list>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+
+#include "proxy/access_log.hpp"
+#include "proxy/buffer_pool.hpp"
+#include "proxy/connection_slot.hpp"
+#include "proxy/generation.hpp"
+#include "proxy/io.hpp"
+#include "proxy/upstream_pool.hpp"
+
+namespace tg::proxy {
+
+/// What a session needs to know about the listener that accepted it.
+struct ListenerInfo {
+    std::string name;
+    bool tls = false;
+};
+
+/// One thread with its own io_context (concurrency hint 1), its own SO_REUSEPORT acceptors,
+/// upstream pool and buffers: requests never cross threads and take no lock. Other threads talk
+/// to a worker only by posting to its context (publish, begin_drain).
+class Worker {
+  public:
+    Worker(std::size_t index, AccessLogWriter& access_log_writer,
+           std::shared_ptr<const Generation> generation, std::size_t max_connections);
+    Worker(const Worker&) = delete;
+    Worker& operator=(const Worker&) = delete;
+
+    asio::io_context& context() { return context_; }
+    /// Adds an acceptor (opened on this worker's context) before start().
+    void add_acceptor(tcp::acceptor acceptor, ListenerInfo listener);
+    void start();
+    void join();
+    /// True once the worker's thread has returned from its event loop. Any thread.
+    bool finished() const { return finished_.load(std::memory_order_acquire); }
+
+    /// Makes `generation` current for new requests; requests under way keep theirs. Any thread.
+    void publish(std::shared_ptr<const Generation> generation);
+    /// Stops accepting, closes idle connections, lets requests finish and closes tunnels after
+    /// `tunnel_grace`; the thread ends when no connection is left. Any thread.
+    void begin_drain(Clock::duration tunnel_grace);
+    /// Ends the thread now, whatever is under way (second SIGTERM, drain deadline). Any thread.
+    void stop_now() { context_.stop(); }
+
+    // Worker-thread interface used by sessions.
+    const std::shared_ptr<const Generation>& generation() const { return generation_; }
+    ConnectionList& connections() { return connections_; }
+    UpstreamPool& upstreams() { return upstreams_; }
+    BufferPool& buffers() { return buffers_; }
+    AccessLog& access_log() { return access_log_; }
+    bool draining() const { return draining_; }
+    std::uint64_t random() { return random_(); }
+    /// The round-robin position of `pool` in this worker.
+    std::uint64_t& round_robin_cursor(const std::string& pool) { return cursors_[pool]; }
+
+  private:
+    asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, const ListenerInfo& listener);
+    asio::awaitable<void> tick_loop();
+    void sweep(Clock::time_point now);
+
+    static constexpr Clock::duration tick_ = std::chrono::milliseconds(250);
+    static constexpr Clock::duration upstream_idle_ = std::chrono::seconds(30);
+
+    std::size_t index_;
+    asio::io_context context_;
+    std::list<std::pair<tcp::acceptor, ListenerInfo>> acceptors_;
+    std::shared_ptr<const Generation> generation_;
+    ConnectionList connections_;
+    std::size_t connection_count_ = 0;
+    std::size_t max_connections_;
+    UpstreamPool upstreams_;
+    BufferPool buffers_;
+    AccessLog access_log_;
+    std::mt19937_64 random_;
+    std::map<std::string, std::uint64_t, std::less<>> cursors_;
+    bool draining_ = false;
+    Clock::time_point tunnel_deadline_ = Clock::time_point::max();
+    asio::steady_timer tick_timer_;
+    std::atomic<bool> finished_{false};
+    std::thread thread_;
+};
+
+}  // namespace tg::proxy
