@@ -1,0 +1,101 @@
+#include "config/load.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+
+#include <yaml-cpp/yaml.h>
+
+#include "config/diagnostics.hpp"
+#include "config/schema.hpp"
+#include "config/validate.hpp"
+
+namespace tg::config {
+namespace {
+
+/// Parses and checks one document; every failure ends up in `diag`, never in an exception.
+std::shared_ptr<Snapshot> build(std::string_view yaml, const std::string& display_name,
+                                const std::string& base_dir, detail::Diagnostics& diag) {
+    try {
+        const std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml));
+        if (documents.empty() || documents.front().IsNull()) {
+            diag.error(YAML::Mark::null_mark(), "", "the configuration is empty");
+            return nullptr;
+        }
+        if (documents.size() > 1) {
+            diag.error(documents[1].Mark(), "",
+                       "expected one YAML document, found " + std::to_string(documents.size()));
+        }
+        const YAML::Node& root = documents.front();
+        if (!root.IsMap()) {
+            diag.error(root.Mark(), "", "expected a map of settings at the top level");
+            return nullptr;
+        }
+        auto snapshot = std::make_shared<Snapshot>(detail::parse_snapshot(root, base_dir, diag));
+        snapshot->source = display_name;
+        detail::validate(*snapshot, diag);
+        return snapshot;
+    } catch (const YAML::Exception& e) {
+        // Syntax errors: yaml-cpp's message is already precise ("end of sequence flow not found").
+        diag.error(e.mark, "", "YAML syntax error: " + e.msg);
+    } catch (const std::exception& e) {
+        diag.error(YAML::Mark::null_mark(), "", std::string("cannot load: ") + e.what());
+    }
+    return nullptr;
+}
+
+std::string plural(std::size_t count, std::string_view noun) {
+    return std::to_string(count) + " " + std::string(noun) + (count == 1 ? "" : "s");
+}
+
+}  // namespace
+
+std::string ConfigError::to_string() const {
+    std::string text = file;
+    if (line > 0) text += ":" + std::to_string(line) + ":" + std::to_string(column);
+    text += ": ";
+    if (!path.empty()) text += path + ": ";
+    text += message;
+    return text;
+}
+
+LoadResult load_text(std::string_view yaml, const std::string& display_name,
+                     const std::string& base_dir) {
+    detail::Diagnostics diag(display_name);
+    auto snapshot = build(yaml, display_name, base_dir, diag);
+    LoadResult result;
+    result.errors = diag.take_errors();
+    result.warnings = diag.take_warnings();
+    if (result.errors.empty()) result.snapshot = std::move(snapshot);
+    return result;
+}
+
+LoadResult load_file(const std::string& path) {
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
+                                                         &std::fclose);
+    std::string text;
+    if (file) {
+        char buffer[1 << 16];
+        std::size_t n = 0;
+        while ((n = std::fread(buffer, 1, sizeof buffer, file.get())) > 0) text.append(buffer, n);
+    }
+    if (!file || std::ferror(file.get()) != 0) {
+        LoadResult result;
+        result.errors.push_back(
+            {path, 0, 0, "", std::string("cannot read file: ") + std::strerror(errno)});
+        return result;
+    }
+    return load_text(text, path, std::filesystem::path(path).parent_path().string());
+}
+
+std::string describe(const Snapshot& snapshot) {
+    return plural(snapshot.listeners.size(), "listener") + ", " +
+           plural(snapshot.pools.size(), "pool") + ", " +
+           plural(snapshot.tenants.size(), "tenant") + ", " +
+           plural(snapshot.tenant_templates.size(), "tenant template") + ", " +
+           plural(snapshot.freeze_windows.size(), "freeze window");
+}
+
+}  // namespace tg::config

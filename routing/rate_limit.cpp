@@ -1,0 +1,69 @@
+#include "routing/rate_limit.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <limits>
+
+namespace tg::routing {
+namespace {
+
+using std::chrono::nanoseconds;
+using Ticks = nanoseconds::rep;
+
+constexpr Ticks max_ticks = std::numeric_limits<Ticks>::max();
+constexpr Ticks min_ticks = std::numeric_limits<Ticks>::min();
+/// One request per 1e15 ns (about 11.6 days) is the slowest rate represented; slower ones are
+/// rounded up to it, keeping every product below in range.
+constexpr double max_interval = 1e15;
+
+Ticks saturating_add(Ticks a, Ticks b) {
+    Ticks sum = 0;
+    if (__builtin_add_overflow(a, b, &sum)) return b > 0 ? max_ticks : min_ticks;
+    return sum;
+}
+
+Ticks saturating_sub(Ticks a, Ticks b) {
+    Ticks difference = 0;
+    if (__builtin_sub_overflow(a, b, &difference)) return b < 0 ? max_ticks : min_ticks;
+    return difference;
+}
+
+Ticks saturating_mul(Ticks a, Ticks b) {
+    Ticks product = 0;
+    if (__builtin_mul_overflow(a, b, &product)) return max_ticks;  // both are non-negative here
+    return product;
+}
+
+}  // namespace
+
+Gcra::Decision Gcra::admit(nanoseconds now, const config::RateLimit& limit,
+                           std::uint32_t cost) noexcept {
+    assert(limit.requests_per_second > 0 && limit.burst >= 0);
+    // The emission interval T = 1/r, rounded once; the bucket then holds exactly b*T, so an
+    // integral burst b admits exactly b requests from idle whatever the rounding of T.
+    const double interval_ns = limit.requests_per_second > 0
+                                   ? std::min(1e9 / limit.requests_per_second, max_interval)
+                                   : max_interval;
+    const Ticks interval = std::max<Ticks>(1, std::llround(interval_ns));
+    const double capacity_ns = limit.burst > 0 ? limit.burst * static_cast<double>(interval) : 0;
+    const Ticks capacity = std::llround(std::min(capacity_ns, 9e18));
+
+    const Ticks base = std::max(tat_.count(), now.count());
+    const Ticks next_tat = saturating_add(base, saturating_mul(cost, interval));
+    const Ticks ahead = saturating_sub(next_tat, now.count());
+    if (ahead <= capacity) {
+        tat_ = nanoseconds(next_tat);
+        return {true, nanoseconds(0)};
+    }
+    return {false, nanoseconds(ahead - capacity)};
+}
+
+std::int64_t retry_after_seconds(nanoseconds wait) noexcept {
+    constexpr Ticks per_second = 1'000'000'000;
+    if (wait.count() <= 0) return 1;
+    const Ticks seconds = wait.count() / per_second + (wait.count() % per_second != 0 ? 1 : 0);
+    return std::max<Ticks>(1, seconds);
+}
+
+}  // namespace tg::routing
