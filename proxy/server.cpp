@@ -3,6 +3,8 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 #include "config/load.hpp"
@@ -63,10 +65,7 @@ Server::Server(std::string config_path, std::shared_ptr<const config::Snapshot> 
 }
 
 Server::~Server() {
-    for (auto& worker : workers_) {
-        worker->stop_now();
-        worker->join();
-    }
+    for (auto& worker : workers_) worker->join();
 }
 
 int Server::run() {
@@ -82,10 +81,14 @@ int Server::run() {
         control_.stop();
     });
     control_.run();
-    for (auto& worker : workers_) {
-        worker->stop_now();
-        worker->join();
+    if (hard_stop_) {
+        // Sessions are still suspended mid-request; unwinding them would race the workers.
+        for (auto& worker : workers_) worker->stop_now();
+        access_log_writer_->flush();
+        std::fflush(nullptr);
+        std::_Exit(exit_code_);
     }
+    for (auto& worker : workers_) worker->join();
     access_log_writer_->flush();
     return exit_code_;
 }
@@ -147,6 +150,7 @@ asio::awaitable<void> Server::signal_loop() {
             case SIGINT:
                 ops_log::info("stopping now",
                               {{"signal", signal == SIGINT ? "SIGINT" : "SIGTERM"}});
+                hard_stop_ = true;
                 control_.stop();
                 co_return;
         }
@@ -156,6 +160,10 @@ asio::awaitable<void> Server::signal_loop() {
 asio::awaitable<void> Server::reload() {
     if (config_path_.empty()) {
         ops_log::warn("reload ignored: running on the embedded demo config");
+        co_return;
+    }
+    if (state_.draining) {
+        ops_log::warn("reload ignored: draining");
         co_return;
     }
     auto loaded = config::load_file(config_path_);
@@ -177,15 +185,16 @@ asio::awaitable<void> Server::reload() {
     if (!same_listeners())
         ops_log::warn("listeners, admin address, workers and access_log apply at the next restart");
     dns_ = co_await dns_refresher_.resolve(next, dns_, dns_timeout_);
-    publish(loaded.snapshot, ++generation_number_);
+    co_await publish(loaded.snapshot, ++generation_number_);
     ops_log::info("config reloaded", {{"generation", std::to_string(generation_number_), true}});
 }
 
-void Server::publish(std::shared_ptr<const config::Snapshot> snapshot, std::uint64_t number) {
+asio::awaitable<void> Server::publish(std::shared_ptr<const config::Snapshot> snapshot,
+                                      std::uint64_t number) {
     snapshot_ = std::move(snapshot);
     state_.config_generation = number;
     const auto generation = std::make_shared<const Generation>(snapshot_, number, dns_);
-    for (auto& worker : workers_) worker->publish(generation);
+    for (auto& worker : workers_) co_await worker->publish(generation);
 }
 
 asio::awaitable<void> Server::dns_loop() {
@@ -197,7 +206,7 @@ asio::awaitable<void> Server::dns_loop() {
         if (answers == dns_) continue;
         dns_ = std::move(answers);
         ops_log::info("dns answers changed, endpoints updated");
-        publish(snapshot_, generation_number_);
+        co_await publish(snapshot_, generation_number_);
     }
 }
 
@@ -214,14 +223,20 @@ asio::awaitable<void> Server::drain_then_exit() {
     const auto deadline = Clock::now() + snapshot_->timeouts.upstream_response + tunnel_grace_ +
                           std::chrono::seconds(5);
     asio::steady_timer poll(control_);
-    while (Clock::now() < deadline) {
-        if (std::all_of(workers_.begin(), workers_.end(),
-                        [](const auto& w) { return w->finished(); }))
-            break;
+    const auto all_finished = [&] {
+        return std::all_of(workers_.begin(), workers_.end(),
+                           [](const auto& w) { return w->finished(); });
+    };
+    while (!all_finished() && Clock::now() < deadline) {
         poll.expires_after(std::chrono::milliseconds(50));
         co_await poll.async_wait(use_nothrow);
     }
-    ops_log::info("drained");
+    if (all_finished()) {
+        ops_log::info("drained");
+    } else {
+        ops_log::warn("drain deadline passed, closing the remaining connections");
+        hard_stop_ = true;
+    }
     dns_timer_.cancel();
     admin_->stop();
     control_.stop();

@@ -34,7 +34,8 @@ class Server {
     asio::awaitable<void> reload();
     asio::awaitable<void> drain_then_exit();
     void begin_drain();
-    void publish(std::shared_ptr<const config::Snapshot> snapshot, std::uint64_t number);
+    asio::awaitable<void> publish(std::shared_ptr<const config::Snapshot> snapshot,
+                                  std::uint64_t number);
     bool open_listeners(const config::Snapshot& snapshot, std::size_t worker_count);
 
     static constexpr Clock::duration dns_interval_ = std::chrono::seconds(30);
@@ -54,6 +55,7 @@ class Server {
     std::unique_ptr<AdminServer> admin_;
     ServerState state_;
     int exit_code_ = 0;
+    bool hard_stop_ = false;  ///< connections may still be open: exit without unwinding
 };
 
 }  // namespace tg::proxy

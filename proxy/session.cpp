@@ -95,7 +95,6 @@ Clock::duration Session<Stream>::route_timeout() const {
 template <class Stream>
 void Session<Stream>::begin_exchange() {
     started_ = Clock::now();
-    if (generation_ != worker_.generation()) generation_ = worker_.generation();
     tenant_.reset();
     route_ = routing::Route::web;
     color_ = {};
@@ -173,6 +172,9 @@ asio::awaitable<typename Session<Stream>::Admission> Session<Stream>::admit() {
 
 template <class Stream>
 std::optional<ErrorKind> Session<Stream>::parse_header_block() {
+    // The generation is taken when the request is complete, not when the keep-alive wait
+    // began: a request that arrives after a reload is served by the new config.
+    if (generation_ != worker_.generation()) generation_ = worker_.generation();
     first_request_ = false;
     const auto& limits = generation_->config().limits;
     const std::string_view block(static_cast<const char*>(client_buffer_.data().data()),
@@ -338,6 +340,8 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::forward() {
                 status_ = 499;
                 finish();
                 co_return Next::close;
+            case Attempt::request_malformed:
+                co_return co_await respond_error(ErrorKind::bad_request);
             case Attempt::request_too_large:
                 co_return co_await respond_error(ErrorKind::body_too_large);
             case Attempt::upstream_timeout:
@@ -365,6 +369,8 @@ asio::awaitable<typename Session<Stream>::Attempt> Session<Stream>::exchange(
                                              slot_, route_timeout(), lease.span());
     bytes_in_ += sent.body_bytes;
     if (sent.read_error == http::error::body_limit) co_return Attempt::request_too_large;
+    if (sent.read_error.category() == make_error_code(http::error::bad_chunk).category())
+        co_return Attempt::request_malformed;  // bad chunk framing, a body cut short
     if (sent.read_error) co_return Attempt::client_failed;
     if (sent.write_error)
         co_return has_body ? Attempt::upstream_protocol : Attempt::failed_before_response;
@@ -436,7 +442,7 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::relay_response(
         finish();
         co_return Next::close;
     }
-    if (upstream_reusable && generation_->has_endpoint(connection->endpoint))
+    if (upstream_reusable && !worker_.draining() && generation_->has_endpoint(connection->endpoint))
         worker_.upstreams().keep(std::move(connection), Clock::now());
     finish();
     co_return keep_alive ? Next::keep_alive : Next::close;

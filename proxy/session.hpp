@@ -37,6 +37,7 @@ class Session {
         upstream_timeout,
         upstream_protocol,
         client_failed,
+        request_malformed,
         request_too_large
     };
 

@@ -39,10 +39,13 @@ void Worker::join() {
     if (thread_.joinable()) thread_.join();
 }
 
-void Worker::publish(std::shared_ptr<const Generation> generation) {
-    asio::post(context_, [this, generation = std::move(generation)]() mutable {
-        generation_ = std::move(generation);
-    });
+asio::awaitable<void> Worker::publish(std::shared_ptr<const Generation> generation) {
+    co_await asio::co_spawn(context_, take(std::move(generation)), asio::use_awaitable);
+}
+
+asio::awaitable<void> Worker::take(std::shared_ptr<const Generation> generation) {
+    generation_ = std::move(generation);
+    co_return;
 }
 
 void Worker::begin_drain(Clock::duration tunnel_grace) {
@@ -76,18 +79,17 @@ asio::awaitable<void> Worker::accept_loop(tcp::acceptor& acceptor, const Listene
             continue;  // socket closes as it goes out of scope
         socket.set_option(tcp::no_delay(true), ec);
         ++connection_count_;
-        asio::co_spawn(
-            context_,
-            [this, socket = std::move(socket), &listener]() mutable -> asio::awaitable<void> {
-                try {
-                    co_await serve_plain(*this, std::move(socket), listener);
-                } catch (const std::exception& e) {
-                    ops_log::error("connection ended by an exception", {{"reason", e.what()}});
-                }
-                --connection_count_;
-            },
-            asio::detached);
+        asio::co_spawn(context_, serve_connection(std::move(socket), listener), asio::detached);
     }
+}
+
+asio::awaitable<void> Worker::serve_connection(tcp::socket socket, const ListenerInfo& listener) {
+    try {
+        co_await serve_plain(*this, std::move(socket), listener);
+    } catch (const std::exception& e) {
+        ops_log::error("connection ended by an exception", {{"reason", e.what()}});
+    }
+    --connection_count_;
 }
 
 asio::awaitable<void> Worker::tick_loop() {
@@ -98,8 +100,9 @@ asio::awaitable<void> Worker::tick_loop() {
         sweep(now);
         access_log_.flush();
         if (draining_ && connection_count_ == 0) {
-            // Nothing left: stop so run() returns even if a stray operation is still pending.
-            context_.stop();
+            // Nothing left: with the acceptors and idle upstreams closed, the event loop runs
+            // out of work and every coroutine frame unwinds before the worker is destroyed.
+            upstreams_.close_all_idle();
             co_return;
         }
     }

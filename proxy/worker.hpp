@@ -42,12 +42,14 @@ class Worker {
     /// True once the worker's thread has returned from its event loop. Any thread.
     bool finished() const { return finished_.load(std::memory_order_acquire); }
 
-    /// Makes `generation` current for new requests; requests under way keep theirs. Any thread.
-    void publish(std::shared_ptr<const Generation> generation);
+    /// Makes `generation` current for new requests (requests under way keep theirs); completes
+    /// once the worker has taken it. Awaited from the control thread.
+    asio::awaitable<void> publish(std::shared_ptr<const Generation> generation);
     /// Stops accepting, closes idle connections, lets requests finish and closes tunnels after
     /// `tunnel_grace`; the thread ends when no connection is left. Any thread.
     void begin_drain(Clock::duration tunnel_grace);
-    /// Ends the thread now, whatever is under way (second SIGTERM, drain deadline). Any thread.
+    /// Ends the event loop now, whatever is under way (second SIGTERM, drain deadline); the
+    /// process must then exit without destroying the worker. Any thread.
     void stop_now() { context_.stop(); }
 
     // Worker-thread interface used by sessions.
@@ -62,7 +64,9 @@ class Worker {
     std::uint64_t& round_robin_cursor(const std::string& pool) { return cursors_[pool]; }
 
   private:
+    asio::awaitable<void> take(std::shared_ptr<const Generation> generation);
     asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, const ListenerInfo& listener);
+    asio::awaitable<void> serve_connection(tcp::socket socket, const ListenerInfo& listener);
     asio::awaitable<void> tick_loop();
     void sweep(Clock::time_point now);
 

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds the sanitizer build (used by every test) and the release
+# build (RSS tests and the benchmark smoke), then runs unit, integration and benchmark smoke.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash docker/install-deps.sh test
+
+jobs=$(nproc)
+cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTG_SANITIZE=ON >/dev/null
+cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build/asan -j "$jobs"
+cmake --build build/release -j "$jobs" --target tenantgate
+
+export TENANTGATE_RELEASE_BIN="$PWD/build/release/tenantgate"
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+ctest --test-dir build/asan --output-on-failure
