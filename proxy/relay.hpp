@@ -27,6 +27,11 @@ asio::awaitable<RelayResult> relay_message(In& in, beast::flat_buffer& in_buffer
                                            Out& out, ConnectionSlot& slot, Clock::duration timeout,
                                            std::span<char> chunk) {
     RelayResult result;
+    // Beast sizes each read by the buffer's spare capacity; a buffer sized for the header would
+    // move a large body a kilobyte per read. Grow it only for bodies that need it.
+    const auto remaining = parser.content_length_remaining();
+    if (!parser.is_done() && (!remaining || *remaining > in_buffer.capacity() - in_buffer.size()))
+        in_buffer.reserve(in_buffer.size() + chunk.size());
     http::serializer<isRequest, http::buffer_body> serializer{parser.get()};
     auto& body = parser.get().body();
     do {

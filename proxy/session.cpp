@@ -19,6 +19,8 @@ namespace {
 
 constexpr std::string_view continue_100 = "HTTP/1.1 100 Continue\r\n\r\n";
 constexpr std::size_t max_endpoints_tracked = 64;
+constexpr std::size_t min_read_size = 4096;
+constexpr std::size_t idle_buffer_capacity = 16 * 1024;
 
 config::IpAddress to_ip(const asio::ip::address& address) {
     config::IpAddress ip;
@@ -142,7 +144,10 @@ asio::awaitable<typename Session<Stream>::Admission> Session<Stream>::admit() {
                                            : ConnectionSlot::Phase::request);
     arm(waiting_for_first_byte && !first_request_ ? config.timeouts.client_idle
                                                   : config.timeouts.client_header);
-    if (waiting_for_first_byte) client_buffer_.shrink_to_fit();
+    // A buffer grown by a large request is returned while idle; a normal one is kept, so a
+    // keep-alive request costs no allocation.
+    if (waiting_for_first_byte && client_buffer_.capacity() > idle_buffer_capacity)
+        client_buffer_.shrink_to_fit();
     for (;;) {
         const std::string_view data(static_cast<const char*>(client_buffer_.data().data()),
                                     client_buffer_.size());
@@ -153,8 +158,9 @@ asio::awaitable<typename Session<Stream>::Admission> Session<Stream>::admit() {
         }
         if (data.size() >= limit) co_return Admission::too_large;
         if (waiting_for_first_byte && worker_.draining()) co_return Admission::closed;
-        auto [ec, n] = co_await client_.async_read_some(client_buffer_.prepare(limit - data.size()),
-                                                        use_nothrow);
+        const std::size_t room = std::max(min_read_size, client_buffer_.capacity() - data.size());
+        auto [ec, n] = co_await client_.async_read_some(
+            client_buffer_.prepare(std::min(limit - data.size(), room)), use_nothrow);
         client_buffer_.commit(n);
         if (ec) {
             // A timeout with nothing of a request yet is an idle keep-alive ending: no answer.
@@ -248,7 +254,7 @@ std::optional<ErrorKind> Session<Stream>::apply_policy() {
 
 template <class Stream>
 asio::awaitable<std::shared_ptr<UpstreamConnection>> Session<Stream>::select_upstream(
-    std::uint64_t& tried, bool& no_endpoint) {
+    std::uint64_t& tried, bool& no_endpoint, bool allow_idle) {
     const auto& policy = *tenant_->policy;
     const auto& pool_name = routing::active_pool(policy, std::nullopt);
     if (policy.release) color_ = routing::color_name(policy.release->active);
@@ -274,11 +280,10 @@ asio::awaitable<std::shared_ptr<UpstreamConnection>> Session<Stream>::select_ups
                                           tried, affinity};
     const auto chosen = routing::select_endpoint(balance, worker_.round_robin_cursor(pool_name));
     if (!chosen) co_return nullptr;
-    tried |= std::uint64_t{1} << *chosen;
     const auto& endpoint = endpoints[*chosen];
     upstream_label_ = endpoint.label;
 
-    if (!websocket_) {
+    if (allow_idle && !websocket_) {
         if (auto idle = worker_.upstreams().lease(endpoint.address)) co_return idle;
     }
     auto connection =
@@ -288,6 +293,7 @@ asio::awaitable<std::shared_ptr<UpstreamConnection>> Session<Stream>::select_ups
     auto [ec] = co_await connection->socket.async_connect(endpoint.address, use_nothrow);
     slot_.watch_upstream(nullptr);
     if (ec) {
+        tried |= std::uint64_t{1} << *chosen;  // a retry goes to another endpoint
         ops_log::warn("upstream connect failed",
                       {{"upstream", endpoint.label},
                        {"reason", slot_.timed_out() ? "timed out" : ec.message()}});
@@ -315,9 +321,10 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::forward() {
 
     std::uint64_t tried = 0;
     bool continue_sent = false;
+    bool allow_idle = true;
     for (int attempt = 0; attempt < 2; ++attempt) {
         bool no_endpoint = false;
-        auto connection = co_await select_upstream(tried, no_endpoint);
+        auto connection = co_await select_upstream(tried, no_endpoint, allow_idle);
         if (no_endpoint) co_return co_await respond_error(ErrorKind::no_endpoint);
         if (!connection) {
             if (attempt == 0) continue;  // connect failed before a byte was sent: retry
@@ -350,8 +357,12 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::forward() {
                 co_return co_await respond_error(ErrorKind::upstream_protocol);
             case Attempt::connect_failed:
             case Attempt::failed_before_response:
-                // Nothing was consumed from the client and GET/HEAD are idempotent: one retry.
-                if (attempt == 0 && !has_body && safe_to_retry(request.method())) continue;
+                // Nothing was consumed from the client and GET/HEAD are idempotent: one retry,
+                // on a new connection (the failed one may be a keep-alive the upstream closed).
+                if (attempt == 0 && !has_body && safe_to_retry(request.method())) {
+                    allow_idle = false;
+                    continue;
+                }
                 co_return co_await respond_error(ErrorKind::connect_failed);
         }
     }

@@ -50,7 +50,8 @@ class Session {
     asio::awaitable<Attempt> exchange(std::shared_ptr<UpstreamConnection>& connection,
                                       bool has_body);
     asio::awaitable<std::shared_ptr<UpstreamConnection>> select_upstream(std::uint64_t& tried,
-                                                                         bool& no_endpoint);
+                                                                         bool& no_endpoint,
+                                                                         bool allow_idle);
     asio::awaitable<Next> relay_response(std::shared_ptr<UpstreamConnection> connection);
     asio::awaitable<void> tunnel(UpstreamConnection& connection);
     asio::awaitable<Next> respond_error(ErrorKind kind);

@@ -22,6 +22,7 @@ void UpstreamPool::keep(std::shared_ptr<UpstreamConnection> connection, Clock::t
         connection->socket.close(ignored);
         return;
     }
+    if (connection->buffer.capacity() > idle_buffer_capacity_) connection->buffer.shrink_to_fit();
     connection->idle_since = now;
     ++connection->idle_epoch;
     watch(connection);

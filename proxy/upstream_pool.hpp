@@ -53,6 +53,7 @@ class UpstreamPool {
     void retire(const std::shared_ptr<UpstreamConnection>& connection);
 
     static constexpr std::size_t max_idle_per_endpoint_ = 256;
+    static constexpr std::size_t idle_buffer_capacity_ = 16 * 1024;
     std::unordered_map<tcp::endpoint, EndpointState> endpoints_;
 };
 
