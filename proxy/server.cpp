@@ -2,9 +2,14 @@
 
 #include <signal.h>
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <thread>
 
 #include "config/load.hpp"
@@ -44,6 +49,26 @@ tcp::acceptor open_acceptor(asio::io_context& context, const tcp::endpoint& addr
     acceptor.bind(address);
     acceptor.listen(asio::socket_base::max_listen_connections);
     return acceptor;
+}
+
+/// The admin bearer token from `admin.token_file`. A token others can read is no secret, so a
+/// world-readable file is refused rather than trusted.
+std::string read_admin_token(const config::Admin& admin) {
+    if (admin.token_file.empty()) return {};
+    struct stat info {};
+    if (::stat(admin.token_file.c_str(), &info) != 0)
+        throw std::runtime_error("cannot read admin token file " + admin.token_file + ": " +
+                                 std::strerror(errno));
+    if (info.st_mode & S_IROTH)
+        throw std::runtime_error("admin token file " + admin.token_file +
+                                 " is world-readable; run chmod o-r on it");
+    std::ifstream file(admin.token_file);
+    std::string token((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back())))
+        token.pop_back();
+    if (token.empty())
+        throw std::runtime_error("admin token file " + admin.token_file + " is empty");
+    return token;
 }
 
 std::vector<std::string> error_texts(const std::vector<config::ConfigError>& errors) {
@@ -94,6 +119,8 @@ int Server::run() {
 }
 
 asio::awaitable<void> Server::start() {
+    state_.admin_token = read_admin_token(snapshot_->admin);
+    state_.snapshot = snapshot_;
     dns_ = co_await dns_refresher_.resolve(*snapshot_, {}, dns_timeout_);
     const auto generation = std::make_shared<const Generation>(snapshot_, generation_number_, dns_);
     const std::size_t worker_count = snapshot_->workers > 0
@@ -102,22 +129,33 @@ asio::awaitable<void> Server::start() {
     const std::size_t per_worker_connections =
         (snapshot_->limits.max_connections + worker_count - 1) / worker_count;
     for (std::size_t i = 0; i < worker_count; ++i)
-        workers_.push_back(
-            std::make_unique<Worker>(i, *access_log_writer_, generation, per_worker_connections));
+        workers_.push_back(std::make_unique<Worker>(i, *access_log_writer_, generation,
+                                                    per_worker_connections,
+                                                    snapshot_->listeners.size()));
+    state_.workers = worker_count;
 
+    std::vector<std::string> listener_names;
+    std::vector<const WorkerMetrics*> worker_metrics;
+    for (const auto& worker : workers_) worker_metrics.push_back(&worker->metrics());
     for (const auto& listener : snapshot_->listeners) {
+        const std::size_t index = listener_names.size();
+        listener_names.push_back(listener.name);
         auto address = bind_address(listener.address);
         for (auto& worker : workers_) {
             auto acceptor = open_acceptor(worker->context(), address, true);
             address =
                 acceptor.local_endpoint();  // port 0: every worker shares the first one's port
-            worker->add_acceptor(std::move(acceptor), {listener.name, listener.tls.has_value()});
+            worker->add_acceptor(std::move(acceptor),
+                                 {listener.name, index, listener.tls.has_value()});
         }
         ops_log::info("listening",
                       {{"listener", listener.name}, {"address", endpoint_text(address)}});
     }
+    metrics_ = std::make_unique<MetricsCollector>(worker_metrics, listener_names, state_);
+    AdminActions actions{[this] { return reload_config(); }, [this] { begin_drain(); }};
     admin_ = std::make_unique<AdminServer>(
-        control_, open_acceptor(control_, bind_address(snapshot_->admin.address), false), state_);
+        control_, open_acceptor(control_, bind_address(snapshot_->admin.address), false), state_,
+        worker_metrics, *metrics_, std::move(actions));
     ops_log::info("listening",
                   {{"listener", "admin"}, {"address", endpoint_text(admin_->local_endpoint())}});
 
@@ -136,7 +174,7 @@ asio::awaitable<void> Server::signal_loop() {
         if (ec) co_return;
         switch (signal) {
             case SIGHUP:
-                co_await reload();
+                co_await reload_on_signal();
                 break;
             case SIGUSR1:
                 access_log_writer_->reopen();
@@ -157,19 +195,33 @@ asio::awaitable<void> Server::signal_loop() {
     }
 }
 
-asio::awaitable<void> Server::reload() {
+asio::awaitable<void> Server::reload_on_signal() {
     if (config_path_.empty()) {
         ops_log::warn("reload ignored: running on the embedded demo config");
         co_return;
     }
-    if (state_.draining) {
-        ops_log::warn("reload ignored: draining");
-        co_return;
-    }
+    const auto errors = co_await reload_config();
+    if (!errors.empty()) ops_log::error_list("config reload failed", errors);
+}
+
+asio::awaitable<std::vector<std::string>> Server::reload_config() {
+    if (config_path_.empty())
+        co_return std::vector<std::string>{
+            "running on the embedded demo config: nothing to reload"};
+    if (state_.draining) co_return std::vector<std::string>{"draining: reload refused"};
     auto loaded = config::load_file(config_path_);
-    if (!loaded.snapshot) {
-        ops_log::error_list("config reload failed", error_texts(loaded.errors));
-        co_return;
+    std::vector<std::string> errors = error_texts(loaded.errors);
+    std::string token;
+    if (loaded.snapshot) {
+        try {
+            token = read_admin_token(loaded.snapshot->admin);
+        } catch (const std::exception& e) {
+            errors.push_back(e.what());
+        }
+    }
+    if (!errors.empty()) {
+        ++state_.reloads_failed;
+        co_return errors;
     }
     for (const auto& warning : loaded.warnings) ops_log::warn(warning);
     const auto& next = *loaded.snapshot;
@@ -185,13 +237,17 @@ asio::awaitable<void> Server::reload() {
     if (!same_listeners())
         ops_log::warn("listeners, admin address, workers and access_log apply at the next restart");
     dns_ = co_await dns_refresher_.resolve(next, dns_, dns_timeout_);
+    state_.admin_token = std::move(token);
     co_await publish(loaded.snapshot, ++generation_number_);
+    ++state_.reloads_succeeded;
     ops_log::info("config reloaded", {{"generation", std::to_string(generation_number_), true}});
+    co_return std::vector<std::string>{};
 }
 
 asio::awaitable<void> Server::publish(std::shared_ptr<const config::Snapshot> snapshot,
                                       std::uint64_t number) {
     snapshot_ = std::move(snapshot);
+    state_.snapshot = snapshot_;
     state_.config_generation = number;
     const auto generation = std::make_shared<const Generation>(snapshot_, number, dns_);
     for (auto& worker : workers_) co_await worker->publish(generation);
@@ -211,6 +267,7 @@ asio::awaitable<void> Server::dns_loop() {
 }
 
 void Server::begin_drain() {
+    if (state_.draining) return;
     state_.draining = true;
     ops_log::info("draining");
     for (auto& worker : workers_) worker->begin_drain(tunnel_grace_);

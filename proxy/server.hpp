@@ -12,6 +12,7 @@
 #include "proxy/dns_refresher.hpp"
 #include "proxy/generation.hpp"
 #include "proxy/io.hpp"
+#include "proxy/metrics_collector.hpp"
 #include "proxy/worker.hpp"
 
 namespace tg::proxy {
@@ -31,7 +32,9 @@ class Server {
     asio::awaitable<void> start();
     asio::awaitable<void> signal_loop();
     asio::awaitable<void> dns_loop();
-    asio::awaitable<void> reload();
+    asio::awaitable<void> reload_on_signal();
+    /// Loads the config file and publishes it; returns every error (empty: in effect now).
+    asio::awaitable<std::vector<std::string>> reload_config();
     asio::awaitable<void> drain_then_exit();
     void begin_drain();
     asio::awaitable<void> publish(std::shared_ptr<const config::Snapshot> snapshot,
@@ -52,6 +55,7 @@ class Server {
     asio::steady_timer dns_timer_;
     std::unique_ptr<AccessLogWriter> access_log_writer_;
     std::vector<std::unique_ptr<Worker>> workers_;
+    std::unique_ptr<MetricsCollector> metrics_;
     std::unique_ptr<AdminServer> admin_;
     ServerState state_;
     int exit_code_ = 0;

@@ -98,6 +98,8 @@ template <class Stream>
 void Session<Stream>::begin_exchange() {
     started_ = Clock::now();
     tenant_.reset();
+    series_ = nullptr;
+    pool_name_ = {};
     route_ = routing::Route::web;
     color_ = {};
     websocket_ = false;
@@ -225,6 +227,7 @@ std::optional<ErrorKind> Session<Stream>::route() {
 
     tenant_ = generation_->hosts().match(host_);
     if (!tenant_) return ErrorKind::unknown_host;
+    series_ = &worker_.metrics().tenant(tenant_->name, tenant_->from_template);
     route_ = routing::classify_route(request.target());
     websocket_ = is_websocket_upgrade(request);
     return std::nullopt;
@@ -257,6 +260,7 @@ asio::awaitable<std::shared_ptr<UpstreamConnection>> Session<Stream>::select_ups
     std::uint64_t& tried, bool& no_endpoint, bool allow_idle) {
     const auto& policy = *tenant_->policy;
     const auto& pool_name = routing::active_pool(policy, std::nullopt);
+    pool_name_ = pool_name;
     if (policy.release) color_ = routing::color_name(policy.release->active);
     const ResolvedPool* pool = generation_->pool(pool_name);
     const auto& endpoints = route_ == routing::Route::longpolling && !pool->longpolling.empty()
@@ -294,6 +298,7 @@ asio::awaitable<std::shared_ptr<UpstreamConnection>> Session<Stream>::select_ups
     slot_.watch_upstream(nullptr);
     if (ec) {
         tried |= std::uint64_t{1} << *chosen;  // a retry goes to another endpoint
+        count_upstream_error("connect_failed");
         ops_log::warn("upstream connect failed",
                       {{"upstream", endpoint.label},
                        {"reason", slot_.timed_out() ? "timed out" : ec.message()}});
@@ -318,6 +323,8 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::forward() {
          original_host_, request_id_, tenant_->name, tenant_->policy->odoo_dbfilter_header},
         websocket_);
     slot_.set_phase(ConnectionSlot::Phase::request);
+    series_->in_flight.add(1);
+    counted_in_flight_ = true;
 
     std::uint64_t tried = 0;
     bool continue_sent = false;
@@ -325,7 +332,10 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::forward() {
     for (int attempt = 0; attempt < 2; ++attempt) {
         bool no_endpoint = false;
         auto connection = co_await select_upstream(tried, no_endpoint, allow_idle);
-        if (no_endpoint) co_return co_await respond_error(ErrorKind::no_endpoint);
+        if (no_endpoint) {
+            count_upstream_error("no_endpoint");
+            co_return co_await respond_error(ErrorKind::no_endpoint);
+        }
         if (!connection) {
             if (attempt == 0) continue;  // connect failed before a byte was sent: retry
             co_return co_await respond_error(ErrorKind::connect_failed);
@@ -352,11 +362,15 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::forward() {
             case Attempt::request_too_large:
                 co_return co_await respond_error(ErrorKind::body_too_large);
             case Attempt::upstream_timeout:
+                count_upstream_error("timeout");
                 co_return co_await respond_error(ErrorKind::upstream_timeout);
             case Attempt::upstream_protocol:
+                count_upstream_error("protocol");
                 co_return co_await respond_error(ErrorKind::upstream_protocol);
             case Attempt::connect_failed:
             case Attempt::failed_before_response:
+                if (outcome == Attempt::failed_before_response)
+                    count_upstream_error("closed_before_response");
                 // Nothing was consumed from the client and GET/HEAD are idempotent: one retry,
                 // on a new connection (the failed one may be a keep-alive the upstream closed).
                 if (attempt == 0 && !has_body && safe_to_retry(request.method())) {
@@ -483,8 +497,11 @@ asio::awaitable<void> Session<Stream>::tunnel(UpstreamConnection& connection) {
     }
     client_buffer_.shrink_to_fit();
     connection.buffer.shrink_to_fit();
+    leave_in_flight();  // tunnels are bounded by max_connections, not max_in_flight (SPEC §4)
+    series_->tunnels.add(1);
     co_await (pump_bytes(client_, connection.socket, worker_.buffers(), slot_, idle, bytes_in_) ||
               pump_bytes(connection.socket, client_, worker_.buffers(), slot_, idle, bytes_out_));
+    series_->tunnels.add(-1);
     slot_.watch_upstream(nullptr);
     error_code ignored;
     connection.socket.close(ignored);
@@ -508,8 +525,25 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::respond_error(E
 }
 
 template <class Stream>
+void Session<Stream>::leave_in_flight() {
+    if (!counted_in_flight_) return;
+    series_->in_flight.add(-1);
+    counted_in_flight_ = false;
+}
+
+template <class Stream>
+void Session<Stream>::count_upstream_error(std::string_view reason) {
+    worker_.metrics().upstream_error(pool_name_, reason);
+}
+
+template <class Stream>
 void Session<Stream>::finish() {
     slot_.disarm();
+    leave_in_flight();
+    if (!series_) series_ = &worker_.metrics().tenant({}, false);
+    const auto elapsed = Clock::now() - started_;
+    worker_.metrics().request_finished(*series_, static_cast<std::size_t>(route_), status_,
+                                       std::chrono::duration<double>(elapsed).count());
     auto& log = worker_.access_log();
     if (!log.enabled()) return;
     std::string_view method;
@@ -518,7 +552,6 @@ void Session<Stream>::finish() {
         method = request_parser_->get().method_string();
         target = request_parser_->get().target();
     }
-    const auto elapsed = Clock::now() - started_;
     log.record({std::chrono::system_clock::now(), request_id_, client_ip_,
                 tenant_ ? tenant_->name : std::string_view{}, routing::route_name(route_), method,
                 path_of(target), status_, bytes_in_, bytes_out_,

@@ -58,6 +58,8 @@ class Session {
     void finish();
 
     void begin_exchange();
+    void leave_in_flight();
+    void count_upstream_error(std::string_view reason);
     tcp::socket& client_socket() { return beast::get_lowest_layer(client_); }
     Clock::duration route_timeout() const;
     void arm(Clock::duration timeout) { slot_.arm(Clock::now(), timeout); }
@@ -85,6 +87,9 @@ class Session {
     std::string local_response_;
     std::string upstream_label_;
     std::optional<routing::TenantMatch> tenant_;
+    TenantSeries* series_ = nullptr;
+    bool counted_in_flight_ = false;
+    std::string_view pool_name_;
     routing::Route route_ = routing::Route::web;
     std::string_view color_;
     bool client_keep_alive_ = false;

@@ -6,12 +6,14 @@
 namespace tg::proxy {
 
 Worker::Worker(std::size_t index, AccessLogWriter& access_log_writer,
-               std::shared_ptr<const Generation> generation, std::size_t max_connections)
+               std::shared_ptr<const Generation> generation, std::size_t max_connections,
+               std::size_t listener_count)
     : index_(index),
       context_(1),
       generation_(std::move(generation)),
       max_connections_(max_connections),
       access_log_(access_log_writer),
+      metrics_(listener_count),
       random_(std::random_device{}()),
       tick_timer_(context_) {}
 
@@ -79,6 +81,7 @@ asio::awaitable<void> Worker::accept_loop(tcp::acceptor& acceptor, const Listene
             continue;  // socket closes as it goes out of scope
         socket.set_option(tcp::no_delay(true), ec);
         ++connection_count_;
+        metrics_.connections(listener.index).add(1);
         asio::co_spawn(context_, serve_connection(std::move(socket), listener), asio::detached);
     }
 }
@@ -89,6 +92,7 @@ asio::awaitable<void> Worker::serve_connection(tcp::socket socket, const Listene
     } catch (const std::exception& e) {
         ops_log::error("connection ended by an exception", {{"reason", e.what()}});
     }
+    metrics_.connections(listener.index).add(-1);
     --connection_count_;
 }
 

@@ -15,12 +15,14 @@
 #include "proxy/generation.hpp"
 #include "proxy/io.hpp"
 #include "proxy/upstream_pool.hpp"
+#include "proxy/worker_metrics.hpp"
 
 namespace tg::proxy {
 
 /// What a session needs to know about the listener that accepted it.
 struct ListenerInfo {
     std::string name;
+    std::size_t index = 0;  ///< position in the config, for per-listener metrics
     bool tls = false;
 };
 
@@ -30,7 +32,8 @@ struct ListenerInfo {
 class Worker {
   public:
     Worker(std::size_t index, AccessLogWriter& access_log_writer,
-           std::shared_ptr<const Generation> generation, std::size_t max_connections);
+           std::shared_ptr<const Generation> generation, std::size_t max_connections,
+           std::size_t listener_count);
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
 
@@ -58,6 +61,8 @@ class Worker {
     UpstreamPool& upstreams() { return upstreams_; }
     BufferPool& buffers() { return buffers_; }
     AccessLog& access_log() { return access_log_; }
+    WorkerMetrics& metrics() { return metrics_; }
+    const WorkerMetrics& metrics() const { return metrics_; }
     bool draining() const { return draining_; }
     std::uint64_t random() { return random_(); }
     /// The round-robin position of `pool` in this worker.
@@ -83,6 +88,7 @@ class Worker {
     UpstreamPool upstreams_;
     BufferPool buffers_;
     AccessLog access_log_;
+    WorkerMetrics metrics_;
     std::mt19937_64 random_;
     std::map<std::string, std::uint64_t, std::less<>> cursors_;
     bool draining_ = false;
