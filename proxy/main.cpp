@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "config/load.hpp"
+#include "proxy/ctl.hpp"
 #include "proxy/server.hpp"
 
 namespace {
@@ -18,6 +19,8 @@ constexpr int exit_usage = 2;
 constexpr std::string_view usage =
     "usage: tenantgate [run] [--config FILE]   serve (default: the embedded demo config)\n"
     "       tenantgate check --config FILE     validate a config file and exit\n"
+    "       tenantgate ctl [--admin URL] [--token-file F] [--json] COMMAND\n"
+    "                  status | tenants | tenant NAME | reload | drain\n"
     "       tenantgate --version | --help\n";
 
 struct CommandLine {
@@ -67,6 +70,10 @@ int main(int argc, char** argv) {
     if (argc == 2 && std::string_view(argv[1]) == "--version") {
         std::cout << "tenantgate " << TG_VERSION << "\n";
         return exit_ok;
+    }
+    if (argc >= 2 && std::string_view(argv[1]) == "ctl") {
+        const std::vector<std::string_view> args(argv + 2, argv + argc);
+        return tg::proxy::run_ctl(args);
     }
     CommandLine command_line;
     if (!parse(argc, argv, command_line)) return exit_usage;
