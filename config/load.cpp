@@ -54,7 +54,13 @@ std::string plural(std::size_t count, std::string_view noun) {
 
 std::string ConfigError::to_string() const {
     std::string text = file;
-    if (line > 0) text += ":" + std::to_string(line) + ":" + std::to_string(column);
+    if (line > 0) {
+        // Appended piece by piece: `":" + std::to_string(...)` trips GCC 12's -Wrestrict.
+        text += ':';
+        text += std::to_string(line);
+        text += ':';
+        text += std::to_string(column);
+    }
     text += ": ";
     if (!path.empty()) text += path + ": ";
     text += message;

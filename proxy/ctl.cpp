@@ -83,6 +83,11 @@ Reply call(const Options& options, http::verb method, const std::string& path) {
 
 std::string text(const json::value& v) {
     if (v.is_string()) return std::string(v.as_string());
+    if (v.is_double()) {
+        std::ostringstream out;
+        out << std::fixed << std::setprecision(3) << v.as_double();
+        return out.str();
+    }
     if (v.is_null()) return "-";
     if (v.is_array()) {
         std::string joined;
@@ -126,7 +131,11 @@ std::optional<Options> parse(std::span<const std::string_view> args) {
     Options options;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const auto arg = args[i];
-        if ((arg == "--admin" || arg == "--token-file") && i + 1 < args.size()) {
+        if (arg == "--admin" || arg == "--token-file") {
+            if (i + 1 == args.size()) {
+                std::cerr << "tenantgate ctl: " << arg << " needs a value\n" << usage;
+                return std::nullopt;
+            }
             (arg == "--admin" ? options.admin : options.token_file) = args[++i];
         } else if (arg == "--json") {
             options.json = true;
@@ -138,13 +147,17 @@ std::optional<Options> parse(std::span<const std::string_view> args) {
         }
     }
     const auto& c = options.command;
-    const bool valid = (c.size() == 1 && (c[0] == "status" || c[0] == "tenants" ||
-                                          c[0] == "reload" || c[0] == "drain")) ||
-                       (c.size() == 2 && c[0] == "tenant");
-    if (!valid) {
-        std::cerr << "tenantgate ctl: expected one command\n" << usage;
+    const auto fail = [](const std::string& why) {
+        std::cerr << "tenantgate ctl: " << why << "\n" << usage;
         return std::nullopt;
-    }
+    };
+    if (c.empty()) return fail("expected a command");
+    const bool known = c[0] == "status" || c[0] == "tenants" || c[0] == "tenant" ||
+                       c[0] == "reload" || c[0] == "drain";
+    if (!known) return fail("unknown command \"" + c[0] + "\"");
+    const std::size_t expected = c[0] == "tenant" ? 2 : 1;
+    if (c.size() < expected) return fail("tenant needs a NAME");
+    if (c.size() > expected) return fail("unexpected argument \"" + c[expected] + "\"");
     return options;
 }
 

@@ -1,14 +1,18 @@
 #include "proxy/header_rewrite.hpp"
 
 #include <array>
+#include <boost/range/iterator_range.hpp>
 #include <string>
+#include <vector>
 
 namespace tg::proxy {
 namespace {
 
-bool has_token(std::string_view list, std::string_view token) {
-    for (const auto& item : http::token_list{list})
-        if (beast::iequals(item, token)) return true;
+/// True when any `field` line lists `token`: repeated lines form one list (RFC 9110 §5.3).
+bool has_token(const http::fields& fields, http::field field, std::string_view token) {
+    for (const auto& line : boost::make_iterator_range(fields.equal_range(field)))
+        for (const auto& item : http::token_list{line.value()})
+            if (beast::iequals(item, token)) return true;
     return false;
 }
 
@@ -39,10 +43,8 @@ std::string dbfilter_for(std::string_view tenant) {
 
 bool is_websocket_upgrade(const http::request_header<>& request) {
     if (request.method() != http::verb::get || request.version() != 11) return false;
-    const auto upgrade = request.find(http::field::upgrade);
-    const auto connection = request.find(http::field::connection);
-    return upgrade != request.end() && connection != request.end() &&
-           has_token(upgrade->value(), "websocket") && has_token(connection->value(), "upgrade");
+    return has_token(request, http::field::upgrade, "websocket") &&
+           has_token(request, http::field::connection, "upgrade");
 }
 
 bool request_framing_is_valid(const http::request_header<>& request) {
@@ -60,12 +62,12 @@ bool request_framing_is_valid(const http::request_header<>& request) {
 }
 
 void strip_hop_by_hop(http::fields& fields, bool keep_upgrade) {
-    if (const auto connection = fields.find(http::field::connection); connection != fields.end()) {
-        const std::string listed(connection->value());
-        for (const auto& name : http::token_list{listed})
+    std::vector<std::string> listed;
+    for (const auto& line : boost::make_iterator_range(fields.equal_range(http::field::connection)))
+        for (const auto& name : http::token_list{line.value()})
             if (!protected_field(name) && !(keep_upgrade && beast::iequals(name, "upgrade")))
-                fields.erase(name);
-    }
+                listed.emplace_back(name);
+    for (const auto& name : listed) fields.erase(name);
     for (const auto field : {http::field::connection, http::field::keep_alive,
                              http::field::proxy_connection, http::field::te, http::field::trailer})
         fields.erase(field);
