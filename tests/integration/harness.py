@@ -28,6 +28,7 @@ STOP_TIMEOUT = 15.0
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                      "ERROR: ThreadSanitizer", "WARNING: ThreadSanitizer")
 REQUEST_ID_RE = re.compile(r"[0-9a-f]{32}")  # a generated X-Request-Id
+ADMIN_TOKEN = "test-admin-token"  # the content of the admin token file write_admin_token makes
 
 
 def poll(condition, timeout: float, what: str, interval: float = 0.02):
@@ -120,7 +121,7 @@ def write_admin_token(directory: pathlib.Path) -> pathlib.Path:
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
-            f.write("test-admin-token\n")
+            f.write(ADMIN_TOKEN + "\n")
     return path
 
 
@@ -322,6 +323,12 @@ class Proxy:
     def admin_get(self, path: str, timeout: float = 5.0) -> httpraw.Response:
         return httpraw.request(self.admin_port, "GET", path, f"127.0.0.1:{self.admin_port}",
                                timeout=timeout)
+
+    def admin_request(self, method: str, path: str, headers=(), body: bytes = b"",
+                      timeout: float = 5.0) -> httpraw.Response:
+        """Any request to the admin listener (add an Authorization header for mutating calls)."""
+        return httpraw.request(self.admin_port, method, path, f"127.0.0.1:{self.admin_port}",
+                               headers, body, timeout=timeout)
 
     # ---- signals -------------------------------------------------------------------------
     def signal(self, sig: int) -> None:

@@ -1,0 +1,205 @@
+"""`tenantgate ctl` (SPEC section 1) against a running instance's admin API: human-readable and
+--json output, reload and drain, and exit codes (0 ok, 1 failed or refused, 2 usage)."""
+
+import json
+import re
+import socket
+import subprocess
+
+import pytest
+
+import harness
+import tgconfig
+
+HOST = "erp.acme.com"
+DEFAULT_ADMIN = "http://127.0.0.1:9901"
+
+
+def ctl(binary: str, *args, cwd=None, timeout: float = 30) -> subprocess.CompletedProcess:
+    return subprocess.run([binary, "ctl", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def ctl_to(p, *args, token_file=None) -> subprocess.CompletedProcess:
+    """ctl against proxy p's admin listener, with its token file unless another is given."""
+    token = token_file or p.workdir / tgconfig.ADMIN_TOKEN_FILE
+    return ctl(p.binary, "--admin", f"http://127.0.0.1:{p.admin_port}", "--token-file",
+               str(token), *args, cwd=p.workdir)
+
+
+def ok(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 0, f"exit {result.returncode}\nstdout:\n{result.stdout}\n" \
+                                   f"stderr:\n{result.stderr}"
+    return result.stdout
+
+
+def failed(result: subprocess.CompletedProcess, code: int = 1) -> str:
+    assert result.returncode == code, f"expected exit {code}, got {result.returncode}\n" \
+                                      f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    assert result.stderr.strip(), "a failed command must say why on stderr"
+    return result.stderr
+
+
+def api(p, path: str) -> dict:
+    resp = p.admin_get(path)
+    assert resp.status == 200, resp
+    return resp.json()
+
+
+def served_by(p) -> str:
+    resp = p.get("/echo/ctl", HOST)
+    assert resp.status == 200, resp
+    return resp.json()["name"]
+
+
+def table_rows(text: str) -> list:
+    """Non-empty lines that are not pure separators (----, ====, +--+)."""
+    return [l for l in text.splitlines() if l.strip() and not re.fullmatch(r"[\s\-=+|]+", l)]
+
+
+@pytest.fixture
+def two_pools(upstream):
+    """config(pool_name) -> YAML with tenant acme (two hosts) on alpha or beta, globex on
+    alpha."""
+    pools = {"alpha": tgconfig.pool(upstream("alpha")), "beta": tgconfig.pool(upstream("beta"))}
+    return lambda pool_name: tgconfig.render(pools, {
+        "acme": {"hosts": [HOST, "*.acme.com"], "pool": pool_name},
+        "globex": {"hosts": ["globex.example.com"], "pool": "alpha"}})
+
+
+@pytest.fixture
+def running(proxy, two_pools):
+    return proxy(two_pools("alpha"))
+
+
+# ---- read commands ---------------------------------------------------------------------------
+def test_status_human_readable(running):
+    out = ok(ctl_to(running, "status"))
+    lines = [l for l in out.splitlines() if l.strip()]
+    pairs = [re.fullmatch(r"\s*([A-Za-z_][\w ]*?)\s*:\s+(\S.*)", l) for l in lines]
+    assert lines and all(pairs), f"status output is not 'key: value' lines:\n{out}"
+    fields = {m.group(1): m.group(2).strip() for m in pairs}
+    assert fields.get("config_generation") == str(api(running, "/api/v1/status")
+                                                  ["config_generation"]), out
+
+
+def test_status_json_is_the_api_body(running):
+    body = json.loads(ok(ctl_to(running, "--json", "status")))
+    reference = api(running, "/api/v1/status")
+    assert set(body) == set(reference), (body, reference)
+    for key in ("version", "config_generation", "draining", "workers", "connections"):
+        assert body[key] == reference[key], key
+
+
+def test_tenants_human_readable_table(running):
+    out = ok(ctl_to(running, "tenants"))
+    rows = table_rows(out)
+    header, rows = rows[0], rows[1:]
+    assert "NAME" in header.split() and "HOSTS" in header.split(), f"header row:\n{out}"
+    assert sorted(r.split()[0] for r in rows) == ["acme", "globex"], f"one row per tenant:\n{out}"
+    acme = next(r for r in rows if r.split()[0] == "acme")
+    assert HOST in acme and "*.acme.com" in acme, acme
+    assert "globex.example.com" in next(r for r in rows if r.split()[0] == "globex")
+
+
+def test_tenants_and_tenant_json_are_the_api_bodies(running):
+    assert json.loads(ok(ctl_to(running, "--json", "tenants"))) == api(running, "/api/v1/tenants")
+    assert json.loads(ok(ctl_to(running, "--json", "tenant", "acme"))) == \
+        api(running, "/api/v1/tenants/acme")
+
+
+def test_tenant_human_readable(running):
+    out = ok(ctl_to(running, "tenant", "acme"))
+    assert "acme" in out and HOST in out, out
+
+
+@pytest.mark.parametrize("json_flag", [[], ["--json"]], ids=["human", "json"])
+def test_unknown_tenant_exits_1(running, json_flag):
+    assert "nope" in failed(ctl_to(running, *json_flag, "tenant", "nope"))
+
+
+# ---- mutating commands -----------------------------------------------------------------------
+def test_reload_applies_the_new_file(running, two_pools):
+    p = running
+    generation = api(p, "/api/v1/status")["config_generation"]
+    p.write_config(two_pools("beta"))
+    assert json.loads(ok(ctl_to(p, "--json", "reload"))) == \
+        {"result": "reloaded", "generation": generation + 1}
+    assert served_by(p) == "beta"
+    p.write_config(two_pools("alpha"))
+    ok(ctl_to(p, "reload"))
+    assert served_by(p) == "alpha"
+    assert api(p, "/api/v1/status")["config_generation"] == generation + 2
+
+
+def test_reload_of_invalid_file_exits_1_with_the_errors(running, two_pools):
+    p = running
+    generation = api(p, "/api/v1/status")["config_generation"]
+    p.write_config(two_pools("nope"))
+    err = failed(ctl_to(p, "reload"))
+    assert re.search(r"tenantgate\.yaml:\d+:\d+: tenants\.acme\.pool", err), err
+    assert served_by(p) == "alpha"
+    assert api(p, "/api/v1/status")["config_generation"] == generation
+
+
+def test_drain_then_process_exits_zero(running):
+    p = running
+    p.expect_exit = True
+    assert json.loads(ok(ctl_to(p, "--json", "drain"))) == {"result": "draining"}
+    assert p.wait_exit(30) == 0
+
+
+@pytest.mark.parametrize("command", ["reload", "drain"])
+def test_wrong_token_exits_1_naming_403(running, tmp_path, command):
+    p = running
+    wrong = tmp_path / "wrong.token"
+    wrong.write_text("not-the-token\n")
+    wrong.chmod(0o600)
+    generation = api(p, "/api/v1/status")["config_generation"]
+    assert "403" in failed(ctl_to(p, command, token_file=wrong))
+    assert p.alive() and p.admin_get("/readyz").status == 200
+    assert api(p, "/api/v1/status")["config_generation"] == generation
+
+
+def test_read_refused_without_token_exits_1_naming_401(gateway, tmp_path):
+    g = gateway(admin={"address": "127.0.0.1:0", "token_file": tgconfig.ADMIN_TOKEN_FILE,
+                       "allow_read_without_token": False})
+    elsewhere = tmp_path / "elsewhere"  # no admin.token here, in case ctl looks for one
+    elsewhere.mkdir()
+    result = ctl(g.proxy.binary, "--admin", f"http://127.0.0.1:{g.proxy.admin_port}", "status",
+                 cwd=elsewhere)
+    assert "401" in failed(result)
+
+
+# ---- unreachable admin API and usage errors --------------------------------------------------
+@pytest.mark.parametrize("command", [["status"], ["tenants"], ["reload"]],
+                         ids=["status", "tenants", "reload"])
+def test_unreachable_admin_api_exits_1(tenantgate_bin, tmp_path, command):
+    url = f"http://127.0.0.1:{harness.closed_port()}"
+    token = harness.write_admin_token(tmp_path)
+    err = failed(ctl(tenantgate_bin, "--admin", url, "--token-file", str(token), *command,
+                     cwd=tmp_path))
+    assert f"cannot reach admin API at {url}" in err, err
+
+
+def test_default_admin_url(tenantgate_bin, tmp_path):
+    holder = socket.socket()
+    try:
+        holder.bind(("127.0.0.1", 9901))  # bound, never listening: connections are refused
+    except OSError:
+        holder.close()
+        pytest.skip("127.0.0.1:9901 is in use on this machine")
+    with holder:
+        err = failed(ctl(tenantgate_bin, "status", cwd=tmp_path))
+    assert f"cannot reach admin API at {DEFAULT_ADMIN}" in err, err
+
+
+@pytest.mark.parametrize("args", [[], ["frobnicate"], ["tenant"], ["--bogus", "status"],
+                                  ["--admin"]],
+                         ids=["no-command", "unknown-command", "tenant-without-name",
+                              "unknown-flag", "admin-without-url"])
+def test_usage_errors_exit_2(tenantgate_bin, tmp_path, args):
+    # A closed admin port first (except where --admin itself is the error): a usage error must
+    # be reported before any connection attempt, and nothing else gets contacted.
+    prefix = [] if args == ["--admin"] else ["--admin", f"http://127.0.0.1:{harness.closed_port()}"]
+    failed(ctl(tenantgate_bin, *prefix, *args, cwd=tmp_path, timeout=10), code=2)
