@@ -10,6 +10,7 @@
 #include "config/snapshot.hpp"
 #include "proxy/io.hpp"
 #include "proxy/worker_metrics.hpp"
+#include "tls/context_store.hpp"
 
 namespace prometheus {
 class Collectable;
@@ -24,7 +25,8 @@ struct ServerState {
     std::uint64_t config_generation = 1;
     std::uint64_t reloads_succeeded = 0;
     std::uint64_t reloads_failed = 0;
-    std::string admin_token;  ///< empty: no mutating call is accepted
+    std::string admin_token;                            ///< empty: no mutating call is accepted
+    std::vector<tls::CertificateSummary> certificates;  ///< of every TLS listener
     std::size_t workers = 0;
     bool draining = false;
 };

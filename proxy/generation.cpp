@@ -46,8 +46,8 @@ bool is_ip_literal(const std::string& host) {
 }  // namespace
 
 Generation::Generation(std::shared_ptr<const config::Snapshot> snapshot, std::uint64_t number,
-                       const DnsAnswers& dns)
-    : snapshot_(std::move(snapshot)), number_(number), hosts_(*snapshot_) {
+                       const DnsAnswers& dns, TlsStores tls)
+    : snapshot_(std::move(snapshot)), number_(number), hosts_(*snapshot_), tls_(std::move(tls)) {
     for (const auto& [name, pool] : snapshot_->pools) {
         ResolvedPool resolved;
         resolved.config = &pool;

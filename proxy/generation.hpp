@@ -9,6 +9,7 @@
 #include "config/snapshot.hpp"
 #include "proxy/io.hpp"
 #include "routing/host_table.hpp"
+#include "tls/context_store.hpp"
 
 namespace tg::proxy {
 
@@ -25,6 +26,9 @@ struct ResolvedPool {
     std::vector<ResolvedEndpoint> longpolling;  ///< empty: long-lived routes use `web`
 };
 
+/// Certificate stores by listener index (null for plain listeners).
+using TlsStores = std::vector<std::shared_ptr<const tls::CertificateStore>>;
+
 /// DNS answers by host name; IP literals are never looked up.
 using DnsAnswers = std::map<std::string, std::vector<asio::ip::address>, std::less<>>;
 
@@ -34,7 +38,7 @@ using DnsAnswers = std::map<std::string, std::vector<asio::ip::address>, std::le
 class Generation {
   public:
     Generation(std::shared_ptr<const config::Snapshot> snapshot, std::uint64_t number,
-               const DnsAnswers& dns);
+               const DnsAnswers& dns, TlsStores tls);
 
     const config::Snapshot& config() const { return *snapshot_; }
     const std::shared_ptr<const config::Snapshot>& snapshot() const { return snapshot_; }
@@ -42,6 +46,10 @@ class Generation {
     std::uint64_t number() const { return number_; }
     const routing::HostTable& hosts() const { return hosts_; }
     const ResolvedPool* pool(std::string_view name) const;
+    /// The certificates of TLS listener `listener` (null for a plain listener).
+    const std::shared_ptr<const tls::CertificateStore>& tls(std::size_t listener) const {
+        return tls_[listener];
+    }
     /// True when `address` is an endpoint of any pool (connections to others are not reused).
     bool has_endpoint(const tcp::endpoint& address) const;
 
@@ -50,6 +58,7 @@ class Generation {
     std::uint64_t number_;
     routing::HostTable hosts_;
     std::map<std::string, ResolvedPool, std::less<>> pools_;
+    TlsStores tls_;
 };
 
 /// Host names in the pools of `snapshot` that need DNS (IP literals excluded).

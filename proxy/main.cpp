@@ -9,6 +9,7 @@
 #include "config/load.hpp"
 #include "proxy/ctl.hpp"
 #include "proxy/server.hpp"
+#include "tls/check.hpp"
 
 namespace {
 
@@ -85,6 +86,17 @@ int main(int argc, char** argv) {
         return exit_failed;
     }
     if (command_line.command == "check") {
+        std::vector<std::string> tls_errors;
+        std::vector<std::string> tls_warnings;
+        for (const auto& listener : loaded.snapshot->listeners) {
+            if (!listener.tls) continue;
+            for (auto& e : tg::tls::check_listener_tls(
+                     *listener.tls, std::chrono::system_clock::now(), tls_warnings))
+                tls_errors.push_back("listener " + listener.name + ": " + e);
+        }
+        for (const auto& warning : tls_warnings) std::cerr << "warning: " << warning << "\n";
+        for (const auto& error : tls_errors) std::cerr << error << "\n";
+        if (!tls_errors.empty()) return exit_failed;
         std::cout << "config OK: " << tg::config::describe(*loaded.snapshot) << "\n";
         return exit_ok;
     }

@@ -49,6 +49,7 @@ MetricsCollector::MetricsCollector(std::vector<const WorkerMetrics*> workers,
 std::vector<MetricFamily> MetricsCollector::Collect() const {
     std::map<std::string, TenantTotals> tenants;
     std::map<std::pair<std::string, std::string>, std::uint64_t> upstream_errors;
+    std::map<std::pair<std::string, std::string>, std::uint64_t> handshake_failures;
     std::vector<std::int64_t> connections(listeners_.size(), 0);
     for (const auto* worker : workers_) {
         worker->for_each_tenant([&](const std::string& name, const TenantSeries& series) {
@@ -68,6 +69,10 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
         worker->for_each_upstream_error(
             [&](const std::string& pool, const std::string& reason, std::uint64_t n) {
                 upstream_errors[{pool, reason}] += n;
+            });
+        worker->for_each_tls_handshake_failure(
+            [&](const std::string& listener, const std::string& reason, std::uint64_t n) {
+                handshake_failures[{listener, reason}] += n;
             });
         for (std::size_t l = 0; l < connections.size() && l < worker->listener_count(); ++l)
             connections[l] += worker->connections_value(l);
@@ -118,6 +123,23 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
         m.counter.value = static_cast<double>(n);
         errors.metric.push_back(std::move(m));
     }
+    auto handshakes =
+        family("tls_handshake_failures_total",
+               "TLS handshakes that failed, by listener and reason.", MetricType::Counter);
+    for (const auto& [key, n] : handshake_failures) {
+        auto m = labelled({{"listener", key.first}, {"reason", key.second}});
+        m.counter.value = static_cast<double>(n);
+        handshakes.metric.push_back(std::move(m));
+    }
+    auto expiry =
+        family("tls_certificate_expiry_timestamp_seconds",
+               "When each configured certificate expires (Unix time).", MetricType::Gauge);
+    for (const auto& certificate : state_.certificates) {
+        auto m = labelled({{"cert", certificate.cert_file}});
+        m.gauge.value =
+            std::chrono::duration<double>(certificate.not_after.time_since_epoch()).count();
+        expiry.metric.push_back(std::move(m));
+    }
     auto active =
         family("connections_active", "Open client connections, by listener.", MetricType::Gauge);
     for (std::size_t l = 0; l < listeners_.size(); ++l) {
@@ -138,8 +160,8 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
         reloads.metric.push_back(std::move(m));
     }
     std::vector<MetricFamily> families;
-    for (auto* f :
-         {&requests, &durations, &in_flight, &tunnels, &errors, &active, &generation, &reloads})
+    for (auto* f : {&requests, &durations, &in_flight, &tunnels, &errors, &handshakes, &expiry,
+                    &active, &generation, &reloads})
         if (!f->metric.empty()) families.push_back(std::move(*f));
     return families;
 }

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <span>
+#include <type_traits>
 
 #include "proxy/buffer_pool.hpp"
 #include "proxy/connection_slot.hpp"
@@ -69,15 +70,21 @@ asio::awaitable<RelayResult> relay_message(In& in, beast::flat_buffer& in_buffer
     co_return result;
 }
 
-/// Copies bytes from `from` to `to` until either fails or closes. It waits for readability
-/// before borrowing a buffer, so an idle tunnel holds no relay memory.
+/// A plain socket can wait for readability without a buffer; a TLS stream may already hold
+/// decrypted bytes that the socket's readiness would never announce, so it must read.
+template <class Stream>
+inline constexpr bool waits_before_read = std::is_same_v<Stream, tcp::socket>;
+
+/// Copies bytes from `from` to `to` until either fails or closes. A plain socket waits for
+/// readability before borrowing a buffer, so an idle plain tunnel holds no relay memory.
 template <class From, class To>
 asio::awaitable<void> pump_bytes(From& from, To& to, BufferPool& buffers, ConnectionSlot& slot,
                                  Clock::duration idle_timeout, std::uint64_t& moved) {
     for (;;) {
-        auto [wait_ec] =
-            co_await beast::get_lowest_layer(from).async_wait(tcp::socket::wait_read, use_nothrow);
-        if (wait_ec) co_return;
+        if constexpr (waits_before_read<From>) {
+            auto [wait_ec] = co_await from.async_wait(tcp::socket::wait_read, use_nothrow);
+            if (wait_ec) co_return;
+        }
         auto lease = buffers.borrow();
         const auto space = lease.span();
         auto [read_ec, n] =

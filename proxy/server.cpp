@@ -71,6 +71,30 @@ std::string read_admin_token(const config::Admin& admin) {
     return token;
 }
 
+std::vector<tls::CertificateSummary> certificates_of(const TlsStores& stores) {
+    std::vector<tls::CertificateSummary> all;
+    for (const auto& store : stores)
+        if (store)
+            all.insert(all.end(), store->certificates().begin(), store->certificates().end());
+    return all;
+}
+
+ListenerInfo listener_info(const config::Listener& listener, std::size_t index) {
+    ListenerInfo info{listener.name, index, listener.tls.has_value(), listener.redirect_https, {}};
+    if (listener.tls && listener.tls->hsts_seconds > 0)
+        info.hsts = "max-age=" + std::to_string(listener.tls->hsts_seconds);
+    return info;
+}
+
+/// Every certificate and key file of `snapshot`'s TLS listeners.
+std::vector<std::string> tls_files_of(const config::Snapshot& snapshot) {
+    std::vector<std::string> files;
+    for (const auto& listener : snapshot.listeners)
+        if (listener.tls)
+            for (auto& file : tls::tls_files(*listener.tls)) files.push_back(std::move(file));
+    return files;
+}
+
 std::vector<std::string> error_texts(const std::vector<config::ConfigError>& errors) {
     std::vector<std::string> texts;
     for (const auto& e : errors) texts.push_back(e.to_string());
@@ -85,7 +109,8 @@ Server::Server(std::string config_path, std::shared_ptr<const config::Snapshot> 
       control_(1),
       signals_(control_, SIGHUP, SIGTERM, SIGINT),
       dns_refresher_(control_),
-      dns_timer_(control_) {
+      dns_timer_(control_),
+      tls_timer_(control_) {
     signals_.add(SIGUSR1);
 }
 
@@ -121,8 +146,17 @@ int Server::run() {
 asio::awaitable<void> Server::start() {
     state_.admin_token = read_admin_token(snapshot_->admin);
     state_.snapshot = snapshot_;
+    ticket_keys_ = std::make_shared<tls::TicketKeys>(std::chrono::system_clock::now());
+    tls_reload_trigger_.emplace(tls::fingerprint(tls_files_of(*snapshot_)));
+    if (const auto errors = build_tls(*snapshot_, tls_stores_); !errors.empty()) {
+        std::string joined;
+        for (const auto& e : errors) joined += (joined.empty() ? "" : "; ") + e;
+        throw std::runtime_error(joined);
+    }
+    state_.certificates = certificates_of(tls_stores_);
     dns_ = co_await dns_refresher_.resolve(*snapshot_, {}, dns_timeout_);
-    const auto generation = std::make_shared<const Generation>(snapshot_, generation_number_, dns_);
+    const auto generation =
+        std::make_shared<const Generation>(snapshot_, generation_number_, dns_, tls_stores_);
     const std::size_t worker_count = snapshot_->workers > 0
                                          ? static_cast<std::size_t>(snapshot_->workers)
                                          : std::max(1u, std::thread::hardware_concurrency());
@@ -145,8 +179,7 @@ asio::awaitable<void> Server::start() {
             auto acceptor = open_acceptor(worker->context(), address, true);
             address =
                 acceptor.local_endpoint();  // port 0: every worker shares the first one's port
-            worker->add_acceptor(std::move(acceptor),
-                                 {listener.name, index, listener.tls.has_value()});
+            worker->add_acceptor(std::move(acceptor), listener_info(listener, index));
         }
         ops_log::info("listening",
                       {{"listener", listener.name}, {"address", endpoint_text(address)}});
@@ -163,6 +196,7 @@ asio::awaitable<void> Server::start() {
     admin_->start();
     asio::co_spawn(control_, signal_loop(), asio::detached);
     asio::co_spawn(control_, dns_loop(), asio::detached);
+    asio::co_spawn(control_, tls_loop(), asio::detached);
     ops_log::info("ready", {{"workers", std::to_string(worker_count), true},
                             {"config", snapshot_->source},
                             {"generation", std::to_string(generation_number_), true}});
@@ -219,10 +253,16 @@ asio::awaitable<std::vector<std::string>> Server::reload_config() {
             errors.push_back(e.what());
         }
     }
+    TlsStores stores;
+    auto fingerprint =
+        loaded.snapshot ? tls::fingerprint(tls_files_of(*loaded.snapshot)) : tls::Fingerprint{};
+    if (loaded.snapshot && errors.empty()) errors = build_tls(*loaded.snapshot, stores);
     if (!errors.empty()) {
         ++state_.reloads_failed;
         co_return errors;
     }
+    tls_stores_ = std::move(stores);
+    tls_reload_trigger_->reset(std::move(fingerprint));
     for (const auto& warning : loaded.warnings) ops_log::warn(warning);
     const auto& next = *loaded.snapshot;
     const auto same_listeners = [&] {
@@ -249,7 +289,9 @@ asio::awaitable<void> Server::publish(std::shared_ptr<const config::Snapshot> sn
     snapshot_ = std::move(snapshot);
     state_.snapshot = snapshot_;
     state_.config_generation = number;
-    const auto generation = std::make_shared<const Generation>(snapshot_, number, dns_);
+    state_.certificates = certificates_of(tls_stores_);
+    const auto generation =
+        std::make_shared<const Generation>(snapshot_, number, dns_, tls_stores_);
     for (auto& worker : workers_) co_await worker->publish(generation);
 }
 
@@ -263,6 +305,43 @@ asio::awaitable<void> Server::dns_loop() {
         dns_ = std::move(answers);
         ops_log::info("dns answers changed, endpoints updated");
         co_await publish(snapshot_, generation_number_);
+    }
+}
+
+std::vector<std::string> Server::build_tls(const config::Snapshot& snapshot, TlsStores& stores) {
+    std::vector<std::string> errors;
+    stores.assign(snapshot.listeners.size(), nullptr);
+    const auto now = std::chrono::system_clock::now();
+    for (std::size_t i = 0; i < snapshot.listeners.size(); ++i) {
+        const auto& listener = snapshot.listeners[i];
+        if (!listener.tls) continue;
+        auto built = tls::build_store(*listener.tls, now, ticket_keys_);
+        for (const auto& e : built.errors) errors.push_back("listener " + listener.name + ": " + e);
+        // An expired certificate is served anyway: one tenant's lapse must not stop the others.
+        for (const auto& w : built.validity_errors) ops_log::warn(w, {{"listener", listener.name}});
+        for (const auto& w : built.warnings) ops_log::warn(w, {{"listener", listener.name}});
+        stores[i] = std::move(built.store);
+    }
+    return errors;
+}
+
+asio::awaitable<void> Server::tls_loop() {
+    for (;;) {
+        tls_timer_.expires_after(tls_poll_interval_);
+        auto [ec] = co_await tls_timer_.async_wait(use_nothrow);
+        if (ec || state_.draining) co_return;
+        ticket_keys_->rotate_if_due(std::chrono::system_clock::now());
+        const auto files = tls_files_of(*snapshot_);
+        if (files.empty() || !tls_reload_trigger_->poll(tls::fingerprint(files))) continue;
+        TlsStores stores;
+        if (const auto errors = build_tls(*snapshot_, stores); !errors.empty()) {
+            ops_log::error_list("certificate reload failed, the previous certificates keep serving",
+                                errors);
+            continue;
+        }
+        tls_stores_ = std::move(stores);
+        co_await publish(snapshot_, generation_number_);
+        ops_log::info("certificates reloaded");
     }
 }
 
@@ -295,6 +374,7 @@ asio::awaitable<void> Server::drain_then_exit() {
         hard_stop_ = true;
     }
     dns_timer_.cancel();
+    tls_timer_.cancel();
     admin_->stop();
     control_.stop();
 }

@@ -14,6 +14,8 @@
 #include "proxy/io.hpp"
 #include "proxy/metrics_collector.hpp"
 #include "proxy/worker.hpp"
+#include "tls/file_watch.hpp"
+#include "tls/ticket_keys.hpp"
 
 namespace tg::proxy {
 
@@ -32,6 +34,10 @@ class Server {
     asio::awaitable<void> start();
     asio::awaitable<void> signal_loop();
     asio::awaitable<void> dns_loop();
+    /// Rotates ticket keys and rebuilds certificate stores when their files change on disk.
+    asio::awaitable<void> tls_loop();
+    /// Builds the certificate store of every TLS listener of `snapshot`; returns every error.
+    std::vector<std::string> build_tls(const config::Snapshot& snapshot, TlsStores& stores);
     asio::awaitable<void> reload_on_signal();
     /// Loads the config file and publishes it; returns every error (empty: in effect now).
     asio::awaitable<std::vector<std::string>> reload_config();
@@ -44,6 +50,7 @@ class Server {
     static constexpr Clock::duration dns_interval_ = std::chrono::seconds(30);
     static constexpr Clock::duration dns_timeout_ = std::chrono::seconds(5);
     static constexpr Clock::duration tunnel_grace_ = std::chrono::seconds(5);
+    static constexpr Clock::duration tls_poll_interval_ = std::chrono::seconds(5);
 
     std::string config_path_;
     std::shared_ptr<const config::Snapshot> snapshot_;
@@ -53,6 +60,10 @@ class Server {
     asio::signal_set signals_;
     DnsRefresher dns_refresher_;
     asio::steady_timer dns_timer_;
+    asio::steady_timer tls_timer_;
+    std::shared_ptr<tls::TicketKeys> ticket_keys_;
+    TlsStores tls_stores_;
+    std::optional<tls::ReloadTrigger> tls_reload_trigger_;
     std::unique_ptr<AccessLogWriter> access_log_writer_;
     std::vector<std::unique_ptr<Worker>> workers_;
     std::unique_ptr<MetricsCollector> metrics_;

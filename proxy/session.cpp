@@ -9,10 +9,12 @@
 #include "proxy/ops_log.hpp"
 #include "proxy/relay.hpp"
 #include "routing/balancer.hpp"
+#include "routing/cookie.hpp"
 #include "routing/forwarded.hpp"
 #include "routing/host.hpp"
 #include "routing/release.hpp"
 #include "routing/request_id.hpp"
+#include "tls/handshake_failure.hpp"
 
 namespace tg::proxy {
 namespace {
@@ -80,11 +82,38 @@ Session<Stream>::Session(Worker& worker, Stream stream, const ListenerInfo& list
 
 template <class Stream>
 asio::awaitable<void> Session<Stream>::run() {
+    if (!co_await handshake()) {
+        error_code ignored;
+        client_socket().close(ignored);
+        co_return;
+    }
     while (co_await serve_one() == Next::keep_alive) {
     }
     error_code ignored;
     client_socket().shutdown(tcp::socket::shutdown_send, ignored);
     client_socket().close(ignored);
+}
+
+/// The TLS handshake, bounded by client_header like the header block it precedes.
+template <class Stream>
+asio::awaitable<bool> Session<Stream>::handshake() {
+    if constexpr (std::is_same_v<Stream, tcp::socket>)
+        co_return true;
+    else {
+        generation_ = worker_.generation();
+        arm(generation_->config().timeouts.client_header);
+        auto [ec] = co_await client_.async_handshake(asio::ssl::stream_base::server, use_nothrow);
+        slot_.disarm();
+        if (ec) {
+            const bool silent = ec == asio::error::eof || ec == asio::error::connection_reset;
+            worker_.metrics().tls_handshake_failure(listener_.name,
+                                                    slot_.timed_out() ? std::string_view("timeout")
+                                                    : silent ? std::string_view("client_closed")
+                                                             : tls::handshake_failure_reason(ec));
+            co_return false;
+        }
+        co_return true;
+    }
 }
 
 template <class Stream>
@@ -129,6 +158,7 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::serve_one() {
             co_return co_await respond_error(ErrorKind::headers_too_large);
     }
     if (auto error = parse_header_block()) co_return co_await respond_error(*error);
+    if (needs_https_redirect()) co_return co_await respond_redirect();
     if (auto error = route()) co_return co_await respond_error(*error);
     if (auto error = apply_policy()) co_return co_await respond_error(*error);
     co_return co_await forward();
@@ -202,6 +232,36 @@ std::optional<ErrorKind> Session<Stream>::parse_header_block() {
     const auto& request = parser.get();
     if (!request_framing_is_valid(request)) return ErrorKind::bad_request;
     return std::nullopt;
+}
+
+/// `redirect_https`: every request goes to https, except ACME HTTP-01 challenges, which a
+/// certificate authority fetches over plain HTTP (RFC 8555 §8.3).
+template <class Stream>
+bool Session<Stream>::needs_https_redirect() const {
+    if (!listener_.redirect_https) return false;
+    const auto& request = request_parser_->get();
+    return !request.target().starts_with("/.well-known/acme-challenge/") &&
+           request.count(http::field::host) == 1;
+}
+
+template <class Stream>
+asio::awaitable<typename Session<Stream>::Next> Session<Stream>::respond_redirect() {
+    const auto& request = request_parser_->get();
+    if (!routing::normalize_host(request[http::field::host], host_))
+        co_return co_await respond_error(ErrorKind::bad_request);
+    routing::make_request_id(worker_.random(), worker_.random(), request_id_);
+    const std::string location =
+        "Location: https://" + host_ + std::string(request.target()) + "\r\n";
+    const bool close = request_parser_->chunked() ||
+                       request_parser_->content_length().value_or(0) > 0 || !client_keep_alive_ ||
+                       worker_.draining();
+    status_ = 308;
+    build_local_response(local_response_, status_, request_id_, close, location);
+    arm(generation_->config().timeouts.client_idle);
+    auto [ec, n] = co_await asio::async_write(client_, asio::buffer(local_response_), use_nothrow);
+    bytes_out_ += n;
+    finish();
+    co_return close || ec ? Next::close : Next::keep_alive;
 }
 
 template <class Stream>
@@ -451,6 +511,11 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::relay_response(
     }
     response.version(11);
     response.set("X-Request-Id", request_id_);
+    if (listener_.tls) {
+        if (!listener_.hsts.empty())
+            response.set(http::field::strict_transport_security, listener_.hsts);
+        harden_session_cookies(response);
+    }
 
     auto lease = worker_.buffers().borrow();
     const auto relayed = co_await relay_message(connection->socket, connection->buffer, parser,
@@ -516,12 +581,36 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::respond_error(E
     const bool close =
         closes_connection(kind) || has_unread_body || !client_keep_alive_ || worker_.draining();
     status_ = status_of(kind);
-    build_local_response(local_response_, status_, request_id_, close);
+    const std::string hsts = listener_.tls && !listener_.hsts.empty()
+                                 ? "Strict-Transport-Security: " + listener_.hsts + "\r\n"
+                                 : "";
+    build_local_response(local_response_, status_, request_id_, close, hsts);
     arm(generation_->config().timeouts.client_idle);
     auto [ec, n] = co_await asio::async_write(client_, asio::buffer(local_response_), use_nothrow);
     bytes_out_ += n;
     finish();
     co_return close || ec ? Next::close : Next::keep_alive;
+}
+
+/// Odoo sets session_id without Secure; over HTTPS the proxy adds Secure and SameSite=Lax so
+/// the session cookie never travels in clear and is not sent cross-site (SPEC §3).
+template <class Stream>
+void Session<Stream>::harden_session_cookies(http::fields& response) {
+    std::vector<std::string> cookies;
+    bool changed = false;
+    std::string hardened;
+    for (const auto& field :
+         boost::make_iterator_range(response.equal_range(http::field::set_cookie))) {
+        if (routing::harden_session_cookie(field.value(), hardened)) {
+            cookies.push_back(hardened);
+            changed = true;
+        } else {
+            cookies.emplace_back(field.value());
+        }
+    }
+    if (!changed) return;
+    response.erase(http::field::set_cookie);
+    for (const auto& cookie : cookies) response.insert(http::field::set_cookie, cookie);
 }
 
 template <class Stream>
@@ -560,6 +649,7 @@ void Session<Stream>::finish() {
 }
 
 template class Session<tcp::socket>;
+template class Session<TlsStream>;
 
 asio::awaitable<void> serve_plain(Worker& worker, tcp::socket socket,
                                   const ListenerInfo& listener) {
@@ -567,6 +657,16 @@ asio::awaitable<void> serve_plain(Worker& worker, tcp::socket socket,
     const auto peer = socket.remote_endpoint(ec);
     if (ec) co_return;
     Session<tcp::socket> session(worker, std::move(socket), listener, peer);
+    co_await session.run();
+}
+
+asio::awaitable<void> serve_tls(Worker& worker, tcp::socket socket, const ListenerInfo& listener) {
+    error_code ec;
+    const auto peer = socket.remote_endpoint(ec);
+    if (ec) co_return;
+    const auto& store = worker.generation()->tls(listener.index);
+    Session<TlsStream> session(worker, TlsStream(std::move(socket), store->asio_context()),
+                               listener, peer);
     co_await session.run();
 }
 

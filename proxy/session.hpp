@@ -3,6 +3,8 @@
 #include <optional>
 #include <string>
 
+#include <boost/asio/ssl/stream.hpp>
+
 #include "proxy/io.hpp"
 #include "proxy/proxy_error.hpp"
 #include "proxy/worker.hpp"
@@ -41,7 +43,11 @@ class Session {
         request_too_large
     };
 
+    asio::awaitable<bool> handshake();
     asio::awaitable<Next> serve_one();
+    bool needs_https_redirect() const;
+    asio::awaitable<Next> respond_redirect();
+    void harden_session_cookies(http::fields& response);
     asio::awaitable<Admission> admit();
     std::optional<ErrorKind> parse_header_block();
     std::optional<ErrorKind> route();
@@ -99,7 +105,12 @@ class Session {
     std::uint64_t bytes_out_ = 0;
 };
 
+using TlsStream = asio::ssl::stream<tcp::socket>;
+
 /// Serves one accepted plain-TCP connection to its end.
 asio::awaitable<void> serve_plain(Worker& worker, tcp::socket socket, const ListenerInfo& listener);
+/// Serves one accepted connection of a TLS listener: handshake (SNI picks the certificate of
+/// the current generation's store), then the same exchanges as plain HTTP.
+asio::awaitable<void> serve_tls(Worker& worker, tcp::socket socket, const ListenerInfo& listener);
 
 }  // namespace tg::proxy

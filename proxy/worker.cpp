@@ -88,7 +88,10 @@ asio::awaitable<void> Worker::accept_loop(tcp::acceptor& acceptor, const Listene
 
 asio::awaitable<void> Worker::serve_connection(tcp::socket socket, const ListenerInfo& listener) {
     try {
-        co_await serve_plain(*this, std::move(socket), listener);
+        if (listener.tls)
+            co_await serve_tls(*this, std::move(socket), listener);
+        else
+            co_await serve_plain(*this, std::move(socket), listener);
     } catch (const std::exception& e) {
         ops_log::error("connection ended by an exception", {{"reason", e.what()}});
     }

@@ -24,6 +24,8 @@ struct ListenerInfo {
     std::string name;
     std::size_t index = 0;  ///< position in the config, for per-listener metrics
     bool tls = false;
+    bool redirect_https = false;  ///< plain listener answering 308 to https (ACME excepted)
+    std::string hsts;             ///< Strict-Transport-Security value; empty: none
 };
 
 /// One thread with its own io_context (concurrency hint 1), its own SO_REUSEPORT acceptors,

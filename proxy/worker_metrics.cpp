@@ -49,15 +49,15 @@ void WorkerMetrics::request_finished(TenantSeries& series, std::size_t route, un
     r.duration_sum_ns.add(static_cast<std::uint64_t>(std::llround(seconds * 1e9)));
 }
 
-void WorkerMetrics::upstream_error(std::string_view pool, std::string_view reason) {
-    if (const auto by_pool = upstream_errors_.find(pool); by_pool != upstream_errors_.end()) {
-        if (const auto found = by_pool->second.find(reason); found != by_pool->second.end()) {
+void CounterTable::add(std::string_view first, std::string_view second, std::mutex& mutex) {
+    if (const auto outer = counters_.find(first); outer != counters_.end()) {
+        if (const auto found = outer->second.find(second); found != outer->second.end()) {
             found->second->add();
             return;
         }
     }
-    std::lock_guard lock(mutex_);
-    auto& counter = upstream_errors_[std::string(pool)][std::string(reason)];
+    std::lock_guard lock(mutex);
+    auto& counter = counters_[std::string(first)][std::string(second)];
     counter = std::make_unique<LocalCounter>();
     counter->add();
 }

@@ -69,6 +69,23 @@ struct TenantSeries {
     LocalCounter rate_limited;
 };
 
+/// Counters under two label values (pool and reason, listener and reason), created on first use
+/// under the owner's mutex; counting an existing one takes no lock.
+class CounterTable {
+  public:
+    void add(std::string_view first, std::string_view second, std::mutex& mutex);
+    /// Calls f(first, second, count); the caller holds the owner's mutex.
+    template <class F>
+    void for_each(F f) const {
+        for (const auto& [first, seconds] : counters_)
+            for (const auto& [second, counter] : seconds) f(first, second, counter->value());
+    }
+
+  private:
+    using Inner = std::map<std::string, std::unique_ptr<LocalCounter>, std::less<>>;
+    std::map<std::string, Inner, std::less<>> counters_;
+};
+
 /// One worker's metrics. The worker writes; the scraper reads under mutex_, which the worker
 /// takes only to add a series (a tenant's first request), never per request.
 class WorkerMetrics {
@@ -82,7 +99,12 @@ class WorkerMetrics {
     /// The series of `tenant` (empty: requests that matched no tenant). Worker thread.
     TenantSeries& tenant(std::string_view tenant, bool from_template);
     void request_finished(TenantSeries& series, std::size_t route, unsigned status, double seconds);
-    void upstream_error(std::string_view pool, std::string_view reason);
+    void upstream_error(std::string_view pool, std::string_view reason) {
+        upstream_errors_.add(pool, reason, mutex_);
+    }
+    void tls_handshake_failure(std::string_view listener, std::string_view reason) {
+        tls_handshake_failures_.add(listener, reason, mutex_);
+    }
     LocalGauge& connections(std::size_t listener) { return connections_[listener]; }
 
     /// Calls f(name, series) for every tenant, under the lock. Scraper thread.
@@ -95,8 +117,13 @@ class WorkerMetrics {
     template <class F>
     void for_each_upstream_error(F f) const {
         std::lock_guard lock(mutex_);
-        for (const auto& [pool, reasons] : upstream_errors_)
-            for (const auto& [reason, counter] : reasons) f(pool, reason, counter->value());
+        upstream_errors_.for_each(f);
+    }
+    /// Calls f(listener, reason, count). Scraper thread.
+    template <class F>
+    void for_each_tls_handshake_failure(F f) const {
+        std::lock_guard lock(mutex_);
+        tls_handshake_failures_.for_each(f);
     }
     std::int64_t connections_value(std::size_t listener) const {
         return connections_[listener].value();
@@ -114,8 +141,8 @@ class WorkerMetrics {
     std::unordered_map<std::string, std::unique_ptr<TenantSeries>, StringHash, std::equal_to<>>
         tenants_;
     std::size_t template_tenants_ = 0;
-    using ReasonCounters = std::map<std::string, std::unique_ptr<LocalCounter>, std::less<>>;
-    std::map<std::string, ReasonCounters, std::less<>> upstream_errors_;  ///< pool → reason
+    CounterTable upstream_errors_;         ///< pool, reason
+    CounterTable tls_handshake_failures_;  ///< listener, reason
     std::size_t listener_count_;
     std::unique_ptr<LocalGauge[]> connections_;
 };
