@@ -121,17 +121,18 @@ std::string days_text(std::chrono::hours left) {
     return "in " + std::to_string(days) + (days == 1 ? " day" : " days");
 }
 
-
 bool is_certificate(const PemBlock& block) {
     return block.name == "CERTIFICATE" || block.name == "X509 CERTIFICATE";
 }
 
-bool is_private_key(const PemBlock& block) { return block.name.ends_with("PRIVATE KEY"); }
+bool is_private_key(const PemBlock& block) {
+    return block.name.ends_with("PRIVATE KEY");
+}
 
 }  // namespace
 
 /// OpenSSL state kept across the loads of one listener.
-struct CertificateLoader::Decoders {
+struct CertificateLoader::State {
     EVP_PKEY* decoded = nullptr;  ///< where key_decoder puts each key it decodes
     /// DER in, any structure (PKCS#8, PKCS#1, SEC1), any key type: the same decoder chain for
     /// every key, built once (building it is most of what PEM_read_bio_PrivateKey costs).
@@ -140,12 +141,12 @@ struct CertificateLoader::Decoders {
     /// two intermediates, which then exist once in memory.
     std::unordered_map<std::string, X509Ptr> issuers;
 
-    Decoders()
+    State()
         : key_decoder(OSSL_DECODER_CTX_new_for_pkey(&decoded, "DER", nullptr, nullptr,
                                                     EVP_PKEY_KEYPAIR, nullptr, nullptr)) {}
-    Decoders(const Decoders&) = delete;
-    Decoders& operator=(const Decoders&) = delete;
-    ~Decoders() {
+    State(const State&) = delete;
+    State& operator=(const State&) = delete;
+    ~State() {
         OSSL_DECODER_CTX_free(key_decoder);
         EVP_PKEY_free(decoded);
     }
@@ -177,9 +178,48 @@ struct CertificateLoader::Decoders {
         }
         return certificate;
     }
+
+    /// The certificates of a cert file, leaf first; `problem` says why there are none.
+    std::vector<X509Ptr> certificates_from(const std::string& pem, std::string& problem) {
+        std::vector<X509Ptr> certificates;
+        for (const PemBlock& block : read_pem_blocks(pem, problem)) {
+            if (!is_certificate(block)) continue;
+            X509Ptr certificate = decode_certificate(block.der, certificates.size());
+            if (!certificate) {
+                problem = "PEM certificate " + std::to_string(certificates.size() + 1) +
+                          " is not a valid X.509 certificate: " + take_openssl_errors();
+                return {};
+            }
+            certificates.push_back(std::move(certificate));
+        }
+        if (problem.empty() && certificates.empty())
+            problem = "not a PEM certificate (no \"-----BEGIN CERTIFICATE-----\" block)";
+        if (!problem.empty()) certificates.clear();
+        return certificates;
+    }
+
+    /// The first private key of a key file; null with `problem` set when there is none.
+    EvpPkeyPtr key_from(const std::string& pem, std::string& problem) {
+        const std::vector<PemBlock> blocks = read_pem_blocks(pem, problem);
+        if (!problem.empty()) return nullptr;
+        const auto block = std::find_if(blocks.begin(), blocks.end(), is_private_key);
+        if (block == blocks.end()) {
+            problem = blocks.empty()
+                          ? "not a PEM private key (no \"-----BEGIN ... PRIVATE KEY-----\" block)"
+                          : "no PEM private key in it (found " + blocks.front().name + ")";
+            return nullptr;
+        }
+        if (block->encrypted || block->name == "ENCRYPTED PRIVATE KEY") {
+            problem = "the private key is encrypted; tenantgate needs it unencrypted";
+            return nullptr;
+        }
+        EvpPkeyPtr key = decode_key(block->der);
+        if (!key) problem = "cannot decode the private key: " + take_openssl_errors();
+        return key;
+    }
 };
 
-CertificateLoader::CertificateLoader() : decoders_(std::make_unique<Decoders>()) {}
+CertificateLoader::CertificateLoader() : state_(std::make_unique<State>()) {}
 
 CertificateLoader::~CertificateLoader() = default;
 
@@ -195,36 +235,10 @@ CertificateLoad CertificateLoader::load(const config::CertificateFiles& files) {
     if (!errors.empty()) return result;
 
     std::string problem;
-    std::vector<X509Ptr> certificates;
-    for (const PemBlock& block : read_pem_blocks(cert_file.data, problem)) {
-        if (!is_certificate(block)) continue;
-        X509Ptr certificate = decoders_->decode_certificate(block.der, certificates.size());
-        if (!certificate) {
-            problem = "PEM certificate " + std::to_string(certificates.size() + 1) +
-                      " is not a valid X.509 certificate: " + take_openssl_errors();
-            break;
-        }
-        certificates.push_back(std::move(certificate));
-    }
-    if (problem.empty() && certificates.empty())
-        problem = "not a PEM certificate (no \"-----BEGIN CERTIFICATE-----\" block)";
+    std::vector<X509Ptr> certificates = state_->certificates_from(cert_file.data, problem);
     if (!problem.empty()) errors.push_back(files.cert + ": " + problem);
-
     problem.clear();
-    EvpPkeyPtr key;
-    const std::vector<PemBlock> key_blocks = read_pem_blocks(key_file.data, problem);
-    const auto key_block = std::find_if(key_blocks.begin(), key_blocks.end(), is_private_key);
-    if (!problem.empty()) {
-        // malformed: read_pem_blocks said how
-    } else if (key_block == key_blocks.end()) {
-        problem = key_blocks.empty()
-                      ? "not a PEM private key (no \"-----BEGIN ... PRIVATE KEY-----\" block)"
-                      : "no PEM private key in it (found " + key_blocks.front().name + ")";
-    } else if (key_block->encrypted || key_block->name == "ENCRYPTED PRIVATE KEY") {
-        problem = "the private key is encrypted; tenantgate needs it unencrypted";
-    } else if (!(key = decoders_->decode_key(key_block->der))) {
-        problem = "cannot decode the private key: " + take_openssl_errors();
-    }
+    EvpPkeyPtr key = state_->key_from(key_file.data, problem);
     if (!problem.empty()) errors.push_back(files.key + ": " + problem);
     ERR_clear_error();
     if (certificates.empty() || !key) return result;
@@ -240,12 +254,12 @@ CertificateLoad CertificateLoader::load(const config::CertificateFiles& files) {
         while (owner < certificates.size() &&
                X509_check_private_key(certificates[owner].get(), key.get()) != 1)
             ++owner;
-        errors.push_back(
-            owner < certificates.size()
-                ? files.key + ": private key belongs to certificate " + std::to_string(owner + 1) +
-                      " in " + files.cert + ", not to the first: the leaf must come first"
-                : files.key + ": private key does not match the certificate in " + files.cert +
-                      " (" + subject_of(leaf) + ")");
+        errors.push_back(owner < certificates.size()
+                             ? files.key + ": private key belongs to certificate " +
+                                   std::to_string(owner + 1) + " in " + files.cert +
+                                   ", not to the first: the leaf must come first"
+                             : files.key + ": private key does not match the certificate in " +
+                                   files.cert + " (" + subject_of(leaf) + ")");
     }
     ERR_clear_error();
     check_chain_order(certificates, files.cert, errors);
@@ -284,10 +298,10 @@ std::vector<std::string> validity_errors(const Certificate& certificate, SystemT
         const SystemTime not_before = to_time_point(X509_get0_notBefore(x509));
         const SystemTime not_after = to_time_point(X509_get0_notAfter(x509));
         if (not_after >= now && not_before <= now) return;
-        const std::string which = position == 0 ? "certificate"
-                                                : "chain certificate " +
-                                                      std::to_string(position + 1) + " (" +
-                                                      subject_of(x509) + ")";
+        const std::string which = position == 0
+                                      ? "certificate"
+                                      : "chain certificate " + std::to_string(position + 1) + " (" +
+                                            subject_of(x509) + ")";
         errors.push_back(path + ": " + which +
                          (not_after < now ? " expired on " + utc_text(not_after)
                                           : " is not valid before " + utc_text(not_before)));
@@ -305,8 +319,8 @@ std::optional<std::string> expiry_warning(const Certificate& certificate, System
     const auto left = std::chrono::duration_cast<std::chrono::hours>(not_after - now);
     const std::string name =
         certificate.names().empty() ? certificate.subject() : certificate.names().front();
-    return certificate.files().cert + ": certificate for " + name + " expires " +
-           days_text(left) + " (" + utc_text(not_after) + ")";
+    return certificate.files().cert + ": certificate for " + name + " expires " + days_text(left) +
+           " (" + utc_text(not_after) + ")";
 }
 
 std::string utc_text(SystemTime time) {

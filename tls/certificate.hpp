@@ -84,8 +84,8 @@ class CertificateLoader {
     CertificateLoad load(const config::CertificateFiles& files);
 
   private:
-    struct Decoders;
-    std::unique_ptr<Decoders> decoders_;
+    struct State;
+    std::unique_ptr<State> state_;
 };
 
 /// One pair with a loader of its own.

@@ -39,13 +39,14 @@ int on_server_name(SSL* ssl, int* alert, void* argument) {
 
 CertificateSummary summarize(const Certificate& certificate) {
     return {certificate.files().cert, certificate.files().key, certificate.names(),
-            certificate.key_type(),   certificate.subject(),      certificate.not_before(),
+            certificate.key_type(),   certificate.subject(),   certificate.not_before(),
             certificate.not_after()};
 }
 
 void check_settings(const config::TlsSettings& settings, std::vector<std::string>& errors) {
     if (!protocol_version(settings.min_version))
-        errors.push_back("min_version \"" + settings.min_version + "\": must be \"1.2\" or \"1.3\"");
+        errors.push_back("min_version \"" + settings.min_version +
+                         "\": must be \"1.2\" or \"1.3\"");
     if (settings.certificates.empty()) {
         errors.push_back("no certificates: a TLS listener needs at least one");
     } else if (settings.default_certificate >= settings.certificates.size()) {
@@ -144,8 +145,10 @@ StoreResult build_store(const config::TlsSettings& settings, SystemTime now,
     if (!front) result.errors.push_back(problem);
     if (!result.errors.empty()) return result;
 
-    auto contexts = std::make_shared<const Contexts>(Contexts{std::move(index), std::move(by_group)});
+    auto contexts =
+        std::make_shared<const Contexts>(Contexts{std::move(index), std::move(by_group)});
     SSL_CTX_set_tlsext_servername_callback(front.get(), on_server_name);
+    // OpenSSL's callback argument is a plain void*; the callback only reads through it.
     SSL_CTX_set_tlsext_servername_arg(front.get(), const_cast<Contexts*>(contexts.get()));
     if (!ContextAttachment<const Contexts>::attach(front.get(), contexts)) {
         result.errors.push_back("cannot attach the SNI table: " + take_openssl_errors());
@@ -176,6 +179,8 @@ CertificateGroup CertificateStore::served_for(std::string_view server_name) cons
     return contexts_->index.groups()[contexts_->index.find(server_name)];
 }
 
-std::size_t CertificateStore::context_count() const { return contexts_->by_group.size(); }
+std::size_t CertificateStore::context_count() const {
+    return contexts_->by_group.size();
+}
 
 }  // namespace tg::tls

@@ -58,8 +58,10 @@ StoreResult build_store(const config::TlsSettings& settings, SystemTime now,
 /// its handshakes and connections go on.
 class CertificateStore {
   public:
+    /// Opaque here: the SNI index and the certificate contexts (context_store.cpp).
     struct Contexts;
 
+    /// Made by build_store, which is the only code that can make a Contexts.
     CertificateStore(std::shared_ptr<const Contexts> contexts, SslCtxPtr front,
                      std::vector<CertificateSummary> certificates);
     CertificateStore(const CertificateStore&) = delete;

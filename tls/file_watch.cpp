@@ -28,11 +28,11 @@ FileState state_of(const std::string& path) {
     state.device = static_cast<std::uint64_t>(info.st_dev);
     state.inode = static_cast<std::uint64_t>(info.st_ino);
     state.size = static_cast<std::uint64_t>(info.st_size);
-    state.mtime_ns = static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1'000'000'000 +
-                     info.st_mtim.tv_nsec;
+    state.mtime_ns =
+        static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1'000'000'000 + info.st_mtim.tv_nsec;
     unsigned int length = 0;
-    if (EVP_Digest(bytes.data.data(), bytes.data.size(), state.sha256.data(), &length,
-                   EVP_sha256(), nullptr) != 1)
+    if (EVP_Digest(bytes.data.data(), bytes.data.size(), state.sha256.data(), &length, EVP_sha256(),
+                   nullptr) != 1)
         state.error = EIO;  // never seen in practice; counts as a change, so a rebuild says more
     return state;
 }
@@ -83,15 +83,15 @@ std::vector<std::string> changes(const Fingerprint& previous, const Fingerprint&
     for (std::size_t i = 0; i < current.size(); ++i) {
         const FileState& after = current[i];
         // Same paths in the same order is the rule; a search only when the list changed.
-        const FileState* found = i < previous.size() && previous[i].path == after.path
-                                     ? &previous[i]
-                                     : nullptr;
+        const FileState* found =
+            i < previous.size() && previous[i].path == after.path ? &previous[i] : nullptr;
         if (found == nullptr) {
             const auto at = std::find_if(previous.begin(), previous.end(),
                                          [&](const FileState& s) { return s.path == after.path; });
             if (at != previous.end()) found = &*at;
         }
-        if (found == nullptr || !same_content(*found, after)) lines.push_back(describe(found, after));
+        if (found == nullptr || !same_content(*found, after))
+            lines.push_back(describe(found, after));
     }
     for (const FileState& before : previous) {
         const bool kept = std::any_of(current.begin(), current.end(),
@@ -105,7 +105,9 @@ bool changed(const Fingerprint& previous, const Fingerprint& current) {
     return !same_content(previous, current);
 }
 
-ReloadTrigger::ReloadTrigger(Fingerprint loaded) { reset(std::move(loaded)); }
+ReloadTrigger::ReloadTrigger(Fingerprint loaded) {
+    reset(std::move(loaded));
+}
 
 bool ReloadTrigger::poll(const Fingerprint& current) {
     const bool settled = same_content(last_seen_, current);

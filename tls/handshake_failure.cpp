@@ -80,7 +80,8 @@ std::string_view handshake_failure_reason(unsigned long openssl_error) {
 std::string_view handshake_failure_reason(const boost::system::error_code& error) {
     namespace asio = boost::asio;
     if (error.category() == asio::error::get_ssl_category())
-        return handshake_failure_reason(static_cast<unsigned long>(static_cast<unsigned>(error.value())));
+        return handshake_failure_reason(
+            static_cast<unsigned long>(static_cast<unsigned>(error.value())));
     if (error == asio::error::operation_aborted || error == asio::error::timed_out)
         return "timeout";
     if (error == asio::error::eof || error == asio::error::connection_reset ||

@@ -19,8 +19,8 @@ std::vector<PemBlock> read_pem_blocks(std::string_view text, std::string& error)
         ERR_clear_error();
         if (PEM_read_bio(in.get(), &name, &header, &data, &length) != 1) {
             const unsigned long last = ERR_peek_last_error();
-            const bool end = ERR_GET_LIB(last) == ERR_LIB_PEM &&
-                             ERR_GET_REASON(last) == PEM_R_NO_START_LINE;
+            const bool end =
+                ERR_GET_LIB(last) == ERR_LIB_PEM && ERR_GET_REASON(last) == PEM_R_NO_START_LINE;
             if (!end)
                 error = "PEM block " + std::to_string(blocks.size() + 1) +
                         " is malformed: " + take_openssl_errors();

@@ -8,7 +8,7 @@ namespace tg::tls {
 
 /// One "-----BEGIN <name>-----" block of a PEM file, base64-decoded.
 struct PemBlock {
-    std::string name;  ///< "CERTIFICATE", "PRIVATE KEY", "EC PARAMETERS", ...
+    std::string name;        ///< "CERTIFICATE", "PRIVATE KEY", "EC PARAMETERS", ...
     bool encrypted = false;  ///< legacy "Proc-Type: 4,ENCRYPTED" header
     std::string der;
 };

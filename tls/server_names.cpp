@@ -1,5 +1,6 @@
 #include "tls/server_names.hpp"
 
+#include <algorithm>
 #include <cassert>
 #include <limits>
 #include <map>
@@ -76,8 +77,8 @@ ServerNameIndex::ServerNameIndex(const std::vector<NamedCertificate>& certificat
         for (const std::string& name : certificate.names) {
             const ClassifiedName classified = classify(name);
             if (classified.kind == NameKind::unusable) {
-                warnings.push_back(certificate.label + ": name \"" + name + "\" " +
-                                   classified.key + "; ignored");
+                warnings.push_back(certificate.label + ": name \"" + name + "\" " + classified.key +
+                                   "; ignored");
                 continue;
             }
             auto& claims = classified.kind == NameKind::exact ? exact_claims : wildcard_claims;
@@ -135,9 +136,13 @@ ServerNameIndex::ServerNameIndex(const std::vector<NamedCertificate>& certificat
 
     for (std::size_t i = 0; i < certificates.size(); ++i) {
         if (served[i]) continue;
-        warnings.push_back(certificates[i].label +
-                           ": never served: no usable name of it is left to it and it is not "
-                           "the default_certificate");
+        const bool named = std::any_of(
+            certificates[i].names.begin(), certificates[i].names.end(),
+            [](const std::string& name) { return classify(name).kind != NameKind::unusable; });
+        warnings.push_back(certificates[i].label + ": never served: " +
+                           (named ? "each of its names goes to a certificate listed earlier"
+                                  : "it has no usable DNS name") +
+                           ", and it is not the default_certificate");
     }
 }
 

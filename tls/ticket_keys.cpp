@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <mutex>
 #include <stdexcept>
 
 #include "tls/context_attachment.hpp"
@@ -30,8 +31,8 @@ std::optional<TicketKey> draw_key(TicketKeys::time_point now) {
     return key;
 }
 
-bool set_up(const TicketKey& key, const unsigned char* iv, EVP_CIPHER_CTX* cipher,
-            EVP_MAC_CTX* mac, bool seal) {
+bool set_up(const TicketKey& key, const unsigned char* iv, EVP_CIPHER_CTX* cipher, EVP_MAC_CTX* mac,
+            bool seal) {
     OSSL_PARAM params[] = {
         // OpenSSL only reads a parameter array passed to a setter.
         OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY,
@@ -40,8 +41,10 @@ bool set_up(const TicketKey& key, const unsigned char* iv, EVP_CIPHER_CTX* ciphe
         OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>("SHA256"), 0),
         OSSL_PARAM_construct_end()};
     if (EVP_MAC_CTX_set_params(mac, params) != 1) return false;
-    return seal ? EVP_EncryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key.aes_key.data(), iv) == 1
-                : EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key.aes_key.data(), iv) == 1;
+    return seal
+               ? EVP_EncryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key.aes_key.data(), iv) == 1
+               : EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key.aes_key.data(), iv) ==
+                     1;
 }
 
 int ticket_key_callback(SSL* ssl, unsigned char key_name[16], unsigned char* iv,
@@ -51,8 +54,7 @@ int ticket_key_callback(SSL* ssl, unsigned char key_name[16], unsigned char* iv,
     const auto keys = owner->keys();
     if (seal) {
         const TicketKey& key = keys->current;
-        if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(EVP_aes_256_cbc())) != 1)
-            return ticket_failed;
+        if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(EVP_aes_256_cbc())) != 1) return ticket_failed;
         std::memcpy(key_name, key.name.data(), key.name.size());
         return set_up(key, iv, cipher, mac, true) ? ticket_ok : ticket_failed;
     }
@@ -77,21 +79,29 @@ TicketKeys::TicketKeys(time_point now, std::chrono::seconds rotation_interval)
     : interval_(rotation_interval) {
     auto first = draw_key(now);
     if (!first) throw std::runtime_error("cannot draw a TLS session ticket key from the CSPRNG");
-    keys_.store(std::make_shared<const TicketKeySet>(TicketKeySet{std::move(*first), {}}));
+    keys_ = std::make_shared<const TicketKeySet>(TicketKeySet{std::move(*first), {}});
 }
 
 bool TicketKeys::rotate_if_due(time_point now) {
-    const std::lock_guard lock(rotation_);
-    const auto keys = keys_.load();
+    const auto keys = this->keys();
     if (now - keys->current.created < interval_) return false;
-    auto next = draw_key(now);
-    if (!next) return false;  // keep serving with the old key; the next poll tries again
-    keys_.store(std::make_shared<const TicketKeySet>(TicketKeySet{std::move(*next), keys->current}));
+    auto next = draw_key(now);  // outside the lock: readers never wait for the CSPRNG
+    if (!next) return false;    // keep serving with the old key; the next poll tries again
+    auto rotated =
+        std::make_shared<const TicketKeySet>(TicketKeySet{std::move(*next), keys->current});
+    const std::unique_lock lock(mutex_);
+    if (keys_ != keys) return false;  // another thread rotated meanwhile
+    keys_ = std::move(rotated);
     return true;
 }
 
+std::shared_ptr<const TicketKeySet> TicketKeys::keys() const {
+    const std::shared_lock lock(mutex_);
+    return keys_;
+}
+
 TicketKeys::time_point TicketKeys::next_rotation() const {
-    return keys_.load()->current.created + interval_;
+    return keys()->current.created + interval_;
 }
 
 bool use_ticket_keys(SSL_CTX* context, std::shared_ptr<TicketKeys> keys) {

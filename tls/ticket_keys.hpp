@@ -3,11 +3,10 @@
 #include <openssl/ssl.h>
 
 #include <array>
-#include <atomic>
 #include <chrono>
 #include <memory>
-#include <mutex>
 #include <optional>
+#include <shared_mutex>
 
 /// Session-ticket keys for the whole process (RFC 5077, RFC 8446 §4.6.1): every listener, every
 /// worker thread and every reloaded store seals and opens tickets with the same rotating keys,
@@ -35,8 +34,7 @@ struct TicketKeySet {
     std::optional<TicketKey> previous;
 };
 
-/// Thread-safe: handshakes on any worker read the keys lock-free while the control thread
-/// rotates them.
+/// Thread-safe: handshakes on any worker read the keys while the control thread rotates them.
 class TicketKeys {
   public:
     using time_point = std::chrono::system_clock::time_point;
@@ -55,12 +53,14 @@ class TicketKeys {
     /// When rotate_if_due will next rotate.
     time_point next_rotation() const;
     /// The keys in force now (a snapshot: later rotations do not change it).
-    std::shared_ptr<const TicketKeySet> keys() const { return keys_.load(); }
+    std::shared_ptr<const TicketKeySet> keys() const;
 
   private:
     std::chrono::seconds interval_;
-    std::mutex rotation_;  ///< one rotation at a time; readers never take it
-    std::atomic<std::shared_ptr<const TicketKeySet>> keys_;
+    // A shared lock held only to copy a pointer. Not std::atomic<std::shared_ptr>: libstdc++ 12
+    // unlocks its load() with relaxed order, a data race ThreadSanitizer reports (fixed in 13).
+    mutable std::shared_mutex mutex_;
+    std::shared_ptr<const TicketKeySet> keys_;
 };
 
 /// Makes `context` seal and open session tickets with `keys` (instead of the random key every
