@@ -2,18 +2,10 @@
 
 #include <cstddef>
 
+#include "routing/text.hpp"
+
 namespace tg::routing {
 namespace {
-
-bool is_space(char c) {
-    return c == ' ' || c == '\t';
-}
-
-std::string_view trim(std::string_view text) {
-    while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
-    while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
-    return text;
-}
 
 bool equals_ignoring_case(std::string_view a, std::string_view lower_b) {
     if (a.size() != lower_b.size()) return false;
@@ -31,7 +23,8 @@ bool harden_session_cookie(std::string_view set_cookie_value, std::string& out) 
     const std::string_view pair = set_cookie_value.substr(0, pair_end);
     const std::size_t equals = pair.find('=');
     // Cookie names are case-sensitive (RFC 6265 §5.2 step 5 keeps the name as sent).
-    if (equals == std::string_view::npos || trim(pair.substr(0, equals)) != "session_id")
+    if (equals == std::string_view::npos ||
+        trim_optional_whitespace(pair.substr(0, equals)) != "session_id")
         return false;
 
     bool has_secure = false;
@@ -44,7 +37,8 @@ bool harden_session_cookie(std::string_view set_cookie_value, std::string& out) 
         const std::string_view attribute = attributes.substr(0, end);
         attributes =
             end == std::string_view::npos ? std::string_view{} : attributes.substr(end + 1);
-        const std::string_view name = trim(attribute.substr(0, attribute.find('=')));
+        const std::string_view name =
+            trim_optional_whitespace(attribute.substr(0, attribute.find('=')));
         has_secure = has_secure || equals_ignoring_case(name, "secure");
         has_same_site = has_same_site || equals_ignoring_case(name, "samesite");
     }
@@ -52,7 +46,8 @@ bool harden_session_cookie(std::string_view set_cookie_value, std::string& out) 
 
     // Appending after a trailing "; " would leave an empty attribute behind.
     std::string_view base = set_cookie_value;
-    while (!base.empty() && (is_space(base.back()) || base.back() == ';')) base.remove_suffix(1);
+    while (!base.empty() && (is_optional_whitespace(base.back()) || base.back() == ';'))
+        base.remove_suffix(1);
     out.assign(base);
     if (!has_secure) out.append("; Secure");
     if (!has_same_site) out.append("; SameSite=Lax");

@@ -2,18 +2,10 @@
 
 #include <optional>
 
+#include "routing/text.hpp"
+
 namespace tg::routing {
 namespace {
-
-bool is_space(char c) {
-    return c == ' ' || c == '\t';
-}
-
-std::string_view trim(std::string_view text) {
-    while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
-    while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
-    return text;
-}
 
 /// The address part of one X-Forwarded-For entry: "a.b.c.d", "a.b.c.d:port", "v6",
 /// "[v6]" or "[v6]:port".
@@ -35,7 +27,8 @@ std::optional<std::string_view> client_from_xff(std::string_view xff,
     std::optional<std::string_view> leftmost;
     while (!xff.empty()) {
         const auto comma = xff.rfind(',');
-        const auto entry = trim(comma == std::string_view::npos ? xff : xff.substr(comma + 1));
+        const auto entry =
+            trim_optional_whitespace(comma == std::string_view::npos ? xff : xff.substr(comma + 1));
         xff = comma == std::string_view::npos ? std::string_view{} : xff.substr(0, comma);
         if (entry.empty()) continue;
         const auto text = address_text(entry);
@@ -52,7 +45,7 @@ std::optional<std::string_view> client_from_xff(std::string_view xff,
 void forwarded_for(std::string_view peer_ip, const config::IpAddress& peer,
                    std::string_view incoming_xff, std::span<const config::Cidr> trusted_proxies,
                    std::string& xff_out, std::string& client_ip_out) {
-    const std::string_view incoming = trim(incoming_xff);
+    const std::string_view incoming = trim_optional_whitespace(incoming_xff);
     if (incoming.empty() || !config::contains_any(trusted_proxies, peer)) {
         xff_out.assign(peer_ip);
         client_ip_out.assign(peer_ip);
