@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "config/snapshot.hpp"
+#include "proxy/generation.hpp"
 #include "proxy/io.hpp"
 #include "proxy/worker_metrics.hpp"
 #include "tls/context_store.hpp"
@@ -22,6 +23,7 @@ namespace tg::proxy {
 struct ServerState {
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
     std::shared_ptr<const config::Snapshot> snapshot;
+    std::shared_ptr<const Generation> generation;  ///< the one published last
     std::uint64_t config_generation = 1;
     std::uint64_t reloads_succeeded = 0;
     std::uint64_t reloads_failed = 0;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "proxy/health_board.hpp"
 #include "routing/balancer.hpp"
 
 namespace tg::proxy {
@@ -46,16 +47,24 @@ bool is_ip_literal(const std::string& host) {
 }  // namespace
 
 Generation::Generation(std::shared_ptr<const config::Snapshot> snapshot, std::uint64_t number,
-                       const DnsAnswers& dns, TlsStores tls)
-    : snapshot_(std::move(snapshot)), number_(number), hosts_(*snapshot_), tls_(std::move(tls)) {
+                       const DnsAnswers& dns, TlsStores tls, const Generation* previous)
+    : snapshot_(std::move(snapshot)),
+      number_(number),
+      hosts_(*snapshot_),
+      tls_(std::move(tls)),
+      health_(std::make_unique<HealthBoard>()) {
     for (const auto& [name, pool] : snapshot_->pools) {
         ResolvedPool resolved;
         resolved.config = &pool;
         add_endpoints(pool.web, dns, resolved.web);
         add_endpoints(pool.longpolling, dns, resolved.longpolling);
+        resolved.health = health_->add_pool(name, resolved);
         pools_.emplace(name, std::move(resolved));
     }
+    if (previous != nullptr) health_->carry_over(previous->health());
 }
+
+Generation::~Generation() = default;
 
 const ResolvedPool* Generation::pool(std::string_view name) const {
     const auto found = pools_.find(name);

@@ -13,6 +13,8 @@
 
 namespace tg::proxy {
 
+class HealthBoard;
+
 /// One address of a pool, after DNS: a headless Kubernetes service name yields one per pod.
 struct ResolvedEndpoint {
     tcp::endpoint address;
@@ -24,6 +26,7 @@ struct ResolvedPool {
     const config::Pool* config = nullptr;
     std::vector<ResolvedEndpoint> web;
     std::vector<ResolvedEndpoint> longpolling;  ///< empty: long-lived routes use `web`
+    std::size_t health = 0;                     ///< the pool's index in Generation::health()
 };
 
 /// Certificate stores by listener index (null for plain listeners).
@@ -37,8 +40,11 @@ using DnsAnswers = std::map<std::string, std::vector<asio::ip::address>, std::le
 /// and keeps it to the end, so it never sees two configs.
 class Generation {
   public:
+    /// `previous`, the generation this one replaces (null at start), lends its endpoints'
+    /// health, so neither a reload nor a DNS change revives a dead endpoint.
     Generation(std::shared_ptr<const config::Snapshot> snapshot, std::uint64_t number,
-               const DnsAnswers& dns, TlsStores tls);
+               const DnsAnswers& dns, TlsStores tls, const Generation* previous);
+    ~Generation();
 
     const config::Snapshot& config() const { return *snapshot_; }
     const std::shared_ptr<const config::Snapshot>& snapshot() const { return snapshot_; }
@@ -52,6 +58,9 @@ class Generation {
     }
     /// True when `address` is an endpoint of any pool (connections to others are not reused).
     bool has_endpoint(const tcp::endpoint& address) const;
+    /// The active health of the pools' endpoints. Not const: the health checker writes its
+    /// atomic flags while workers read them through the same immutable generation.
+    HealthBoard& health() const { return *health_; }
 
   private:
     std::shared_ptr<const config::Snapshot> snapshot_;
@@ -59,6 +68,7 @@ class Generation {
     routing::HostTable hosts_;
     std::map<std::string, ResolvedPool, std::less<>> pools_;
     TlsStores tls_;
+    std::unique_ptr<HealthBoard> health_;
 };
 
 /// Host names in the pools of `snapshot` that need DNS (IP literals excluded).

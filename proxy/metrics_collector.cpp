@@ -5,6 +5,7 @@
 #include <map>
 #include <tuple>
 
+#include "proxy/health_board.hpp"
 #include "routing/route_rule.hpp"
 
 namespace tg::proxy {
@@ -163,6 +164,7 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
     for (auto* f : {&requests, &durations, &in_flight, &tunnels, &errors, &handshakes, &expiry,
                     &active, &generation, &reloads})
         if (!f->metric.empty()) families.push_back(std::move(*f));
+    if (state_.generation) append_endpoint_up(state_.generation->health(), families);
     return families;
 }
 

@@ -110,7 +110,8 @@ Server::Server(std::string config_path, std::shared_ptr<const config::Snapshot> 
       signals_(control_, SIGHUP, SIGTERM, SIGINT),
       dns_refresher_(control_),
       dns_timer_(control_),
-      tls_timer_(control_) {
+      tls_timer_(control_),
+      health_checker_(control_) {
     signals_.add(SIGUSR1);
 }
 
@@ -155,8 +156,10 @@ asio::awaitable<void> Server::start() {
     }
     state_.certificates = certificates_of(tls_stores_);
     dns_ = co_await dns_refresher_.resolve(*snapshot_, {}, dns_timeout_);
-    const auto generation =
-        std::make_shared<const Generation>(snapshot_, generation_number_, dns_, tls_stores_);
+    const auto generation = std::make_shared<const Generation>(snapshot_, generation_number_, dns_,
+                                                               tls_stores_, nullptr);
+    state_.generation = generation;
+    health_checker_.track(generation, generation->health());
     const std::size_t worker_count = snapshot_->workers > 0
                                          ? static_cast<std::size_t>(snapshot_->workers)
                                          : std::max(1u, std::thread::hardware_concurrency());
@@ -290,8 +293,10 @@ asio::awaitable<void> Server::publish(std::shared_ptr<const config::Snapshot> sn
     state_.snapshot = snapshot_;
     state_.config_generation = number;
     state_.certificates = certificates_of(tls_stores_);
-    const auto generation =
-        std::make_shared<const Generation>(snapshot_, number, dns_, tls_stores_);
+    const auto generation = std::make_shared<const Generation>(snapshot_, number, dns_, tls_stores_,
+                                                               state_.generation.get());
+    state_.generation = generation;
+    health_checker_.track(generation, generation->health());
     for (auto& worker : workers_) co_await worker->publish(generation);
 }
 
@@ -349,6 +354,7 @@ void Server::begin_drain() {
     if (state_.draining) return;
     state_.draining = true;
     ops_log::info("draining");
+    health_checker_.stop();
     for (auto& worker : workers_) worker->begin_drain(tunnel_grace_);
     asio::co_spawn(control_, drain_then_exit(), asio::detached);
 }

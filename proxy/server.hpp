@@ -11,6 +11,7 @@
 #include "proxy/admin_server.hpp"
 #include "proxy/dns_refresher.hpp"
 #include "proxy/generation.hpp"
+#include "proxy/health_checker.hpp"
 #include "proxy/io.hpp"
 #include "proxy/metrics_collector.hpp"
 #include "proxy/worker.hpp"
@@ -61,6 +62,7 @@ class Server {
     DnsRefresher dns_refresher_;
     asio::steady_timer dns_timer_;
     asio::steady_timer tls_timer_;
+    HealthChecker health_checker_;
     std::shared_ptr<tls::TicketKeys> ticket_keys_;
     TlsStores tls_stores_;
     std::optional<tls::ReloadTrigger> tls_reload_trigger_;

@@ -6,6 +6,7 @@
 #include "config/net.hpp"
 #include "proxy/header_block.hpp"
 #include "proxy/header_rewrite.hpp"
+#include "proxy/health_board.hpp"
 #include "proxy/ops_log.hpp"
 #include "proxy/relay.hpp"
 #include "routing/balancer.hpp"
@@ -158,6 +159,7 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::serve_one() {
             co_return co_await respond_error(ErrorKind::headers_too_large);
     }
     if (auto error = parse_header_block()) co_return co_await respond_error(*error);
+    use_origin_form();
     if (needs_https_redirect()) co_return co_await respond_redirect();
     if (auto error = route()) co_return co_await respond_error(*error);
     if (auto error = apply_policy()) co_return co_await respond_error(*error);
@@ -236,6 +238,19 @@ std::optional<ErrorKind> Session<Stream>::parse_header_block() {
 
 /// `redirect_https`: every request goes to https, except ACME HTTP-01 challenges, which a
 /// certificate authority fetches over plain HTTP (RFC 8555 §8.3).
+/// RFC 9112 §3.2.2: the authority of an absolute-form target replaces Host; the upstream, the
+/// router and the https redirect all see the origin form.
+template <class Stream>
+void Session<Stream>::use_origin_form() {
+    auto& request = request_parser_->get();
+    std::string_view authority;
+    std::string_view rest;
+    if (!split_absolute_form(request.target(), authority, rest)) return;
+    const std::string origin_form(rest);
+    request.set(http::field::host, authority);
+    request.target(origin_form);
+}
+
 template <class Stream>
 bool Session<Stream>::needs_https_redirect() const {
     if (!listener_.redirect_https) return false;
@@ -256,24 +271,12 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::respond_redirec
                        request_parser_->content_length().value_or(0) > 0 || !client_keep_alive_ ||
                        worker_.draining();
     status_ = 308;
-    build_local_response(local_response_, status_, request_id_, close, location);
-    arm(generation_->config().timeouts.client_idle);
-    auto [ec, n] = co_await asio::async_write(client_, asio::buffer(local_response_), use_nothrow);
-    bytes_out_ += n;
-    finish();
-    co_return close || ec ? Next::close : Next::keep_alive;
+    co_return co_await send_local_response(close, location);
 }
 
 template <class Stream>
 std::optional<ErrorKind> Session<Stream>::route() {
     auto& request = request_parser_->get();
-    std::string_view authority;
-    std::string_view rest;
-    if (split_absolute_form(request.target(), authority, rest)) {
-        const std::string origin_form(rest);
-        request.set(http::field::host, authority);
-        request.target(origin_form);
-    }
     const auto host = request.find(http::field::host);
     if (host == request.end()) return ErrorKind::bad_request;
     original_host_.assign(host->value());
@@ -323,16 +326,24 @@ asio::awaitable<std::shared_ptr<UpstreamConnection>> Session<Stream>::select_ups
     pool_name_ = pool_name;
     if (policy.release) color_ = routing::color_name(policy.release->active);
     const ResolvedPool* pool = generation_->pool(pool_name);
-    const auto& endpoints = route_ == routing::Route::longpolling && !pool->longpolling.empty()
-                                ? pool->longpolling
-                                : pool->web;
+    const bool longpolling_list =
+        route_ == routing::Route::longpolling && !pool->longpolling.empty();
+    const auto& endpoints = longpolling_list ? pool->longpolling : pool->web;
     no_endpoint = endpoints.empty();
     if (no_endpoint) co_return nullptr;
+    passive_fall_ = passive_fall(*pool->config);
 
+    // Healthy: passing the pool's active check and not ejected by this worker's passive one.
+    const HealthBoard& board = generation_->health();
     std::array<routing::EndpointView, max_endpoints_tracked> views;
     const std::size_t count = std::min(endpoints.size(), views.size());
-    for (std::size_t i = 0; i < count; ++i)
-        views[i] = {true, worker_.upstreams().in_flight(endpoints[i].address), endpoints[i].id};
+    for (std::size_t i = 0; i < count; ++i) {
+        const auto& load = worker_.upstreams().load(endpoints[i].address);
+        const bool checked_up = longpolling_list ? board.longpolling_up(pool->health, i)
+                                                 : board.web_up(pool->health, i);
+        views[i] = {checked_up && load.passive.available(started_), load.in_flight,
+                    endpoints[i].id};
+    }
 
     std::optional<std::string_view> affinity;
     if (pool->config->balance == config::Balance::cookie_hash) {
@@ -359,6 +370,7 @@ asio::awaitable<std::shared_ptr<UpstreamConnection>> Session<Stream>::select_ups
     if (ec) {
         tried |= std::uint64_t{1} << *chosen;  // a retry goes to another endpoint
         count_upstream_error("connect_failed");
+        record_endpoint_outcome(endpoint.address, false);
         ops_log::warn("upstream connect failed",
                       {{"upstream", endpoint.label},
                        {"reason", slot_.timed_out() ? "timed out" : ec.message()}});
@@ -407,9 +419,10 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::forward() {
                 co_await asio::async_write(client_, asio::buffer(continue_100), use_nothrow);
             if (ec) co_return Next::close;
         }
-        ++worker_.upstreams().in_flight(connection->endpoint);
+        ++worker_.upstreams().load(connection->endpoint).in_flight;
         const Attempt outcome = co_await exchange(connection, has_body);
-        --worker_.upstreams().in_flight(connection->endpoint);
+        --worker_.upstreams().load(connection->endpoint).in_flight;
+        record_exchange_outcome(*connection, outcome);
         switch (outcome) {
             case Attempt::responded:
                 co_return co_await relay_response(std::move(connection));
@@ -441,6 +454,37 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::forward() {
         }
     }
     co_return co_await respond_error(ErrorKind::connect_failed);
+}
+
+template <class Stream>
+void Session<Stream>::record_exchange_outcome(const UpstreamConnection& connection,
+                                              Attempt outcome) {
+    switch (outcome) {
+        case Attempt::responded:
+            record_endpoint_outcome(connection.endpoint, !PassiveHealth::failed_status(
+                                                             response_parser_->get().result_int()));
+            return;
+        case Attempt::upstream_timeout:
+        case Attempt::upstream_protocol:
+            record_endpoint_outcome(connection.endpoint, false);
+            return;
+        case Attempt::connect_failed:
+        case Attempt::failed_before_response:
+            // A reused keep-alive the upstream closed meanwhile says nothing of its health.
+            if (connection.idle_epoch == 0) record_endpoint_outcome(connection.endpoint, false);
+            return;
+        case Attempt::client_failed:
+        case Attempt::request_malformed:
+        case Attempt::request_too_large:
+            return;  // the client's doing
+    }
+}
+
+template <class Stream>
+void Session<Stream>::record_endpoint_outcome(const tcp::endpoint& endpoint, bool success) {
+    // Successes need no clock: they only reset the state.
+    worker_.upstreams().load(endpoint).passive.record(success, success ? started_ : Clock::now(),
+                                                      passive_fall_);
 }
 
 /// Sends the request (header and streamed body) and reads the response header.
@@ -584,7 +628,13 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::respond_error(E
     const std::string hsts = listener_.tls && !listener_.hsts.empty()
                                  ? "Strict-Transport-Security: " + listener_.hsts + "\r\n"
                                  : "";
-    build_local_response(local_response_, status_, request_id_, close, hsts);
+    co_return co_await send_local_response(close, hsts);
+}
+
+template <class Stream>
+asio::awaitable<typename Session<Stream>::Next> Session<Stream>::send_local_response(
+    bool close, std::string_view extra_headers) {
+    build_local_response(local_response_, status_, request_id_, close, extra_headers);
     arm(generation_->config().timeouts.client_idle);
     auto [ec, n] = co_await asio::async_write(client_, asio::buffer(local_response_), use_nothrow);
     bytes_out_ += n;

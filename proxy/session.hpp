@@ -6,6 +6,7 @@
 #include <boost/asio/ssl/stream.hpp>
 
 #include "proxy/io.hpp"
+#include "proxy/passive_health.hpp"
 #include "proxy/proxy_error.hpp"
 #include "proxy/worker.hpp"
 #include "routing/host_table.hpp"
@@ -45,8 +46,11 @@ class Session {
 
     asio::awaitable<bool> handshake();
     asio::awaitable<Next> serve_one();
+    void use_origin_form();
     bool needs_https_redirect() const;
     asio::awaitable<Next> respond_redirect();
+    /// Writes the proxy's own response with status `status_` and ends the request.
+    asio::awaitable<Next> send_local_response(bool close, std::string_view extra_headers);
     void harden_session_cookies(http::fields& response);
     asio::awaitable<Admission> admit();
     std::optional<ErrorKind> parse_header_block();
@@ -66,6 +70,9 @@ class Session {
     void begin_exchange();
     void leave_in_flight();
     void count_upstream_error(std::string_view reason);
+    /// Feeds this worker's passive health of the endpoint with what one exchange showed.
+    void record_exchange_outcome(const UpstreamConnection& connection, Attempt outcome);
+    void record_endpoint_outcome(const tcp::endpoint& endpoint, bool success);
     tcp::socket& client_socket() { return beast::get_lowest_layer(client_); }
     Clock::duration route_timeout() const;
     void arm(Clock::duration timeout) { slot_.arm(Clock::now(), timeout); }
@@ -96,6 +103,7 @@ class Session {
     TenantSeries* series_ = nullptr;
     bool counted_in_flight_ = false;
     std::string_view pool_name_;
+    int passive_fall_ = PassiveHealth::default_fall;  ///< of the pool being forwarded to
     routing::Route route_ = routing::Route::web;
     std::string_view color_;
     bool client_keep_alive_ = false;

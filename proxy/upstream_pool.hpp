@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "proxy/io.hpp"
+#include "proxy/passive_health.hpp"
 
 namespace tg::proxy {
 
@@ -21,8 +22,15 @@ struct UpstreamConnection {
     Clock::time_point idle_since{};
 };
 
-/// A worker's upstream connections, per endpoint: the idle keep-alives and the in-flight count
-/// that least_conn balancing reads. Owned by one worker thread; never shared, never locked.
+/// What one worker knows of one endpoint beyond its idle connections.
+struct EndpointLoad {
+    std::uint32_t in_flight = 0;  ///< requests in flight from this worker, read by least_conn
+    PassiveHealth passive;        ///< this worker's outlier ejection of the endpoint
+};
+
+/// A worker's upstream connections, per endpoint: the idle keep-alives, the in-flight count
+/// that least_conn balancing reads and the passive health. Owned by one worker thread; never
+/// shared, never locked.
 class UpstreamPool {
   public:
     /// An idle connection to `endpoint`, or null when there is none.
@@ -32,13 +40,12 @@ class UpstreamPool {
     /// retire it, so a leased connection is not one the upstream has already closed.
     void keep(std::shared_ptr<UpstreamConnection> connection, Clock::time_point now);
 
-    /// Requests in flight to `endpoint` from this worker.
-    std::uint32_t& in_flight(const tcp::endpoint& endpoint) {
-        return endpoints_[endpoint].in_flight;
-    }
+    /// This worker's load and passive health of `endpoint`.
+    EndpointLoad& load(const tcp::endpoint& endpoint) { return endpoints_[endpoint].load; }
 
     /// Closes idle connections older than `max_idle`, and those `keep_endpoint` rejects (an
     /// endpoint that left the config is drained: in-flight requests finish, idle ones close).
+    /// An endpoint's state goes with its last connection unless it remembers failures.
     template <class KeepEndpoint>
     void prune(Clock::time_point now, Clock::duration max_idle, KeepEndpoint keep_endpoint);
 
@@ -47,7 +54,7 @@ class UpstreamPool {
   private:
     struct EndpointState {
         std::vector<std::shared_ptr<UpstreamConnection>> idle;
-        std::uint32_t in_flight = 0;
+        EndpointLoad load;
     };
     void watch(const std::shared_ptr<UpstreamConnection>& connection);
     void retire(const std::shared_ptr<UpstreamConnection>& connection);
@@ -69,7 +76,8 @@ void UpstreamPool::prune(Clock::time_point now, Clock::duration max_idle,
             connection->socket.close(ignored);
             return true;
         });
-        if (idle.empty() && it->second.in_flight == 0)
+        const auto& load = it->second.load;
+        if (idle.empty() && load.in_flight == 0 && (!keep || load.passive.at_rest()))
             it = endpoints_.erase(it);
         else
             ++it;

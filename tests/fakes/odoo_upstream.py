@@ -350,10 +350,12 @@ class Connection:
 class Worker:
     """One listening port: the web worker or the longpolling worker."""
 
-    def __init__(self, worker: str, name: str, keepalive_timeout: float | None):
+    def __init__(self, worker: str, name: str, keepalive_timeout: float | None,
+                 fail_status: int = 0):
         self.worker = worker
         self.name = name
         self.keepalive_timeout = keepalive_timeout
+        self.fail_status = fail_status  # non-zero: every request but /__stats gets it
         self.stats = Stats()
         self.next_conn_id = 0
         self.writers: set = set()
@@ -392,6 +394,9 @@ class Worker:
         if req.path == "/__stats":
             await conn.consume_body(req)
             return await conn.respond_json(req, self.stats.snapshot())
+        if self.fail_status:
+            await conn.consume_body(req)
+            return await conn.respond(req, self.fail_status, b"failing on purpose\n")
         if self.worker == "longpolling":
             return await self.dispatch_longpolling(conn, req)
         return await self.dispatch_web(conn, req)
@@ -611,7 +616,7 @@ class WebSocketEcho:
 # ---- main ------------------------------------------------------------------------------------
 async def main(args: argparse.Namespace) -> int:
     keepalive = args.keepalive_timeout or None
-    web = Worker("web", args.name, keepalive)
+    web = Worker("web", args.name, keepalive, args.fail_status)
     longpolling = Worker("longpolling", args.name, keepalive)
     web_port = await web.start(args.host, args.web_port)
     lp_port = await longpolling.start(args.host, args.longpolling_port)
@@ -635,6 +640,8 @@ def parse_args(argv: list) -> argparse.Namespace:
     p.add_argument("--name", default="odoo")
     p.add_argument("--keepalive-timeout", type=float, default=0,
                    help="close connections idle (between requests) for SECONDS (0: never)")
+    p.add_argument("--fail-status", type=int, default=0,
+                   help="answer every web request with this status (a sick pod); 0: never")
     return p.parse_args(argv)
 
 

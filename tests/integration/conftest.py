@@ -56,11 +56,12 @@ def release_bin() -> str:
 @pytest.fixture
 def upstream(tmp_path):
     """Factory: upstream(name) starts a fake Odoo (web + longpolling workers on ephemeral
-    ports) and returns a harness.Upstream; stopped by PID at teardown."""
+    ports, or the web worker on `web_port`; `fail_status`: a sick pod answering it to all) and returns a harness.Upstream; stopped by PID at teardown."""
     started = []
 
-    def start(name: str = "alpha", keepalive_timeout: float = 0) -> harness.Upstream:
-        up = harness.Upstream(name, tmp_path, keepalive_timeout)
+    def start(name: str = "alpha", keepalive_timeout: float = 0, web_port: int = 0,
+              fail_status: int = 0) -> harness.Upstream:
+        up = harness.Upstream(name, tmp_path, keepalive_timeout, web_port, fail_status)
         started.append(up)
         return up
 

@@ -155,14 +155,17 @@ def terminate(proc: subprocess.Popen, timeout: float) -> int | None:
 class Upstream:
     """A running tests/fakes/odoo_upstream.py."""
 
-    def __init__(self, name: str, workdir: pathlib.Path, keepalive_timeout: float = 0):
+    def __init__(self, name: str, workdir: pathlib.Path, keepalive_timeout: float = 0,
+                 web_port: int = 0, fail_status: int = 0):
         self.name = name
         self.log_path = workdir / f"upstream-{name}.stderr"
         self._log = open(self.log_path, "wb")
-        args = [sys.executable, str(FAKE_UPSTREAM), "--host", "127.0.0.1", "--web-port", "0",
+        args = [sys.executable, str(FAKE_UPSTREAM), "--host", "127.0.0.1", "--web-port", str(web_port),
                 "--longpolling-port", "0", "--name", name]
         if keepalive_timeout:
             args += ["--keepalive-timeout", str(keepalive_timeout)]
+        if fail_status:
+            args += ["--fail-status", str(fail_status)]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self._log,
                                      stdin=subprocess.DEVNULL)
         info = self._read_ready_line(UPSTREAM_START_TIMEOUT)

@@ -272,16 +272,16 @@ TEST_CASE("in-flight counters are per endpoint", "[proxy][upstream_pool]") {
     const tcp::endpoint a(asio::ip::make_address("10.1.0.11"), 8069);
     const tcp::endpoint b(asio::ip::make_address("10.1.0.12"), 8069);
     const tcp::endpoint a_longpolling(asio::ip::make_address("10.1.0.11"), 8072);
-    CHECK(pool.in_flight(a) == 0);
-    ++pool.in_flight(a);
-    ++pool.in_flight(a);
-    ++pool.in_flight(b);
-    CHECK(pool.in_flight(a) == 2);
-    CHECK(pool.in_flight(b) == 1);
-    CHECK(pool.in_flight(a_longpolling) == 0);
-    --pool.in_flight(a);
-    CHECK(pool.in_flight(a) == 1);
-    CHECK(pool.in_flight(b) == 1);
+    CHECK(pool.load(a).in_flight == 0);
+    ++pool.load(a).in_flight;
+    ++pool.load(a).in_flight;
+    ++pool.load(b).in_flight;
+    CHECK(pool.load(a).in_flight == 2);
+    CHECK(pool.load(b).in_flight == 1);
+    CHECK(pool.load(a_longpolling).in_flight == 0);
+    --pool.load(a).in_flight;
+    CHECK(pool.load(a).in_flight == 1);
+    CHECK(pool.load(b).in_flight == 1);
 }
 
 TEST_CASE("prune keeps the in-flight count of a removed endpoint", "[proxy][upstream_pool]") {
@@ -289,10 +289,26 @@ TEST_CASE("prune keeps the in-flight count of a removed endpoint", "[proxy][upst
     UpstreamPool pool;
     const tcp::endpoint removed(asio::ip::make_address("10.1.0.11"), 8069);
     const tcp::endpoint idle(asio::ip::make_address("10.1.0.12"), 8069);
-    ++pool.in_flight(removed);
-    CHECK(pool.in_flight(idle) == 0);
+    ++pool.load(removed).in_flight;
+    CHECK(pool.load(idle).in_flight == 0);
     pool.prune(Clock::now(), 1min, [](const tcp::endpoint&) { return false; });
-    CHECK(pool.in_flight(removed) == 1);
-    --pool.in_flight(removed);
-    CHECK(pool.in_flight(removed) == 0);
+    CHECK(pool.load(removed).in_flight == 1);
+    --pool.load(removed).in_flight;
+    CHECK(pool.load(removed).in_flight == 0);
+}
+
+TEST_CASE("prune keeps passive health while it remembers failures", "[proxy][upstream_pool]") {
+    UpstreamPool pool;
+    const tcp::endpoint failing(asio::ip::make_address("10.1.0.11"), 8069);
+    const auto now = Clock::now();
+    for (int i = 0; i < tg::proxy::PassiveHealth::default_fall; ++i)
+        pool.load(failing).passive.record(false, now);
+    REQUIRE_FALSE(pool.load(failing).passive.available(now));
+
+    pool.prune(now, 1min, [](const tcp::endpoint&) { return true; });
+    CHECK_FALSE(pool.load(failing).passive.available(now));
+
+    // An endpoint that left the config takes its ejection with it.
+    pool.prune(now, 1min, [](const tcp::endpoint&) { return false; });
+    CHECK(pool.load(failing).passive.available(now));
 }
