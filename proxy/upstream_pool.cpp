@@ -25,14 +25,17 @@ void UpstreamPool::keep(std::shared_ptr<UpstreamConnection> connection, Clock::t
     if (connection->buffer.capacity() > idle_buffer_capacity_) connection->buffer.shrink_to_fit();
     connection->idle_since = now;
     ++connection->idle_epoch;
-    watch(connection);
+    connection->watched = false;
     idle.push_back(std::move(connection));
 }
 
 void UpstreamPool::watch(const std::shared_ptr<UpstreamConnection>& connection) {
-    connection->socket.async_wait(
-        tcp::socket::wait_read,
-        [this, connection, epoch = connection->idle_epoch](const error_code& ec) {
+    connection->watched = true;
+    // A read, not async_wait(wait_read): Asio re-arms the descriptor with epoll_ctl for every
+    // wait, while a read after a read that drained the socket is queued with no syscall.
+    connection->socket.async_read_some(
+        asio::buffer(&connection->idle_probe, 1),
+        [this, connection, epoch = connection->idle_epoch](const error_code& ec, std::size_t) {
             // Leased meanwhile (epoch moved on) or cancelled: the connection is someone else's.
             if (ec == asio::error::operation_aborted || connection->idle_epoch != epoch) return;
             retire(connection);

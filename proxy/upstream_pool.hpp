@@ -20,6 +20,8 @@ struct UpstreamConnection {
     tcp::endpoint endpoint;
     std::uint64_t idle_epoch = 0;
     Clock::time_point idle_since{};
+    char idle_probe = 0;   ///< where the idle watch's read lands: any byte retires the connection
+    bool watched = false;  ///< the idle watch is armed
 };
 
 /// What one worker knows of one endpoint beyond its idle connections.
@@ -36,8 +38,11 @@ class UpstreamPool {
     /// An idle connection to `endpoint`, or null when there is none.
     std::shared_ptr<UpstreamConnection> lease(const tcp::endpoint& endpoint);
 
-    /// Keeps `connection` for reuse. While idle it is watched: an upstream close or stray bytes
-    /// retire it, so a leased connection is not one the upstream has already closed.
+    /// Keeps `connection` for reuse. From the next prune() on it is watched while idle: an
+    /// upstream close or stray bytes retire it, so a leased connection is seldom one the
+    /// upstream has already closed (a stale one fails before any response and is retried).
+    /// Not watching at once saves the read that would fail with EAGAIN on every request of a
+    /// busy connection, leased again within microseconds.
     void keep(std::shared_ptr<UpstreamConnection> connection, Clock::time_point now);
 
     /// This worker's load and passive health of `endpoint`.
@@ -45,7 +50,8 @@ class UpstreamPool {
 
     /// Closes idle connections older than `max_idle`, and those `keep_endpoint` rejects (an
     /// endpoint that left the config is drained: in-flight requests finish, idle ones close).
-    /// An endpoint's state goes with its last connection unless it remembers failures.
+    /// An endpoint's state goes with its last connection unless it remembers failures. Starts
+    /// the watch of the connections kept since the previous prune.
     template <class KeepEndpoint>
     void prune(Clock::time_point now, Clock::duration max_idle, KeepEndpoint keep_endpoint);
 
@@ -71,7 +77,10 @@ void UpstreamPool::prune(Clock::time_point now, Clock::duration max_idle,
         auto& idle = it->second.idle;
         const bool keep = keep_endpoint(it->first);
         std::erase_if(idle, [&](const auto& connection) {
-            if (keep && now - connection->idle_since < max_idle) return false;
+            if (keep && now - connection->idle_since < max_idle) {
+                if (!connection->watched) watch(connection);
+                return false;
+            }
             error_code ignored;
             connection->socket.close(ignored);
             return true;

@@ -61,6 +61,11 @@ void run_pending(asio::io_context& io) {
     io.run_for(50ms);
 }
 
+/// What the worker's sweep does to the idle connections: starts watching them.
+void sweep(UpstreamPool& pool) {
+    pool.prune(Clock::now(), 1min, [](const tcp::endpoint&) { return true; });
+}
+
 /// True when the proxy side can still send to the peer and the peer receives it.
 bool still_connected(UpstreamConnection& connection, tcp::socket& peer) {
     error_code ec;
@@ -131,6 +136,7 @@ TEST_CASE("an idle connection the upstream closes is retired", "[proxy][upstream
     Loopback upstream(io);
     auto connection = upstream.connect();
     pool.keep(connection, Clock::now());
+    sweep(pool);
 
     // A silent upstream leaves it alone.
     run_pending(io);
@@ -149,6 +155,7 @@ TEST_CASE("an idle connection that receives stray bytes is retired", "[proxy][up
     Loopback upstream(io);
     auto connection = upstream.connect();
     pool.keep(connection, Clock::now());
+    sweep(pool);
     asio::write(upstream.peers[0], asio::buffer(std::string_view("HTTP/1.1 408 Timeout\r\n")));
     CHECK(run_until(io, [&] { return !connection->socket.is_open(); }));
     CHECK(pool.lease(upstream.endpoint()) == nullptr);
@@ -164,6 +171,7 @@ TEST_CASE("a leased connection is no longer watched, a kept-again one is",
     auto& peer = upstream.peers[0];
 
     pool.keep(connection, Clock::now());
+    sweep(pool);
     auto leased = pool.lease(upstream.endpoint());
     REQUIRE(leased == connection);
     // The response arriving on a leased connection is the session's to read, not a stray byte.
@@ -180,6 +188,7 @@ TEST_CASE("a leased connection is no longer watched, a kept-again one is",
     REQUIRE(run_until(io, [&] { return read_done; }));
     CHECK(response == "HTTP/1.1 200 OK\r\n");
     pool.keep(std::move(leased), Clock::now());
+    sweep(pool);
     run_pending(io);
     CHECK(connection->socket.is_open());
     peer.close();
@@ -311,4 +320,24 @@ TEST_CASE("prune keeps passive health while it remembers failures", "[proxy][ups
     // An endpoint that left the config takes its ejection with it.
     pool.prune(now, 1min, [](const tcp::endpoint&) { return false; });
     CHECK(pool.load(failing).passive.available(now));
+}
+
+TEST_CASE("a kept connection is watched only from the next sweep", "[proxy][upstream_pool]") {
+    // Leased again before the sweep (a busy connection), it never had a watch to cancel; idle
+    // across a sweep, an upstream close retires it.
+    Loop loop;
+    auto& io = loop.io;
+    UpstreamPool pool;
+    Loopback upstream(io);
+    auto connection = upstream.connect();
+    pool.keep(connection, Clock::now());
+    CHECK_FALSE(connection->watched);
+    upstream.peers[0].close();
+    run_pending(io);
+    CHECK(connection->socket.is_open());
+
+    sweep(pool);
+    CHECK(connection->watched);
+    CHECK(run_until(io, [&] { return !connection->socket.is_open(); }));
+    CHECK(pool.lease(upstream.endpoint()) == nullptr);
 }
