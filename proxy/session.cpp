@@ -107,10 +107,11 @@ asio::awaitable<bool> Session<Stream>::handshake() {
         slot_.disarm();
         if (ec) {
             const bool silent = ec == asio::error::eof || ec == asio::error::connection_reset;
-            worker_.metrics().tls_handshake_failure(listener_.name,
-                                                    slot_.timed_out() ? std::string_view("timeout")
-                                                    : silent ? std::string_view("client_closed")
-                                                             : tls::handshake_failure_reason(ec));
+            if constexpr (record_metrics)
+                worker_.metrics().tls_handshake_failure(
+                    listener_.name, slot_.timed_out() ? std::string_view("timeout")
+                                    : silent          ? std::string_view("client_closed")
+                                                      : tls::handshake_failure_reason(ec));
             co_return false;
         }
         co_return true;
@@ -290,7 +291,8 @@ std::optional<ErrorKind> Session<Stream>::route() {
 
     tenant_ = generation_->hosts().match(host_);
     if (!tenant_) return ErrorKind::unknown_host;
-    series_ = &worker_.metrics().tenant(tenant_->name, tenant_->from_template);
+    if constexpr (record_metrics)
+        series_ = &worker_.metrics().tenant(tenant_->name, tenant_->from_template);
     route_ = routing::classify_route(request.target());
     websocket_ = is_websocket_upgrade(request);
     return std::nullopt;
@@ -395,8 +397,10 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::forward() {
          original_host_, request_id_, tenant_->name, tenant_->policy->odoo_dbfilter_header},
         websocket_);
     slot_.set_phase(ConnectionSlot::Phase::request);
-    series_->in_flight.add(1);
-    counted_in_flight_ = true;
+    if constexpr (record_metrics) {
+        series_->in_flight.add(1);
+        counted_in_flight_ = true;
+    }
 
     std::uint64_t tried = 0;
     bool continue_sent = false;
@@ -607,10 +611,10 @@ asio::awaitable<void> Session<Stream>::tunnel(UpstreamConnection& connection) {
     client_buffer_.shrink_to_fit();
     connection.buffer.shrink_to_fit();
     leave_in_flight();  // tunnels are bounded by max_connections, not max_in_flight (SPEC §4)
-    series_->tunnels.add(1);
+    if constexpr (record_metrics) series_->tunnels.add(1);
     co_await (pump_bytes(client_, connection.socket, worker_.buffers(), slot_, idle, bytes_in_) ||
               pump_bytes(connection.socket, client_, worker_.buffers(), slot_, idle, bytes_out_));
-    series_->tunnels.add(-1);
+    if constexpr (record_metrics) series_->tunnels.add(-1);
     slot_.watch_upstream(nullptr);
     error_code ignored;
     connection.socket.close(ignored);
@@ -672,17 +676,19 @@ void Session<Stream>::leave_in_flight() {
 
 template <class Stream>
 void Session<Stream>::count_upstream_error(std::string_view reason) {
-    worker_.metrics().upstream_error(pool_name_, reason);
+    if constexpr (record_metrics) worker_.metrics().upstream_error(pool_name_, reason);
 }
 
 template <class Stream>
 void Session<Stream>::finish() {
     slot_.disarm();
     leave_in_flight();
-    if (!series_) series_ = &worker_.metrics().tenant({}, false);
     const auto elapsed = Clock::now() - started_;
-    worker_.metrics().request_finished(*series_, static_cast<std::size_t>(route_), status_,
-                                       std::chrono::duration<double>(elapsed).count());
+    if constexpr (record_metrics) {
+        if (!series_) series_ = &worker_.metrics().tenant({}, false);
+        worker_.metrics().request_finished(*series_, static_cast<std::size_t>(route_), status_,
+                                           std::chrono::duration<double>(elapsed).count());
+    }
     auto& log = worker_.access_log();
     if (!log.enabled()) return;
     std::string_view method;

@@ -13,6 +13,14 @@
 
 namespace tg::proxy {
 
+/// Whether requests record metrics. Off only in the build that measures what recording costs
+/// (bench/metrics_cost.sh: cmake -DTG_RECORD_METRICS=OFF), never in a binary that is run.
+#ifdef TG_NO_METRICS_RECORDING
+inline constexpr bool record_metrics = false;
+#else
+inline constexpr bool record_metrics = true;
+#endif
+
 /// A counter with one writer (its worker thread) and a reader at scrape time. The relaxed load
 /// and store compile to plain moves: no locked instruction on the request path.
 class LocalCounter {

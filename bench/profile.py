@@ -1,0 +1,392 @@
+#!/usr/bin/python3
+"""Repeatable per-request costs: user-space instructions (callgrind) and syscalls (strace).
+
+Wall-clock rates on a noisy VM vary by tens of percent; these two do not (PERF.md). For each
+proxy (1 worker, same generated configs as bench.py) and each body size:
+
+  instructions/request  the proxy runs under `valgrind --tool=callgrind`; after a warm-up
+                        (upstream keep-alive established) the counters are zeroed
+                        (callgrind_control -z), exactly N keep-alive requests are sent over C
+                        connections by bench/loadgen.py, and the counters dumped
+                        (callgrind_control -d): total Ir of the process (all threads) / N.
+  syscalls/request      the proxy runs normally; after a warm-up `strace -c -f -p PID` (nginx:
+                        its worker) is attached for exactly N requests: calls / N, per syscall.
+
+Usage: /usr/bin/python3 bench/profile.py [--requests 20000] [--connections 10]
+                                         [--systems tenantgate,haproxy,nginx] [--plain-peers]
+                                         [--no-strace] [--no-callgrind]
+Writes bench/results/callgrind-<date>.md, and the raw callgrind dumps plus callgrind_annotate
+listings under bench/results/raw/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import pathlib
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+
+import common  # noqa: E402
+from common import (BENCH, CLIENT_CORE, PYTHON, BenchError, Proc, poll)  # noqa: E402
+
+BODIES = (("small", "/small", common.SMALL_BYTES), ("16k", "/16k", common.LARGE_BYTES))
+PERF_REFERENCE = {  # PERF.md, plain configs, 10 connections, upstream keep-alive warm
+    "haproxy": {"small": (27.2e3, 4), "16k": (65.7e3, 6)},
+    "nginx": {"small": (18.3e3, 5), "16k": (27.2e3, 10)},
+}
+IO_SYSCALLS = {"read", "readv", "recvfrom", "recvmsg", "write", "writev", "sendto", "sendmsg",
+               "splice", "sendfile", "getsockopt", "setsockopt"}
+
+
+def loadgen(port: int, requests: int, connections: int, path: str, size: int,
+            tmp: pathlib.Path) -> dict:
+    cmd = ["taskset", "-c", CLIENT_CORE, PYTHON, str(BENCH / "loadgen.py"), "--port", str(port),
+           "--requests", str(requests), "--connections", str(connections), "--path", path,
+           "--expect-bytes", str(size)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
+    try:
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise BenchError(f"loadgen failed: {out.stderr.strip()[-800:]}")
+    if result["ok"] != requests:
+        raise BenchError(f"loadgen: only {result['ok']} of {requests} requests to {path} "
+                         f"succeeded: {result['errors']}")
+    return result
+
+
+def make_proxy(name: str, tmp, origin, ws, args, valgrind=None):
+    kwargs = dict(valgrind=valgrind)
+    if name == "tenantgate":
+        return common.Tenantgate(tmp, origin.port, ws.port, binary=tmp / "tenantgate", **kwargs)
+    if name == "haproxy":
+        proxy = common.HAProxy(tmp, origin.port, ws.port, plain_peers=args.plain_peers, **kwargs)
+        proxy.maxconn = 1000  # valgrind keeps some descriptors for itself
+        return proxy
+    return common.Nginx(tmp, origin.port, ws.port, plain_peers=args.plain_peers, **kwargs)
+
+
+def dumps(out_dir: pathlib.Path, name: str) -> set:
+    return set(out_dir.glob(f"callgrind.{name}.out*"))
+
+
+def dump_total(path: pathlib.Path) -> int:
+    for line in path.read_text(errors="replace").splitlines():
+        m = re.match(r"(?:summary|totals):\s+(\d+)", line)
+        if m:
+            return int(m.group(1))
+    raise BenchError(f"no totals in {path}")
+
+
+def callgrind_control(*args) -> None:
+    out = subprocess.run(["callgrind_control", *map(str, args)], capture_output=True, text=True,
+                         timeout=120)
+    if out.returncode != 0:
+        raise BenchError(f"callgrind_control {' '.join(map(str, args))} failed: "
+                         f"{(out.stdout + out.stderr).strip()[-500:]}")
+
+
+def callgrind_system(name: str, tmp, origin, ws, args, raw: pathlib.Path) -> dict:
+    valgrind = ["valgrind", "--tool=callgrind", "--quiet",
+                f"--callgrind-out-file={raw}/callgrind.{name}.out"]
+    proxy = make_proxy(name, tmp, origin, ws, args, valgrind)
+    out = {}
+    try:
+        proxy.start(timeout=180)
+        pid = proxy.stats_pid()
+        for body, path, size in BODIES:
+            loadgen(proxy.port, args.warmup, args.connections, path, size, tmp)
+        for body, path, size in BODIES:
+            n = args.requests if body == "small" else args.requests // 2
+            callgrind_control("-z", pid)
+            before = dumps(raw, name)
+            result = loadgen(proxy.port, n, args.connections, path, size, tmp)
+            callgrind_control("-d", f"measured-{body}", pid)
+            new = poll(lambda: dumps(raw, name) - before, 60, "the callgrind dump")
+            dump = max(new, key=lambda p: p.stat().st_mtime)
+            final = dump.with_name(f"callgrind.{name}.{body}.out")
+            # A dump taken mid-run records the calls still on the stack (main, the event loop)
+            # with "calls=0"; callgrind_annotate 3.19 then books their inclusive cost as self
+            # cost. The call count does not matter for costs: make it 1.
+            final.write_text(re.sub(r"(?m)^calls=0 ", "calls=1 ", dump.read_text()))
+            dump.unlink()
+            total = dump_total(final)
+            out[body] = {"requests": n, "instructions": total, "per_request": total / n,
+                         "dump": str(final), "seconds": result["seconds"]}
+            print(f"  {name:<10} {body:<5} {total / n:>10,.0f} instructions/request "
+                  f"({n} requests, {result['seconds']} s under valgrind)", flush=True)
+        if not proxy.alive():
+            raise BenchError(f"{name} died under valgrind:\n{proxy.proc.tail()}")
+    finally:
+        proxy.stop()
+        for leftover in dumps(raw, name):
+            if not re.search(r"\.(small|16k)\.out$", leftover.name):
+                leftover.unlink()  # the final dump at exit: not the measured window
+    return out
+
+
+def strace_system(name: str, tmp, origin, ws, args) -> dict:
+    proxy = make_proxy(name, tmp, origin, ws, args)
+    out = {}
+    try:
+        proxy.start()
+        pid = proxy.stats_pid()
+        for body, path, size in BODIES:
+            loadgen(proxy.port, args.warmup, args.connections, path, size, tmp)
+            summary = tmp / f"strace.{name}.{body}.txt"
+            tracer = Proc(f"strace-{name}-{body}", ["strace", "-c", "-f", "-o", summary,
+                                                    "-p", pid], tmp)
+
+            def attached() -> bool:
+                tasks = list(pathlib.Path(f"/proc/{pid}/task").iterdir())
+                for task in tasks:
+                    status = (task / "status").read_text()
+                    if f"TracerPid:\t{tracer.pid}\n" not in status:
+                        return False
+                return bool(tasks)
+            poll(lambda: not tracer.alive() or attached(), 30, f"strace to attach to {name}")
+            if not tracer.alive():
+                raise BenchError(f"strace failed: {tracer.tail()}")
+            n = args.strace_requests
+            loadgen(proxy.port, n, args.connections, path, size, tmp)
+            tracer.stop(signal.SIGINT)
+            calls, errors = parse_strace(summary.read_text())
+            total = sum(calls.values())
+            io = sum(v for k, v in calls.items() if k in IO_SYSCALLS)
+            out[body] = {"requests": n, "total": total / n, "io": io / n,
+                         "per_call": {k: v / n for k, v in sorted(calls.items(),
+                                                                  key=lambda kv: -kv[1])},
+                         "failed": {k: v / n for k, v in errors.items()}}
+            top = ", ".join(f"{k} {v / n:.2f}" + (f" ({errors[k] / n:.2f} failed)"
+                                                   if errors.get(k, 0) / n >= 0.01 else "")
+                            for k, v in sorted(calls.items(), key=lambda kv: -kv[1])[:8])
+            print(f"  {name:<10} {body:<5} {total / n:5.2f} syscalls/request "
+                  f"(I/O {io / n:.2f}): {top}", flush=True)
+    finally:
+        proxy.stop()
+    return out
+
+
+def parse_strace(text: str) -> tuple[dict, dict]:
+    """({syscall: calls}, {syscall: failed calls}) from a `strace -c` summary."""
+    calls, errors = {}, {}
+    for line in text.splitlines():
+        parts = line.split()
+        # % time  seconds  usecs/call  calls  [errors]  syscall
+        if len(parts) >= 5 and re.match(r"^[\d.]+$", parts[0]) and parts[-1] != "total":
+            try:
+                calls[parts[-1]] = int(parts[3])
+                if len(parts) == 6:
+                    errors[parts[-1]] = int(parts[4])
+            except ValueError:
+                continue
+    return calls, errors
+
+
+def annotate(dump: str, inclusive: bool, top: int, only: str | None = None) -> list:
+    out = subprocess.run(["callgrind_annotate", f"--inclusive={'yes' if inclusive else 'no'}",
+                          "--threshold=100", dump], capture_output=True, text=True, timeout=300)
+    rows = []
+    for line in out.stdout.splitlines():
+        m = re.match(r"^\s*([\d,]+)\s+(?:\([\s\d.%]+\)\s+)?(.*)$", line)
+        if m and ":" in m.group(2) and not line.lstrip().startswith("Ir"):
+            if only and only not in m.group(2):
+                continue
+            rows.append((int(m.group(1).replace(",", "")), m.group(2).strip()))
+        if len(rows) >= top:
+            break
+    return rows
+
+
+def collapse_templates(name: str, depth: int) -> str:
+    """Replaces template arguments nested deeper than `depth` with '…'."""
+    out, level = [], 0
+    for i, ch in enumerate(name):
+        if ch == "<" and not name.startswith("<=", i) and not name.startswith("<<", i - 1):
+            level += 1
+            if level == depth + 1:
+                out.append("<…")
+            elif level <= depth:
+                out.append(ch)
+        elif ch == ">" and level > 0 and name[i - 1] != "-":
+            if level == depth + 1:
+                out.append(">")
+            elif level <= depth:
+                out.append(ch)
+            level -= 1
+        elif level <= depth:
+            out.append(ch)
+    return "".join(out)
+
+
+def shorten(name: str, width: int = 160) -> str:
+    """A readable function name: no file prefix or object suffix, deep templates collapsed."""
+    name = re.sub(r"^[^:]*\?\?\?:", "", name)
+    name = re.sub(r"^\./[^:]*:", "", name)
+    lib = re.search(r" \[(/[^\]]*)\]$", name)
+    name = re.sub(r" \[/[^\]]*\]$", "", name)
+    for depth in (2, 1, 0):
+        if len(name) <= width:
+            break
+        name = collapse_templates(name, depth)
+    if len(name) > width:
+        name = name[:width - 1] + "…"
+    if lib and not lib.group(1).endswith("tenantgate"):
+        name += f" ({pathlib.Path(lib.group(1)).name})"
+    return name
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=20000,
+                        help="measured requests for callgrind (16 KiB: half as many)")
+    parser.add_argument("--strace-requests", type=int, default=20000)
+    parser.add_argument("--warmup", type=int, default=1000)
+    parser.add_argument("--connections", type=int, default=10)
+    parser.add_argument("--systems", default="tenantgate,haproxy,nginx")
+    parser.add_argument("--plain-peers", action="store_true",
+                        help="HAProxy/nginx without the forwarded headers tenantgate adds "
+                             "(the configuration of PERF.md's reference numbers)")
+    parser.add_argument("--no-callgrind", action="store_true")
+    parser.add_argument("--no-strace", action="store_true")
+    parser.add_argument("--top", type=int, default=20)
+    parser.add_argument("--no-write", action="store_true",
+                        help="print the report only (bench/metrics_cost.sh)")
+    args = parser.parse_args()
+    systems = [s for s in args.systems.split(",") if s]
+    for tool in ["nginx", "haproxy", "taskset"] + ([] if args.no_callgrind else
+                                                   ["valgrind", "callgrind_control"]) + \
+            ([] if args.no_strace else ["strace"]):
+        if not shutil.which(tool):
+            print(f"profile: {tool} is not installed", file=sys.stderr)
+            return 1
+
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+    raw = BENCH / "results" / "raw" / f"callgrind-{stamp}"
+    raw.mkdir(parents=True, exist_ok=True)
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="tenantgate-profile-"))
+    instr: dict = {}
+    sysc: dict = {}
+    code = 0
+    version = "?"
+    try:
+        common.raise_fd_limit(1000)
+        binary = common.snapshot_binary(tmp)
+        version = common.Tenantgate(tmp, 0, 0, binary=binary).version()
+        print(f"tenantgate: {version}", flush=True)
+        origin = common.Origin(tmp)
+        origin.start()
+        ws = common.WsUpstream(tmp)
+        ws.start()
+        if not args.no_callgrind:
+            print(f"[callgrind] {args.requests} small / {args.requests // 2} 16 KiB keep-alive "
+                  f"requests over {args.connections} connections, after {args.warmup} warm-up",
+                  flush=True)
+            for name in systems:
+                instr[name] = callgrind_system(name, tmp, origin, ws, args, raw)
+        if not args.no_strace:
+            print(f"[strace] {args.strace_requests} keep-alive requests over "
+                  f"{args.connections} connections", flush=True)
+            for name in systems:
+                sysc[name] = strace_system(name, tmp, origin, ws, args)
+    except BenchError as e:
+        print(f"profile: BROKEN: {e}", file=sys.stderr)
+        code = 1
+    finally:
+        common.stop_all()
+
+    lines = [f"# Per-request cost, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} "
+             "UTC", "", f"tenantgate: {version}; {common.tool_version(['haproxy', '-v'])}; "
+             f"{common.tool_version(['nginx', '-v'])}; valgrind "
+             f"{common.tool_version(['valgrind', '--version'])}.", "",
+             f"1 worker each, {args.connections} keep-alive connections, upstream keep-alive warm "
+             f"({args.warmup} warm-up requests per body), "
+             + ("peers plain (no forwarded headers)." if args.plain_peers else
+                "peers add the same forwarded headers as tenantgate.")
+             + " Instructions: callgrind Ir of the whole process (user space, all threads) over "
+             "exactly the measured requests ÷ requests. Syscalls: `strace -c -f -p PID` over "
+             "exactly the measured requests ÷ requests (I/O = read/write/recv/send families, "
+             "readv/writev, getsockopt/setsockopt).", "",
+             "| system | instructions/req small | instructions/req 16 KiB | syscalls/req small "
+             "(I/O) | syscalls/req 16 KiB (I/O) | PERF.md reference (plain) |",
+             "|---|---|---|---|---|---|"]
+    for name in systems:
+        i, s = instr.get(name, {}), sysc.get(name, {})
+        ref = PERF_REFERENCE.get(name)
+        ref_text = (f"{ref['small'][0] / 1000:.1f}k / {ref['16k'][0] / 1000:.1f}k instr, "
+                    f"{ref['small'][1]} / {ref['16k'][1]} I/O syscalls" if ref else "–")
+
+        def cell_i(b):
+            return f"{i[b]['per_request']:,.0f}" if b in i else "–"
+
+        def cell_s(b):
+            return f"{s[b]['total']:.2f} ({s[b]['io']:.2f})" if b in s else "–"
+        lines.append(f"| {name} | {cell_i('small')} | {cell_i('16k')} | {cell_s('small')} | "
+                     f"{cell_s('16k')} | {ref_text} |")
+    lines.append("")
+    for name in systems:
+        for body in ("small", "16k"):
+            if body in sysc.get(name, {}):
+                per = sysc[name][body]["per_call"]
+                failed = sysc[name][body]["failed"]
+                lines.append(f"- syscalls/request, {name} {body}: " + ", ".join(
+                    f"{k} {v:.3f}" + (f" ({failed[k]:.3f} failed, e.g. EAGAIN)"
+                                      if failed.get(k, 0) >= 0.001 else "")
+                    for k, v in per.items() if v >= 0.001))
+    lines.append("")
+    for name in systems:
+        if "small" not in instr.get(name, {}):
+            continue
+        dump = instr[name]["small"]["dump"]
+        n = instr[name]["small"]["requests"]
+        listings = [(False, None, "self"), (True, None, "inclusive")]
+        if name == "tenantgate":
+            listings.append((True, "tg::", "inclusive, tenantgate's own (tg::) functions only,"))
+        for inclusive, only, kind in listings:
+            rows = annotate(dump, inclusive, args.top, only)
+            lines += [f"## {name}: top {args.top} functions by {kind} cost (small body, "
+                      f"instructions per request)", "", "| instr/req | % | function |",
+                      "|---|---|---|"]
+            total = instr[name]["small"]["instructions"]
+            for ir, fn in rows:
+                lines.append(f"| {ir / n:,.0f} | {100 * ir / total:.1f} | "
+                             f"`{shorten(fn)}` |")
+            lines.append("")
+            if only:
+                continue
+            listing = raw / f"annotate.{name}.small.{kind}.txt"
+            listing.write_text(subprocess.run(
+                ["callgrind_annotate", f"--inclusive={'yes' if inclusive else 'no'}",
+                 "--threshold=99.9", dump],
+                capture_output=True, text=True, timeout=300).stdout)
+    lines.append(f"Raw callgrind dumps and full callgrind_annotate listings: {raw}")
+    report = "\n".join(lines) + "\n"
+    print()
+    print(report)
+    if (instr or sysc) and not args.no_write:
+        path = BENCH / "results" / f"callgrind-{stamp}.md"
+        n = 2
+        while path.exists():
+            path = BENCH / "results" / f"callgrind-{stamp}-{n}.md"
+            n += 1
+        path.write_text(report)
+        (raw / "profile.json").write_text(json.dumps({"instructions": instr, "syscalls": sysc},
+                                                     indent=1))
+        print(f"written: {path}")
+    if code == 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        print(f"profile: logs kept in {tmp}", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
