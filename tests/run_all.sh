@@ -15,3 +15,6 @@ export TENANTGATE_RELEASE_BIN="$PWD/build/release/tenantgate"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 ctest --test-dir build/asan --output-on-failure
+
+# Benchmark smoke: every scenario once against HAProxy and nginx; fails only on a broken run.
+TENANTGATE_BIN="$TENANTGATE_RELEASE_BIN" bash bench/run.sh --smoke

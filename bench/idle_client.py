@@ -1,0 +1,261 @@
+#!/usr/bin/python3
+"""Holds thousands of long-lived connections through a proxy from ONE cheap asyncio process.
+
+Raw non-blocking sockets and a minimal handshake (no websocket library), so the client costs
+little CPU and memory next to the proxy being measured.
+
+  idle_client.py tunnels --port P --count N [--host-header bench.local]
+      opens N WebSocket tunnels (GET /websocket, 101 expected), checks that each echoes one
+      message, prints {"opened": N, "failed": F, "errors": [...], "open_seconds": S}, then
+      obeys commands read from stdin, one per line:
+        probe M    M echo round trips, one at a time, spread over the open tunnels; prints
+                   {"probes": M, "failed": F, "p50_ms": .., "p99_ms": .., "max_ms": ..}
+        close      closes every tunnel, prints {"closed": N} and exits 0
+
+  idle_client.py poll --port P --count N [--ms 30000]
+      parks N keep-alive connections in GET /longpolling/poll?ms=MS (each re-polls when its
+      answer comes), prints {"sent": N, "failed": F, "errors": [...], "open_seconds": S},
+      then obeys:
+        status     prints {"answered": A, "failed": F}
+        close      closes every connection, prints {"closed": N} and exits 0
+
+Every wait is bounded (--timeout per network step).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import sys
+import time
+
+KEY = b"dGhlIHNhbXBsZSBub25jZQ=="  # any 16 bytes, base64
+
+
+def ws_frame(payload: bytes) -> bytes:
+    """A masked text frame (clients must mask), payload < 126 bytes."""
+    mask = os.urandom(4)
+    n = len(payload)
+    key = int.from_bytes((mask * (n // 4 + 1))[:n], "big")
+    masked = (int.from_bytes(payload, "big") ^ key).to_bytes(n, "big")
+    return bytes((0x81, 0x80 | n)) + mask + masked
+
+
+class Peer:
+    """One connection with its own receive buffer."""
+
+    __slots__ = ("sock", "buf")
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self.buf = bytearray()
+
+    async def recv_more(self, loop, timeout: float) -> None:
+        data = await asyncio.wait_for(loop.sock_recv(self.sock, 65536), timeout)
+        if not data:
+            raise ConnectionError("closed by the proxy")
+        self.buf += data
+
+    async def read_head(self, loop, timeout: float) -> bytes:
+        while (end := self.buf.find(b"\r\n\r\n")) < 0:
+            if len(self.buf) > 65536:
+                raise ConnectionError("response head too large")
+            await self.recv_more(loop, timeout)
+        head = bytes(self.buf[:end])
+        del self.buf[:end + 4]
+        return head
+
+    async def read_response(self, loop, timeout: float) -> bytes:
+        head = await self.read_head(loop, timeout)
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        while len(self.buf) < length:
+            await self.recv_more(loop, timeout)
+        del self.buf[:length]
+        return head
+
+    async def read_ws_frame(self, loop, timeout: float) -> bytes:
+        while True:
+            if len(self.buf) >= 2:
+                n = self.buf[1] & 0x7F
+                if n >= 126:
+                    raise ConnectionError("unexpected large frame")
+                if len(self.buf) >= 2 + n:
+                    payload = bytes(self.buf[2:2 + n])
+                    del self.buf[:2 + n]
+                    return payload
+            await self.recv_more(loop, timeout)
+
+
+async def connect(loop, port: int, timeout: float) -> Peer:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        await asyncio.wait_for(loop.sock_connect(sock, ("127.0.0.1", port)), timeout)
+    except BaseException:
+        sock.close()
+        raise
+    return Peer(sock)
+
+
+async def read_commands():
+    loop = asyncio.get_running_loop()
+    while True:
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        if not line:
+            yield "close"
+            return
+        yield line.strip()
+
+
+def say(obj: dict) -> None:
+    print(json.dumps(obj), flush=True)
+
+
+async def open_all(count: int, concurrency: int, opener) -> tuple[list, list, float]:
+    """Runs opener(i) for i in range(count) with bounded concurrency; returns (peers, errors)."""
+    sem = asyncio.Semaphore(concurrency)
+    peers: list = [None] * count
+    errors: list = []
+
+    async def one(i: int) -> None:
+        async with sem:
+            try:
+                peers[i] = await opener(i)
+            except Exception as e:  # noqa: BLE001 - reported, the run is then broken
+                errors.append(f"#{i}: {type(e).__name__}: {e}")
+
+    start = time.monotonic()
+    await asyncio.gather(*(one(i) for i in range(count)))
+    return [p for p in peers if p is not None], errors, time.monotonic() - start
+
+
+def percentile(sorted_values: list, q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    k = min(len(sorted_values) - 1, max(0, int(round(q / 100 * len(sorted_values) + 0.5)) - 1))
+    return sorted_values[k]
+
+
+async def tunnels(args) -> int:
+    loop = asyncio.get_running_loop()
+    request = (f"GET /websocket HTTP/1.1\r\nHost: {args.host_header}\r\nUpgrade: websocket\r\n"
+               f"Connection: Upgrade\r\nSec-WebSocket-Key: {KEY.decode()}\r\n"
+               f"Sec-WebSocket-Version: 13\r\nOrigin: http://{args.host_header}\r\n\r\n").encode()
+
+    async def opener(i: int) -> Peer:
+        peer = await connect(loop, args.port, args.timeout)
+        try:
+            await loop.sock_sendall(peer.sock, request)
+            head = await peer.read_head(loop, args.timeout)
+            if not head.startswith(b"HTTP/1.1 101"):
+                status_line = head.split(b"\r\n")[0]
+                raise ConnectionError(f"handshake answered {status_line!r}")
+            payload = b"hello %d" % i
+            await loop.sock_sendall(peer.sock, ws_frame(payload))
+            echo = await peer.read_ws_frame(loop, args.timeout)
+            if echo != payload:
+                raise ConnectionError(f"echo {echo!r} != {payload!r}")
+        except BaseException:
+            peer.sock.close()
+            raise
+        return peer
+
+    peers, errors, seconds = await open_all(args.count, args.concurrency, opener)
+    say({"opened": len(peers), "failed": len(errors), "errors": errors[:5],
+         "open_seconds": round(seconds, 3)})
+    async for command in read_commands():
+        if command.startswith("probe"):
+            m = int(command.split()[1])
+            rtts, failed = [], 0
+            for j in range(m):
+                if not peers:
+                    failed += 1
+                    continue
+                peer = peers[(j * 7919) % len(peers)]
+                payload = b"probe %d" % j
+                t0 = time.perf_counter()
+                try:
+                    await loop.sock_sendall(peer.sock, ws_frame(payload))
+                    echo = await peer.read_ws_frame(loop, args.timeout)
+                    if echo != payload:
+                        raise ConnectionError("wrong echo")
+                    rtts.append((time.perf_counter() - t0) * 1000)
+                except Exception:  # noqa: BLE001 - counted as a failed probe
+                    failed += 1
+            rtts.sort()
+            say({"probes": m, "failed": failed, "p50_ms": round(percentile(rtts, 50), 3),
+                 "p99_ms": round(percentile(rtts, 99), 3),
+                 "max_ms": round(rtts[-1], 3) if rtts else None})
+        elif command == "close":
+            for peer in peers:
+                peer.sock.close()
+            say({"closed": len(peers)})
+            return 0
+    return 0
+
+
+async def poll(args) -> int:
+    loop = asyncio.get_running_loop()
+    request = (f"GET /longpolling/poll?ms={args.ms} HTTP/1.1\r\nHost: {args.host_header}\r\n"
+               f"\r\n").encode()
+    state = {"answered": 0, "failed": 0}
+
+    async def keep_polling(peer: Peer) -> None:
+        try:
+            while True:
+                await peer.read_response(loop, args.ms / 1000 + 60)
+                state["answered"] += 1
+                await loop.sock_sendall(peer.sock, request)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - counted
+            state["failed"] += 1
+
+    tasks = []
+
+    async def opener(i: int) -> Peer:
+        peer = await connect(loop, args.port, args.timeout)
+        await loop.sock_sendall(peer.sock, request)
+        tasks.append(asyncio.create_task(keep_polling(peer)))
+        return peer
+
+    peers, errors, seconds = await open_all(args.count, args.concurrency, opener)
+    say({"sent": len(peers), "failed": len(errors), "errors": errors[:5],
+         "open_seconds": round(seconds, 3)})
+    async for command in read_commands():
+        if command == "status":
+            say(dict(state))
+        elif command == "close":
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for peer in peers:
+                peer.sock.close()
+            say({"closed": len(peers), **state})
+            return 0
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("mode", choices=["tunnels", "poll"])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--count", type=int, required=True)
+    parser.add_argument("--host-header", default="bench.local")
+    parser.add_argument("--ms", type=int, default=30000)
+    parser.add_argument("--concurrency", type=int, default=200)
+    parser.add_argument("--timeout", type=float, default=20.0)
+    args = parser.parse_args()
+    return asyncio.run(tunnels(args) if args.mode == "tunnels" else poll(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
