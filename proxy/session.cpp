@@ -88,7 +88,18 @@ asio::awaitable<void> Session<Stream>::run() {
         client_socket().close(ignored);
         co_return;
     }
-    while (co_await serve_one() == Next::keep_alive) {
+    auto next = Next::keep_alive;
+    while ((next = co_await serve_one()) == Next::keep_alive) {
+    }
+    if (next == Next::tunnel) {
+        // Run from here, not from inside serve_one: the coroutine frames and the relay buffer
+        // of the exchange that upgraded are released while the tunnel idles, and so are the
+        // header fields (the request line stays, for the access log).
+        request_parser_->get().clear();
+        response_parser_.reset();
+        co_await tunnel(*tunnel_upstream_);
+        tunnel_upstream_.reset();
+        finish();
     }
     error_code ignored;
     client_socket().shutdown(tcp::socket::shutdown_send, ignored);
@@ -576,9 +587,8 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::relay_response(
         co_return Next::close;
     }
     if (switching) {
-        co_await tunnel(*connection);
-        finish();
-        co_return Next::close;
+        tunnel_upstream_ = std::move(connection);
+        co_return Next::tunnel;
     }
     if (upstream_reusable && !worker_.draining() && generation_->has_endpoint(connection->endpoint))
         worker_.upstreams().keep(std::move(connection), Clock::now());

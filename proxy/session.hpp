@@ -30,7 +30,8 @@ class Session {
 
   private:
     enum class Admission { complete, closed, timed_out, too_large };
-    enum class Next { keep_alive, close };
+    /// What follows a request: the next one, the end, or a byte tunnel (after 101).
+    enum class Next { keep_alive, close, tunnel };
 
     /// How one attempt at an upstream exchange ended.
     enum class Attempt {
@@ -90,6 +91,7 @@ class Session {
     // The exchange under way; members so their capacity is reused across requests.
     std::optional<http::request_parser<http::buffer_body>> request_parser_;
     std::optional<http::response_parser<http::buffer_body>> response_parser_;
+    std::shared_ptr<UpstreamConnection> tunnel_upstream_;  ///< after a 101, until the tunnel ends
     std::size_t header_length_ = 0;
     Clock::time_point started_{};
     std::string request_id_;
