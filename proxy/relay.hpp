@@ -22,32 +22,39 @@ struct RelayResult {
 /// (as it now stands in parser.get()) and the first body bytes go in one write, then the body
 /// follows chunk by chunk through `chunk`, so memory stays bounded whatever the body's size.
 /// Chunked bodies are decoded and re-encoded, so no chunk framing reaches the sink unchecked.
+///
+/// The borrowed `chunk` holds both ends of the body's way: once the bytes already in
+/// `in_buffer` (read with the header) are parsed, its first half receives what is read from
+/// `in` and its second half the body the parser decodes. `in_buffer`, sized for a header and a
+/// typical body and kept across requests, never grows for a body, so a keep-alive connection
+/// costs no allocation per message; bytes read past the message (a pipelined request) are
+/// handed back to `in_buffer` at the end.
 template <bool isRequest, class In, class Out>
 asio::awaitable<RelayResult> relay_message(In& in, beast::flat_buffer& in_buffer,
                                            http::parser<isRequest, http::buffer_body>& parser,
                                            Out& out, ConnectionSlot& slot, Clock::duration timeout,
                                            std::span<char> chunk) {
     RelayResult result;
-    // Beast sizes each read by the buffer's spare capacity; a buffer sized for the header would
-    // move a large body a kilobyte per read. Grow it only for bodies that need it.
-    const auto remaining = parser.content_length_remaining();
-    if (!parser.is_done() && (!remaining || *remaining > in_buffer.capacity() - in_buffer.size()))
-        in_buffer.reserve(in_buffer.size() + chunk.size());
+    const auto input_area = chunk.first(chunk.size() / 2);
+    const auto body_area = chunk.subspan(chunk.size() / 2);
+    beast::flat_static_buffer_base staging(input_area.data(), input_area.size());
     http::serializer<isRequest, http::buffer_body> serializer{parser.get()};
     auto& body = parser.get().body();
     do {
         if (!parser.is_done()) {
-            body.data = chunk.data();
-            body.size = chunk.size();
+            body.data = body_area.data();
+            body.size = body_area.size();
             slot.arm(Clock::now(), timeout);
-            auto [ec, _] = co_await http::async_read_some(in, in_buffer, parser, use_nothrow);
+            auto [ec, _] = in_buffer.size() == 0
+                               ? co_await http::async_read_some(in, staging, parser, use_nothrow)
+                               : co_await http::async_read_some(in, in_buffer, parser, use_nothrow);
             if (ec == http::error::need_buffer) ec = {};
             if (ec) {
                 result.read_error = ec;
                 co_return result;
             }
-            body.size = chunk.size() - body.size;
-            body.data = chunk.data();
+            body.size = body_area.size() - body.size;
+            body.data = body_area.data();
             body.more = !parser.is_done();
             result.body_bytes += body.size;
             // Nothing decoded yet (e.g. only a chunk header arrived): an empty write would
@@ -67,6 +74,9 @@ asio::awaitable<RelayResult> relay_message(In& in, beast::flat_buffer& in_buffer
             co_return result;
         }
     } while (!parser.is_done() || !serializer.is_done());
+    if (staging.size() != 0) {
+        in_buffer.commit(asio::buffer_copy(in_buffer.prepare(staging.size()), staging.data()));
+    }
     co_return result;
 }
 

@@ -22,7 +22,8 @@ void UpstreamPool::keep(std::shared_ptr<UpstreamConnection> connection, Clock::t
         connection->socket.close(ignored);
         return;
     }
-    if (connection->buffer.capacity() > idle_buffer_capacity_) connection->buffer.shrink_to_fit();
+    if (connection->buffer.capacity() > UpstreamConnection::read_capacity)
+        connection->buffer.shrink_to_fit();
     connection->idle_since = now;
     ++connection->idle_epoch;
     connection->watched = false;

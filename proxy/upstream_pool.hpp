@@ -12,8 +12,14 @@ namespace tg::proxy {
 
 /// One TCP connection to an upstream endpoint, with the bytes read past the last response.
 struct UpstreamConnection {
+    /// Room for a response header and a typical Odoo response body, read in one go (Beast sizes
+    /// each read by the buffer's spare capacity). Kept while idle; touched pages only.
+    static constexpr std::size_t read_capacity = 16 * 1024;
+
     UpstreamConnection(const asio::any_io_executor& executor, tcp::endpoint to)
-        : socket(executor), endpoint(to) {}
+        : socket(executor), endpoint(to) {
+        buffer.reserve(read_capacity);
+    }
 
     tcp::socket socket;
     beast::flat_buffer buffer;
@@ -66,7 +72,6 @@ class UpstreamPool {
     void retire(const std::shared_ptr<UpstreamConnection>& connection);
 
     static constexpr std::size_t max_idle_per_endpoint_ = 256;
-    static constexpr std::size_t idle_buffer_capacity_ = 16 * 1024;
     std::unordered_map<tcp::endpoint, EndpointState> endpoints_;
 };
 
