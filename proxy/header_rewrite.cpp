@@ -9,7 +9,7 @@ namespace tg::proxy {
 namespace {
 
 /// True when any `field` line lists `token`: repeated lines form one list (RFC 9110 §5.3).
-bool has_token(const http::fields& fields, http::field field, std::string_view token) {
+bool has_token(const ProxyFields& fields, http::field field, std::string_view token) {
     for (const auto& line : boost::make_iterator_range(fields.equal_range(field)))
         for (const auto& item : http::token_list{line.value()})
             if (beast::iequals(item, token)) return true;
@@ -41,13 +41,13 @@ std::string dbfilter_for(std::string_view tenant) {
 
 }  // namespace
 
-bool is_websocket_upgrade(const http::request_header<>& request) {
+bool is_websocket_upgrade(const http::request_header<ProxyFields>& request) {
     if (request.method() != http::verb::get || request.version() != 11) return false;
     return has_token(request, http::field::upgrade, "websocket") &&
            has_token(request, http::field::connection, "upgrade");
 }
 
-bool request_framing_is_valid(const http::request_header<>& request) {
+bool request_framing_is_valid(const http::request_header<ProxyFields>& request) {
     if (request.count(http::field::host) != 1 && request.version() == 11) return false;
     if (request.count(http::field::host) > 1) return false;
     if (request.count(http::field::transfer_encoding) > 1) return false;
@@ -61,7 +61,7 @@ bool request_framing_is_valid(const http::request_header<>& request) {
     return codings == 1 && request.version() == 11;
 }
 
-void strip_hop_by_hop(http::fields& fields, bool keep_upgrade) {
+void strip_hop_by_hop(ProxyFields& fields, bool keep_upgrade) {
     std::vector<std::string> listed;
     for (const auto& line : boost::make_iterator_range(fields.equal_range(http::field::connection)))
         for (const auto& name : http::token_list{line.value()})
@@ -77,8 +77,8 @@ void strip_hop_by_hop(http::fields& fields, bool keep_upgrade) {
         fields.erase(http::field::upgrade);
 }
 
-void rewrite_upstream_request(http::request_header<>& request, const ForwardedHeaders& forwarded,
-                              bool websocket_upgrade) {
+void rewrite_upstream_request(http::request_header<ProxyFields>& request,
+                              const ForwardedHeaders& forwarded, bool websocket_upgrade) {
     strip_hop_by_hop(request, websocket_upgrade);
     request.version(11);
     request.set("X-Forwarded-For", forwarded.forwarded_for);

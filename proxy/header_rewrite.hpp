@@ -2,6 +2,7 @@
 
 #include <string_view>
 
+#include "proxy/field_allocator.hpp"
 #include "proxy/io.hpp"
 
 namespace tg::proxy {
@@ -20,21 +21,21 @@ struct ForwardedHeaders {
 
 /// True for a WebSocket handshake (RFC 6455 §4.1): GET, HTTP/1.1, `Upgrade: websocket` and
 /// `Connection: upgrade`.
-bool is_websocket_upgrade(const http::request_header<>& request);
+bool is_websocket_upgrade(const http::request_header<ProxyFields>& request);
 
 /// Checks framing Beast leaves to us (RFC 9112 §6.1, §3.2): Transfer-Encoding, when present,
 /// must be exactly `chunked` (any other coding makes the length unknowable), and there is
 /// exactly one Host header.
-bool request_framing_is_valid(const http::request_header<>& request);
+bool request_framing_is_valid(const http::request_header<ProxyFields>& request);
 
 /// Removes hop-by-hop fields (RFC 9110 §7.6.1) and those listed in Connection. `keep_upgrade`
 /// keeps `Upgrade` and sets `Connection: upgrade` (a WebSocket handshake passes through).
-void strip_hop_by_hop(http::fields& fields, bool keep_upgrade);
+void strip_hop_by_hop(ProxyFields& fields, bool keep_upgrade);
 
 /// Rewrites a client request for the upstream: hop-by-hop fields out, X-Forwarded-*,
 /// X-Real-IP, X-Request-Id, X-Tenant and (when enabled) X-Odoo-dbfilter in. Client-sent
 /// copies of the headers the proxy asserts are removed, so they cannot be spoofed.
-void rewrite_upstream_request(http::request_header<>& request, const ForwardedHeaders& forwarded,
-                              bool websocket_upgrade);
+void rewrite_upstream_request(http::request_header<ProxyFields>& request,
+                              const ForwardedHeaders& forwarded, bool websocket_upgrade);
 
 }  // namespace tg::proxy

@@ -6,6 +6,7 @@
 
 #include "proxy/buffer_pool.hpp"
 #include "proxy/connection_slot.hpp"
+#include "proxy/field_allocator.hpp"
 #include "proxy/io.hpp"
 
 namespace tg::proxy {
@@ -30,15 +31,15 @@ struct RelayResult {
 /// costs no allocation per message; bytes read past the message (a pipelined request) are
 /// handed back to `in_buffer` at the end.
 template <bool isRequest, class In, class Out>
-asio::awaitable<RelayResult> relay_message(In& in, beast::flat_buffer& in_buffer,
-                                           http::parser<isRequest, http::buffer_body>& parser,
-                                           Out& out, ConnectionSlot& slot, Clock::duration timeout,
-                                           std::span<char> chunk) {
+asio::awaitable<RelayResult> relay_message(
+    In& in, beast::flat_buffer& in_buffer,
+    http::parser<isRequest, http::buffer_body, FieldAllocator<char>>& parser, Out& out,
+    ConnectionSlot& slot, Clock::duration timeout, std::span<char> chunk) {
     RelayResult result;
     const auto input_area = chunk.first(chunk.size() / 2);
     const auto body_area = chunk.subspan(chunk.size() / 2);
     beast::flat_static_buffer_base staging(input_area.data(), input_area.size());
-    http::serializer<isRequest, http::buffer_body> serializer{parser.get()};
+    http::serializer<isRequest, http::buffer_body, ProxyFields> serializer{parser.get()};
     auto& body = parser.get().body();
     do {
         if (!parser.is_done()) {

@@ -59,7 +59,7 @@ bool split_absolute_form(std::string_view target, std::string_view& authority,
     return true;
 }
 
-bool request_has_body(const http::request_parser<http::buffer_body>& parser) {
+bool request_has_body(const http::request_parser<http::buffer_body, FieldAllocator<char>>& parser) {
     return parser.chunked() || (parser.content_length() && *parser.content_length() > 0);
 }
 
@@ -659,7 +659,7 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::send_local_resp
 /// Odoo sets session_id without Secure; over HTTPS the proxy adds Secure and SameSite=Lax so
 /// the session cookie never travels in clear and is not sent cross-site (SPEC §3).
 template <class Stream>
-void Session<Stream>::harden_session_cookies(http::fields& response) {
+void Session<Stream>::harden_session_cookies(ProxyFields& response) {
     std::vector<std::string> cookies;
     bool changed = false;
     std::string hardened;

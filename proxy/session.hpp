@@ -5,6 +5,7 @@
 
 #include <boost/asio/ssl/stream.hpp>
 
+#include "proxy/field_allocator.hpp"
 #include "proxy/io.hpp"
 #include "proxy/passive_health.hpp"
 #include "proxy/proxy_error.hpp"
@@ -52,7 +53,7 @@ class Session {
     asio::awaitable<Next> respond_redirect();
     /// Writes the proxy's own response with status `status_` and ends the request.
     asio::awaitable<Next> send_local_response(bool close, std::string_view extra_headers);
-    void harden_session_cookies(http::fields& response);
+    void harden_session_cookies(ProxyFields& response);
     asio::awaitable<Admission> admit();
     std::optional<ErrorKind> parse_header_block();
     std::optional<ErrorKind> route();
@@ -89,8 +90,8 @@ class Session {
     bool first_request_ = true;
 
     // The exchange under way; members so their capacity is reused across requests.
-    std::optional<http::request_parser<http::buffer_body>> request_parser_;
-    std::optional<http::response_parser<http::buffer_body>> response_parser_;
+    std::optional<http::request_parser<http::buffer_body, FieldAllocator<char>>> request_parser_;
+    std::optional<http::response_parser<http::buffer_body, FieldAllocator<char>>> response_parser_;
     std::shared_ptr<UpstreamConnection> tunnel_upstream_;  ///< after a 101, until the tunnel ends
     std::size_t header_length_ = 0;
     Clock::time_point started_{};

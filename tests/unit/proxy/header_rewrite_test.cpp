@@ -19,8 +19,9 @@ namespace {
 using Fields = std::initializer_list<std::pair<std::string_view, std::string_view>>;
 
 /// A request header as a client could send it; duplicate names are kept as separate lines.
-http::request_header<> make_request(http::verb method, unsigned version, Fields fields) {
-    http::request_header<> request;
+http::request_header<tg::proxy::ProxyFields> make_request(http::verb method, unsigned version,
+                                                          Fields fields) {
+    http::request_header<tg::proxy::ProxyFields> request;
     request.method(method);
     request.target("/web");
     request.version(version);
@@ -29,7 +30,7 @@ http::request_header<> make_request(http::verb method, unsigned version, Fields 
 }
 
 /// Every value of `name`, in order (field names compare case-insensitively).
-std::vector<std::string> values(const http::fields& fields, std::string_view name) {
+std::vector<std::string> values(const tg::proxy::ProxyFields& fields, std::string_view name) {
     std::vector<std::string> out;
     for (auto [it, end] = fields.equal_range(name); it != end; ++it) out.emplace_back(it->value());
     return out;
@@ -209,7 +210,7 @@ ForwardedHeaders forwarded_for_acme() {
 }
 
 /// A client that tries to pass itself off as another address, scheme, host and tenant.
-http::request_header<> spoofing_request(unsigned version) {
+http::request_header<tg::proxy::ProxyFields> spoofing_request(unsigned version) {
     return make_request(http::verb::get, version,
                         {{"Host", "erp.acme.com:8443"},
                          {"Connection", "keep-alive"},
