@@ -508,9 +508,13 @@ asio::awaitable<typename Session<Stream>::Attempt> Session<Stream>::exchange(
     std::shared_ptr<UpstreamConnection>& connection, bool has_body) {
     auto& upstream = connection->socket;
     slot_.watch_upstream(&upstream);
-    auto lease = worker_.buffers().borrow();
-    const auto sent = co_await relay_message(client_, client_buffer_, *request_parser_, upstream,
-                                             slot_, route_timeout(), lease.span());
+    RelayResult sent;
+    {
+        // Returned before the wait for the response: a parked long poll holds no relay buffer.
+        auto lease = worker_.buffers().borrow();
+        sent = co_await relay_message(client_, client_buffer_, *request_parser_, upstream, slot_,
+                                      route_timeout(), lease.span());
+    }
     bytes_in_ += sent.body_bytes;
     if (sent.read_error == http::error::body_limit) co_return Attempt::request_too_large;
     if (sent.read_error.category() == make_error_code(http::error::bad_chunk).category())
@@ -520,6 +524,8 @@ asio::awaitable<typename Session<Stream>::Attempt> Session<Stream>::exchange(
         co_return has_body ? Attempt::upstream_protocol : Attempt::failed_before_response;
 
     arm(route_timeout());
+    if (route_ == routing::Route::web)
+        connection->buffer.reserve(UpstreamConnection::read_capacity);
     auto& response_parser = response_parser_.emplace();
     response_parser.body_limit(boost::none);
     response_parser.header_limit(
