@@ -383,7 +383,7 @@ asio::awaitable<std::shared_ptr<UpstreamConnection>> Session<Stream>::select_ups
     if (ec) {
         tried |= std::uint64_t{1} << *chosen;  // a retry goes to another endpoint
         count_upstream_error("connect_failed");
-        record_endpoint_outcome(endpoint.address, false);
+        record_health(worker_.upstreams().load(endpoint.address).passive, false);
         ops_log::warn("upstream connect failed",
                       {{"upstream", endpoint.label},
                        {"reason", slot_.timed_out() ? "timed out" : ec.message()}});
@@ -436,8 +436,10 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::forward() {
         }
         ++worker_.upstreams().load(connection->endpoint).in_flight;
         const Attempt outcome = co_await exchange(connection, has_body);
-        --worker_.upstreams().load(connection->endpoint).in_flight;
-        record_exchange_outcome(*connection, outcome);
+        auto& load = worker_.upstreams().load(connection->endpoint);
+        --load.in_flight;
+        if (const auto healthy = endpoint_health_shown(*connection, outcome))
+            record_health(load.passive, *healthy);
         switch (outcome) {
             case Attempt::responded:
                 co_return co_await relay_response(std::move(connection));
@@ -472,34 +474,31 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::forward() {
 }
 
 template <class Stream>
-void Session<Stream>::record_exchange_outcome(const UpstreamConnection& connection,
-                                              Attempt outcome) {
+std::optional<bool> Session<Stream>::endpoint_health_shown(const UpstreamConnection& connection,
+                                                           Attempt outcome) const {
     switch (outcome) {
         case Attempt::responded:
-            record_endpoint_outcome(connection.endpoint, !PassiveHealth::failed_status(
-                                                             response_parser_->get().result_int()));
-            return;
+            return !PassiveHealth::failed_status(response_parser_->get().result_int());
         case Attempt::upstream_timeout:
         case Attempt::upstream_protocol:
-            record_endpoint_outcome(connection.endpoint, false);
-            return;
+            return false;
         case Attempt::connect_failed:
         case Attempt::failed_before_response:
             // A reused keep-alive the upstream closed meanwhile says nothing of its health.
-            if (connection.idle_epoch == 0) record_endpoint_outcome(connection.endpoint, false);
-            return;
+            if (connection.idle_epoch == 0) return false;
+            return std::nullopt;
         case Attempt::client_failed:
         case Attempt::request_malformed:
         case Attempt::request_too_large:
-            return;  // the client's doing
+            return std::nullopt;  // the client's doing
     }
+    return std::nullopt;
 }
 
 template <class Stream>
-void Session<Stream>::record_endpoint_outcome(const tcp::endpoint& endpoint, bool success) {
+void Session<Stream>::record_health(PassiveHealth& passive, bool success) {
     // Successes need no clock: they only reset the state.
-    worker_.upstreams().load(endpoint).passive.record(success, success ? started_ : Clock::now(),
-                                                      passive_fall_);
+    passive.record(success, success ? started_ : Clock::now(), passive_fall_);
 }
 
 /// Sends the request (header and streamed body) and reads the response header.

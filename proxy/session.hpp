@@ -72,9 +72,11 @@ class Session {
     void begin_exchange();
     void leave_in_flight();
     void count_upstream_error(std::string_view reason);
-    /// Feeds this worker's passive health of the endpoint with what one exchange showed.
-    void record_exchange_outcome(const UpstreamConnection& connection, Attempt outcome);
-    void record_endpoint_outcome(const tcp::endpoint& endpoint, bool success);
+    /// What one exchange showed of the endpoint's health, if anything.
+    std::optional<bool> endpoint_health_shown(const UpstreamConnection& connection,
+                                              Attempt outcome) const;
+    /// Feeds this worker's passive health of an endpoint.
+    void record_health(PassiveHealth& passive, bool success);
     tcp::socket& client_socket() { return beast::get_lowest_layer(client_); }
     Clock::duration route_timeout() const;
     void arm(Clock::duration timeout) { slot_.arm(Clock::now(), timeout); }
