@@ -2,12 +2,15 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <type_traits>
 
 #include "proxy/buffer_pool.hpp"
 #include "proxy/connection_slot.hpp"
+#include "proxy/direct_write.hpp"
 #include "proxy/field_allocator.hpp"
 #include "proxy/io.hpp"
+#include "proxy/message_writer.hpp"
 
 namespace tg::proxy {
 
@@ -20,9 +23,10 @@ struct RelayResult {
 };
 
 /// Streams a message whose header `parser` has already read from `in` to `out`: the header
-/// (as it now stands in parser.get()) and the first body bytes go in one write, then the body
-/// follows chunk by chunk through `chunk`, so memory stays bounded whatever the body's size.
-/// Chunked bodies are decoded and re-encoded, so no chunk framing reaches the sink unchecked.
+/// (as it now stands in parser.get(), rendered into `header_text`) and the first body bytes go
+/// in one write, then the body follows chunk by chunk through `chunk`, so memory stays bounded
+/// whatever the body's size. Chunked bodies are decoded and re-encoded, so no chunk framing
+/// reaches the sink unchecked. `has_body`: see MessageWriter.
 ///
 /// The borrowed `chunk` holds both ends of the body's way: once the bytes already in
 /// `in_buffer` (read with the header) are parsed, its first half receives what is read from
@@ -34,14 +38,16 @@ template <bool isRequest, class In, class Out>
 asio::awaitable<RelayResult> relay_message(
     In& in, beast::flat_buffer& in_buffer,
     http::parser<isRequest, http::buffer_body, FieldAllocator<char>>& parser, Out& out,
-    ConnectionSlot& slot, Clock::duration timeout, std::span<char> chunk) {
+    ConnectionSlot& slot, Clock::duration timeout, std::span<char> chunk, std::string& header_text,
+    bool has_body) {
     RelayResult result;
     const auto input_area = chunk.first(chunk.size() / 2);
     const auto body_area = chunk.subspan(chunk.size() / 2);
     beast::flat_static_buffer_base staging(input_area.data(), input_area.size());
-    http::serializer<isRequest, http::buffer_body, ProxyFields> serializer{parser.get()};
+    MessageWriter writer(parser.get(), has_body, header_text);
     auto& body = parser.get().body();
-    do {
+    for (;;) {
+        std::span<const char> piece;
         if (!parser.is_done()) {
             body.data = body_area.data();
             body.size = body_area.size();
@@ -54,27 +60,21 @@ asio::awaitable<RelayResult> relay_message(
                 result.read_error = ec;
                 co_return result;
             }
-            body.size = body_area.size() - body.size;
-            body.data = body_area.data();
-            body.more = !parser.is_done();
-            result.body_bytes += body.size;
-            // Nothing decoded yet (e.g. only a chunk header arrived): an empty write would
-            // end a chunked body early, so read on.
-            if (body.size == 0 && body.more) continue;
-        } else {
-            body.data = nullptr;
-            body.size = 0;
-            body.more = false;
+            piece = body_area.first(body_area.size() - body.size);
+            result.body_bytes += piece.size();
+            // Nothing decoded yet (e.g. only a chunk header arrived): read on.
+            if (piece.empty() && !parser.is_done()) continue;
         }
+        const bool last = parser.is_done();
         slot.arm(Clock::now(), timeout);
-        auto [ec, written] = co_await http::async_write(out, serializer, use_nothrow);
+        auto [ec, written] = co_await write_bytes(out, writer.frame(piece, last));
         result.bytes_written += written;
-        if (ec == http::error::need_buffer) ec = {};
         if (ec) {
             result.write_error = ec;
             co_return result;
         }
-    } while (!parser.is_done() || !serializer.is_done());
+        if (last) break;
+    }
     if (staging.size() != 0) {
         in_buffer.commit(asio::buffer_copy(in_buffer.prepare(staging.size()), staging.data()));
     }
@@ -102,8 +102,7 @@ asio::awaitable<void> pump_bytes(From& from, To& to, BufferPool& buffers, Connec
             co_await from.async_read_some(asio::buffer(space.data(), space.size()), use_nothrow);
         if (read_ec) co_return;
         slot.arm(Clock::now(), idle_timeout);
-        auto [write_ec, _] =
-            co_await asio::async_write(to, asio::buffer(space.data(), n), use_nothrow);
+        auto [write_ec, _] = co_await write_bytes(to, asio::buffer(space.data(), n));
         if (write_ec) co_return;
         moved += n;
     }

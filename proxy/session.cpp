@@ -390,6 +390,7 @@ asio::awaitable<std::shared_ptr<UpstreamConnection>> Session<Stream>::select_ups
         co_return nullptr;
     }
     connection->socket.set_option(tcp::no_delay(true), ec);
+    enable_direct_writes(connection->socket, ec);
     co_return connection;
 }
 
@@ -430,8 +431,7 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::forward() {
         if (expects_continue && !continue_sent) {
             continue_sent = true;
             arm(generation_->config().timeouts.client_idle);
-            auto [ec, n] =
-                co_await asio::async_write(client_, asio::buffer(continue_100), use_nothrow);
+            auto [ec, n] = co_await write_bytes(client_, asio::buffer(continue_100));
             if (ec) co_return Next::close;
         }
         ++worker_.upstreams().load(connection->endpoint).in_flight;
@@ -512,7 +512,7 @@ asio::awaitable<typename Session<Stream>::Attempt> Session<Stream>::exchange(
         // Returned before the wait for the response: a parked long poll holds no relay buffer.
         auto lease = worker_.buffers().borrow();
         sent = co_await relay_message(client_, client_buffer_, *request_parser_, upstream, slot_,
-                                      route_timeout(), lease.span());
+                                      route_timeout(), lease.span(), header_text_, true);
     }
     bytes_in_ += sent.body_bytes;
     if (sent.read_error == http::error::body_limit) co_return Attempt::request_too_large;
@@ -581,9 +581,13 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::relay_response(
         harden_session_cookies(response);
     }
 
+    // RFC 9112 §6.3: whatever its framing headers say, these responses end with their header.
+    const bool has_body = request_parser_->get().method() != http::verb::head && status_ >= 200 &&
+                          status_ != 204 && status_ != 304;
     auto lease = worker_.buffers().borrow();
-    const auto relayed = co_await relay_message(connection->socket, connection->buffer, parser,
-                                                client_, slot_, route_timeout(), lease.span());
+    const auto relayed =
+        co_await relay_message(connection->socket, connection->buffer, parser, client_, slot_,
+                               route_timeout(), lease.span(), header_text_, has_body);
     bytes_out_ += relayed.bytes_written;
     slot_.watch_upstream(nullptr);
     if (relayed.read_error || relayed.write_error) {
@@ -611,20 +615,21 @@ asio::awaitable<void> Session<Stream>::tunnel(UpstreamConnection& connection) {
     arm(idle);
     // Bytes that arrived behind the handshakes belong to the tunnel.
     if (client_buffer_.size() != 0) {
-        auto [ec, n] =
-            co_await asio::async_write(connection.socket, client_buffer_.data(), use_nothrow);
+        auto [ec, n] = co_await write_bytes(connection.socket, client_buffer_.data());
         if (ec) co_return;
         bytes_in_ += n;
         client_buffer_.consume(n);
     }
     if (connection.buffer.size() != 0) {
-        auto [ec, n] = co_await asio::async_write(client_, connection.buffer.data(), use_nothrow);
+        auto [ec, n] = co_await write_bytes(client_, connection.buffer.data());
         if (ec) co_return;
         bytes_out_ += n;
         connection.buffer.consume(n);
     }
     client_buffer_.shrink_to_fit();
     connection.buffer.shrink_to_fit();
+    header_text_.clear();
+    header_text_.shrink_to_fit();
     leave_in_flight();  // tunnels are bounded by max_connections, not max_in_flight (SPEC §4)
     if constexpr (record_metrics) series_->tunnels.add(1);
     co_await (pump_bytes(client_, connection.socket, worker_.buffers(), slot_, idle, bytes_in_) ||
@@ -655,7 +660,7 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::send_local_resp
     bool close, std::string_view extra_headers) {
     build_local_response(local_response_, status_, request_id_, close, extra_headers);
     arm(generation_->config().timeouts.client_idle);
-    auto [ec, n] = co_await asio::async_write(client_, asio::buffer(local_response_), use_nothrow);
+    auto [ec, n] = co_await write_bytes(client_, asio::buffer(local_response_));
     bytes_out_ += n;
     finish();
     co_return close || ec ? Next::close : Next::keep_alive;

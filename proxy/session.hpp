@@ -103,6 +103,7 @@ class Session {
     std::string forwarded_for_;
     std::string client_ip_;
     std::string local_response_;
+    std::string header_text_;  ///< the outgoing header being written (capacity kept)
     std::string upstream_label_;
     std::optional<routing::TenantMatch> tenant_;
     TenantSeries* series_ = nullptr;

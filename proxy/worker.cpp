@@ -1,5 +1,6 @@
 #include "proxy/worker.hpp"
 
+#include "proxy/direct_write.hpp"
 #include "proxy/ops_log.hpp"
 #include "proxy/session.hpp"
 
@@ -80,6 +81,7 @@ asio::awaitable<void> Worker::accept_loop(tcp::acceptor& acceptor, const Listene
         if (connection_count_ >= max_connections_)
             continue;  // socket closes as it goes out of scope
         socket.set_option(tcp::no_delay(true), ec);
+        enable_direct_writes(socket, ec);
         ++connection_count_;
         metrics_.connections(listener.index).add(1);
         asio::co_spawn(context_, serve_connection(std::move(socket), listener), asio::detached);
