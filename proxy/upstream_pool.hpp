@@ -15,7 +15,7 @@ struct UpstreamConnection {
     /// Room for a response header and a typical Odoo response body, read in one go (Beast sizes
     /// each read by the buffer's spare capacity). Reserved for web requests only, so a parked
     /// long poll does not hold it; kept while idle (touched pages only).
-    static constexpr std::size_t read_capacity = 16 * 1024;
+    static constexpr std::size_t read_capacity = 32 * 1024;
 
     UpstreamConnection(const asio::any_io_executor& executor, tcp::endpoint to)
         : socket(executor), endpoint(to) {}
