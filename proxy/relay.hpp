@@ -3,9 +3,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
-#include <type_traits>
 
-#include "proxy/buffer_pool.hpp"
 #include "proxy/connection_slot.hpp"
 #include "proxy/direct_write.hpp"
 #include "proxy/field_allocator.hpp"
@@ -79,33 +77,6 @@ asio::awaitable<RelayResult> relay_message(
         in_buffer.commit(asio::buffer_copy(in_buffer.prepare(staging.size()), staging.data()));
     }
     co_return result;
-}
-
-/// A plain socket can wait for readability without a buffer; a TLS stream may already hold
-/// decrypted bytes that the socket's readiness would never announce, so it must read.
-template <class Stream>
-inline constexpr bool waits_before_read = std::is_same_v<Stream, tcp::socket>;
-
-/// Copies bytes from `from` to `to` until either fails or closes. A plain socket waits for
-/// readability before borrowing a buffer, so an idle plain tunnel holds no relay memory.
-template <class From, class To>
-asio::awaitable<void> pump_bytes(From& from, To& to, BufferPool& buffers, ConnectionSlot& slot,
-                                 Clock::duration idle_timeout, std::uint64_t& moved) {
-    for (;;) {
-        if constexpr (waits_before_read<From>) {
-            auto [wait_ec] = co_await from.async_wait(tcp::socket::wait_read, use_nothrow);
-            if (wait_ec) co_return;
-        }
-        auto lease = buffers.borrow();
-        const auto space = lease.span();
-        auto [read_ec, n] =
-            co_await from.async_read_some(asio::buffer(space.data(), space.size()), use_nothrow);
-        if (read_ec) co_return;
-        slot.arm(Clock::now(), idle_timeout);
-        auto [write_ec, _] = co_await write_bytes(to, asio::buffer(space.data(), n));
-        if (write_ec) co_return;
-        moved += n;
-    }
 }
 
 }  // namespace tg::proxy

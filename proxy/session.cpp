@@ -1,6 +1,5 @@
 #include "proxy/session.hpp"
 
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/range/iterator_range.hpp>
 
 #include "config/net.hpp"
@@ -9,6 +8,7 @@
 #include "proxy/health_board.hpp"
 #include "proxy/ops_log.hpp"
 #include "proxy/relay.hpp"
+#include "proxy/tunnel_pump.hpp"
 #include "routing/balancer.hpp"
 #include "routing/cookie.hpp"
 #include "routing/forwarded.hpp"
@@ -608,7 +608,6 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::relay_response(
 /// Moves WebSocket bytes both ways until either side closes (RFC 6455 frames pass untouched).
 template <class Stream>
 asio::awaitable<void> Session<Stream>::tunnel(UpstreamConnection& connection) {
-    using namespace asio::experimental::awaitable_operators;
     slot_.set_phase(ConnectionSlot::Phase::tunnel);
     slot_.watch_upstream(&connection.socket);
     const auto idle = generation_->config().timeouts.longpolling;
@@ -632,8 +631,9 @@ asio::awaitable<void> Session<Stream>::tunnel(UpstreamConnection& connection) {
     header_text_.shrink_to_fit();
     leave_in_flight();  // tunnels are bounded by max_connections, not max_in_flight (SPEC §4)
     if constexpr (record_metrics) series_->tunnels.add(1);
-    co_await (pump_bytes(client_, connection.socket, worker_.buffers(), slot_, idle, bytes_in_) ||
-              pump_bytes(connection.socket, client_, worker_.buffers(), slot_, idle, bytes_out_));
+    TunnelPump<Stream> pump(client_, connection.socket, worker_.buffers(), slot_, idle, bytes_in_,
+                            bytes_out_);
+    co_await pump.run();
     if constexpr (record_metrics) series_->tunnels.add(-1);
     slot_.watch_upstream(nullptr);
     error_code ignored;
