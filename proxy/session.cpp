@@ -1,6 +1,8 @@
 #include "proxy/session.hpp"
 
+#include <array>
 #include <boost/range/iterator_range.hpp>
+#include <charconv>
 
 #include "config/net.hpp"
 #include "proxy/header_block.hpp"
@@ -36,6 +38,17 @@ config::IpAddress to_ip(const asio::ip::address& address) {
         std::copy(bytes.begin(), bytes.end(), ip.bytes.begin());
     }
     return ip;
+}
+
+/// What address_v4::to_string() gives, without the printf that inet_ntop runs per connection.
+std::string dotted_quad(const asio::ip::address_v4& address) {
+    std::array<char, 16> text;
+    char* end = text.data();
+    for (const auto byte : address.to_bytes()) {
+        if (end != text.data()) *end++ = '.';
+        end = std::to_chars(end, text.data() + text.size(), byte).ptr;
+    }
+    return std::string(text.data(), end);
 }
 
 std::string_view path_of(std::string_view target) {
@@ -74,9 +87,12 @@ Session<Stream>::Session(Worker& worker, Stream stream, const ListenerInfo& list
                          tcp::endpoint peer)
     : worker_(worker), client_(std::move(stream)), listener_(listener), peer_(peer) {
     const auto address = peer_.address();
-    peer_ip_ = address.is_v4() || !address.to_v6().is_v4_mapped()
-                   ? address.to_string()
-                   : asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).to_string();
+    if (address.is_v4())
+        peer_ip_ = dotted_quad(address.to_v4());
+    else if (address.to_v6().is_v4_mapped())
+        peer_ip_ = dotted_quad(asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()));
+    else
+        peer_ip_ = address.to_string();
     worker_.connections().push_back(slot_);
     slot_.watch(&client_socket(), nullptr);
 }
@@ -727,19 +743,14 @@ void Session<Stream>::finish() {
 template class Session<tcp::socket>;
 template class Session<TlsStream>;
 
-asio::awaitable<void> serve_plain(Worker& worker, tcp::socket socket,
+asio::awaitable<void> serve_plain(Worker& worker, tcp::socket socket, tcp::endpoint peer,
                                   const ListenerInfo& listener) {
-    error_code ec;
-    const auto peer = socket.remote_endpoint(ec);
-    if (ec) co_return;
     Session<tcp::socket> session(worker, std::move(socket), listener, peer);
     co_await session.run();
 }
 
-asio::awaitable<void> serve_tls(Worker& worker, tcp::socket socket, const ListenerInfo& listener) {
-    error_code ec;
-    const auto peer = socket.remote_endpoint(ec);
-    if (ec) co_return;
+asio::awaitable<void> serve_tls(Worker& worker, tcp::socket socket, tcp::endpoint peer,
+                                const ListenerInfo& listener) {
     const auto& store = worker.generation()->tls(listener.index);
     Session<TlsStream> session(worker, TlsStream(std::move(socket), store->asio_context()),
                                listener, peer);

@@ -121,10 +121,12 @@ class Session {
 
 using TlsStream = asio::ssl::stream<tcp::socket>;
 
-/// Serves one accepted plain-TCP connection to its end.
-asio::awaitable<void> serve_plain(Worker& worker, tcp::socket socket, const ListenerInfo& listener);
+/// Serves one accepted plain-TCP connection from `peer` to its end.
+asio::awaitable<void> serve_plain(Worker& worker, tcp::socket socket, tcp::endpoint peer,
+                                  const ListenerInfo& listener);
 /// Serves one accepted connection of a TLS listener: handshake (SNI picks the certificate of
 /// the current generation's store), then the same exchanges as plain HTTP.
-asio::awaitable<void> serve_tls(Worker& worker, tcp::socket socket, const ListenerInfo& listener);
+asio::awaitable<void> serve_tls(Worker& worker, tcp::socket socket, tcp::endpoint peer,
+                                const ListenerInfo& listener);
 
 }  // namespace tg::proxy

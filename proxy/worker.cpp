@@ -10,7 +10,9 @@ Worker::Worker(std::size_t index, AccessLogWriter& access_log_writer,
                std::shared_ptr<const Generation> generation, std::size_t max_connections,
                std::size_t listener_count)
     : index_(index),
-      context_(1),
+      // One thread runs this context and only it touches the sockets: the per-descriptor locks
+      // of the reactor are not needed (posts from the control thread stay locked).
+      context_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
       generation_(std::move(generation)),
       max_connections_(max_connections),
       access_log_(access_log_writer),
@@ -68,8 +70,10 @@ void Worker::begin_drain(Clock::duration tunnel_grace) {
 
 asio::awaitable<void> Worker::accept_loop(tcp::acceptor& acceptor, const ListenerInfo& listener) {
     asio::steady_timer backoff(context_);
+    tcp::endpoint peer;
     for (;;) {
-        auto [ec, socket] = co_await acceptor.async_accept(use_nothrow);
+        // The peer's address comes with accept: no getpeername per connection.
+        auto [ec, socket] = co_await acceptor.async_accept(peer, use_nothrow);
         if (draining_ || !acceptor.is_open()) co_return;
         if (ec) {
             // Out of descriptors or memory: pause instead of spinning, keep serving the others.
@@ -84,16 +88,18 @@ asio::awaitable<void> Worker::accept_loop(tcp::acceptor& acceptor, const Listene
         enable_direct_writes(socket, ec);
         ++connection_count_;
         metrics_.connections(listener.index).add(1);
-        asio::co_spawn(context_, serve_connection(std::move(socket), listener), asio::detached);
+        asio::co_spawn(context_, serve_connection(std::move(socket), peer, listener),
+                       asio::detached);
     }
 }
 
-asio::awaitable<void> Worker::serve_connection(tcp::socket socket, const ListenerInfo& listener) {
+asio::awaitable<void> Worker::serve_connection(tcp::socket socket, tcp::endpoint peer,
+                                               const ListenerInfo& listener) {
     try {
         if (listener.tls)
-            co_await serve_tls(*this, std::move(socket), listener);
+            co_await serve_tls(*this, std::move(socket), peer, listener);
         else
-            co_await serve_plain(*this, std::move(socket), listener);
+            co_await serve_plain(*this, std::move(socket), peer, listener);
     } catch (const std::exception& e) {
         ops_log::error("connection ended by an exception", {{"reason", e.what()}});
     }

@@ -73,7 +73,8 @@ class Worker {
   private:
     asio::awaitable<void> take(std::shared_ptr<const Generation> generation);
     asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, const ListenerInfo& listener);
-    asio::awaitable<void> serve_connection(tcp::socket socket, const ListenerInfo& listener);
+    asio::awaitable<void> serve_connection(tcp::socket socket, tcp::endpoint peer,
+                                           const ListenerInfo& listener);
     asio::awaitable<void> tick_loop();
     void sweep(Clock::time_point now);
 
