@@ -1,7 +1,10 @@
 """WebSocket upgrades pass through to the longpolling worker and are tunnelled byte for byte."""
 
+import asyncio
 import json
 import os
+import time
+import uuid
 
 import wsutil
 from harness import header_values
@@ -61,3 +64,27 @@ def test_handshake_refused_by_odoo_reaches_client(gateway):
     assert resp.status == 400, resp
     assert b"origin" in resp.body.lower(), resp.body
     assert g.up.stats("longpolling")["websockets"] == 0
+
+
+def test_tunnel_logged_once_at_its_end_with_bytes_both_ways(gateway):
+    g = gateway()
+    rid = uuid.uuid4().hex
+    payload = os.urandom(100_000)
+
+    async def scenario():
+        async with wsutil.connect(g.port, g.host, extra_headers=[("X-Request-Id", rid)]) as ws:
+            assert await wsutil.echo_roundtrip(ws, payload) == payload
+            await asyncio.sleep(0.3)  # the logged duration is the tunnel's, not the handshake's
+            assert await wsutil.echo_roundtrip(ws, "bye") == "bye"
+
+    started = time.monotonic()
+    wsutil.run(scenario())
+    elapsed_ms = (time.monotonic() - started) * 1000
+    entry = g.proxy.access_log_entry(rid)
+    assert (entry["method"], entry["path"], entry["status"]) == ("GET", "/websocket", 101), entry
+    assert entry["tenant"] == "acme", entry
+    # Frames add a few bytes each way (the client's are masked); the handshakes add more.
+    assert len(payload) < entry["bytes_in"] < len(payload) + 4096, entry
+    assert len(payload) < entry["bytes_out"] < len(payload) + 4096, entry
+    assert 300 <= entry["duration_ms"] <= elapsed_ms + 50, entry
+    assert sum(l.get("request_id") == rid for l in g.proxy.access_log_lines()) == 1
