@@ -1,6 +1,9 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <type_traits>
+#include <variant>
 
 #include "proxy/buffer_pool.hpp"
 #include "proxy/connection_slot.hpp"
@@ -19,7 +22,8 @@ inline constexpr bool waits_before_read = std::is_same_v<Stream, tcp::socket>;
 /// direction is a chain of completion handlers, not a coroutine: an idle tunnel costs two
 /// pending operations instead of two coroutine stacks and the parallel group joining them,
 /// and an Odoo cluster keeps thousands of them open. A plain socket waits for readability
-/// before it borrows a relay buffer, so an idle plain tunnel holds none.
+/// before it borrows a relay buffer, so an idle plain tunnel holds none; a TLS client is read
+/// into the pump's own 4 KiB.
 template <class Client>
 class TunnelPump {
   public:
@@ -56,13 +60,11 @@ class TunnelPump {
                                 read_ready(from, to, moved);
                             });
         } else {
-            auto lease = buffers_.borrow();
-            const auto space = lease.span();
-            from.async_read_some(asio::buffer(space.data(), space.size()),
-                                 [this, &from, &to, &moved, lease = std::move(lease)](
-                                     const error_code& ec, std::size_t n) mutable {
+            from.async_read_some(asio::buffer(tls_input_),
+                                 [this, &from, &to, &moved](const error_code& ec, std::size_t n) {
                                      if (ec) return stop();
-                                     write(from, to, moved, std::move(lease), n);
+                                     write(from, to, moved, asio::buffer(tls_input_.data(), n),
+                                           std::monostate{});
                                  });
         }
     }
@@ -76,13 +78,15 @@ class TunnelPump {
         const std::size_t n = from.read_some(asio::buffer(space.data(), space.size()), ec);
         if (ec == asio::error::would_block) return read(from, to, moved);
         if (ec) return stop();
-        write(from, to, moved, std::move(lease), n);
+        write(from, to, moved, asio::buffer(space.data(), n), std::move(lease));
     }
 
-    template <class From, class To>
-    void write(From& from, To& to, std::uint64_t& moved, BufferPool::Lease lease, std::size_t n) {
+    /// Writes `bytes`, which `holder` keeps alive (a borrowed buffer, or nothing for tls_input_)
+    /// until they are written.
+    template <class From, class To, class Holder>
+    void write(From& from, To& to, std::uint64_t& moved, asio::const_buffer bytes, Holder holder) {
         slot_.arm(Clock::now(), idle_timeout_);
-        const auto bytes = asio::buffer(lease.span().data(), n);
+        const std::size_t n = bytes.size();
         std::size_t written = 0;
         if constexpr (writes_directly<To>) {
             error_code ec;
@@ -94,7 +98,7 @@ class TunnelPump {
             if (ec != asio::error::would_block) return stop();
         }
         asio::async_write(to, bytes + written,
-                          [this, &from, &to, &moved, n, lease = std::move(lease)](
+                          [this, &from, &to, &moved, n, holder = std::move(holder)](
                               const error_code& ec, std::size_t) mutable {
                               if (ec) return stop();
                               moved += n;
@@ -124,6 +128,13 @@ class TunnelPump {
     int running_ = 0;
     bool stopping_ = false;
     asio::steady_timer stopped_{upstream_.get_executor(), Clock::time_point::max()};
+    /// Where a TLS client's bytes are read: a TLS stream cannot wait for readability without
+    /// reading (it may hold decrypted bytes the socket never announces), so an idle TLS tunnel
+    /// keeps a read pending into this, not into a borrowed 64 KiB relay buffer. WebSocket
+    /// messages of an Odoo bus are small; a large one takes a few reads.
+    using TlsInput = std::array<char, 4096>;
+    [[no_unique_address]] std::conditional_t<waits_before_read<Client>, std::monostate, TlsInput>
+        tls_input_;
 };
 
 }  // namespace tg::proxy
