@@ -530,6 +530,8 @@ asio::awaitable<typename Session<Stream>::Attempt> Session<Stream>::exchange(
         sent = co_await relay_message(client_, client_buffer_, *request_parser_, upstream, slot_,
                                       route_timeout(), lease.span(), header_text_, true);
     }
+    // Nor does it keep the header text it sent (the response's is rendered when it comes).
+    if (route_ == routing::Route::longpolling) std::string().swap(header_text_);
     bytes_in_ += sent.body_bytes;
     if (sent.read_error == http::error::body_limit) co_return Attempt::request_too_large;
     if (sent.read_error.category() == make_error_code(http::error::bad_chunk).category())
