@@ -9,9 +9,15 @@ namespace tg::proxy {
 namespace {
 
 std::string endpoint_label(const tcp::endpoint& address) {
+    // Appended piece by piece: `"[" + text` trips GCC 12's -Wrestrict false positive.
     const auto ip = address.address();
-    std::string label = ip.is_v6() ? "[" + ip.to_string() + "]" : ip.to_string();
-    return label + ":" + std::to_string(address.port());
+    std::string label;
+    if (ip.is_v6()) label += '[';
+    label += ip.to_string();
+    if (ip.is_v6()) label += ']';
+    label += ':';
+    label += std::to_string(address.port());
+    return label;
 }
 
 void add_endpoints(const std::vector<config::HostPort>& configured, const DnsAnswers& dns,
