@@ -2,7 +2,7 @@
 """tenantgate vs HAProxy vs nginx (and the origin alone), in one run. See bench/README.md.
 
     /usr/bin/python3 bench/bench.py [--smoke | --full] [--reps N] [--duration S]
-                                    [--tunnels N] [--plain-peers] [--out FILE]
+                                    [--tunnels N] [--workers 1|2] [--plain-peers] [--out FILE]
                                     [--systems origin,tenantgate,haproxy,nginx]
                                     [--skip wrk,tls,tunnels,longpolling]
 
@@ -34,7 +34,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 import common  # noqa: E402
 from common import (BENCH, CLIENT_CORE, HOST_HEADER, PYTHON, BenchError, Proc,  # noqa: E402
-                    cpu_seconds, poll, reset_peak_rss, status_kib)
+                    poll, reset_peak_rss, total_cpu_seconds, total_status_kib)
 
 MODES = {
     # run and warm-up in seconds; poll_ms: how long each parked long poll waits upstream
@@ -172,13 +172,14 @@ class Run:
 
     def measured_wrk(self, system, scenario: Scenario, duration: int) -> dict:
         """One client run with the system's CPU time and peak RSS around it."""
-        pid = system.stats_pid()
-        reset_peak_rss(pid)
-        cpu0 = cpu_seconds(pid)
+        pids = system.stats_pids()
+        for pid in pids:
+            reset_peak_rss(pid)
+        cpu0 = total_cpu_seconds(pids)
         w = self.run_client(system, scenario, duration)
-        cpu1 = cpu_seconds(pid)
+        cpu1 = total_cpu_seconds(pids)
         w["cpu_us_per_req"] = (cpu1 - cpu0) * 1e6 / w["requests"] if w["requests"] else None
-        w["peak_rss_kib"] = status_kib(pid, "VmHWM")
+        w["peak_rss_kib"] = total_status_kib(pids, "VmHWM")
         return w
 
     def ensure_alive(self, system, context: str) -> None:
@@ -253,8 +254,8 @@ class Run:
             for proxy in proxies:
                 self.stop_checked(proxy, f"before the tunnels #{rep + 1}")
                 proxy.start()
-                pid = proxy.stats_pid()
-                rss_before = status_kib(pid, "VmRSS")
+                pids = proxy.stats_pids()
+                rss_before = total_status_kib(pids, "VmRSS")
                 upgrades0 = ws.stats()["upgrades"]
                 client = Proc(f"tunnels-{proxy.name}-{rep}",
                               [PYTHON, BENCH / "idle_client.py", "tunnels", "--port", proxy.port,
@@ -273,10 +274,10 @@ class Run:
                     if upgrades < opened["opened"]:
                         self.problem(f"{proxy.name}: {opened['opened']} tunnels open but only "
                                      f"{upgrades} reached the upstream")
-                    row["rss_with_kib"] = status_kib(pid, "VmRSS")
+                    row["rss_with_kib"] = total_status_kib(pids, "VmRSS")
                     row["kib_per_tunnel"] = ((row["rss_with_kib"] - rss_before) /
                                              max(1, opened["opened"]))
-                    row["cpu_s_open"] = cpu_seconds(pid)
+                    row["cpu_s_open"] = total_cpu_seconds(pids)
                     client.send_line(f"probe {a.probes}")
                     probe = client.read_json_line(120, "echo probes")
                     row.update(echo_p50_ms=probe["p50_ms"], echo_p99_ms=probe["p99_ms"],
@@ -434,7 +435,11 @@ def render_report(run: Run, meta: dict) -> str:
         f"start {' '.join(meta['loadavg_start'])}, at end {' '.join(meta['loadavg_end'])}",
         f"- Versions: {meta['versions']['tenantgate']}; {meta['versions']['haproxy']}; "
         f"{meta['versions']['nginx']}; {meta['versions']['wrk']}",
-        f"- Pinning (taskset): each 1-worker proxy on CPU {common.PROXY_CORE}; wrk, the origin "
+        (f"- Pinning (taskset): each 1-worker proxy on CPU {common.PROXY_CORE}; "
+         if common.PROXY_WORKERS == 1 else
+         f"- Pinning (taskset): the {common.PROXY_WORKERS}-worker proxies unpinned (they share "
+         f"both CPUs with the clients; CPU µs/req sums all their threads/processes); ")
+        + f"wrk, the origin "
         f"nginx, ws_upstream.py and the idle-connection client on CPU {CLIENT_CORE}. The "
         f"`origin (direct)` rows have wrk and the origin sharing CPU {CLIENT_CORE} (the ceiling "
         f"of what the client side can drive).",
@@ -444,7 +449,7 @@ def render_report(run: Run, meta: dict) -> str:
         f"- Mode: {meta['mode']}; {a.reps} repetition(s) of {a.duration} s per system and "
         f"scenario, systems interleaved run by run (A B C D A B C D ...), after a {a.warmup} s "
         f"warm-up each; wrk -t1, HTTP/1.1 keep-alive unless stated.",
-        f"- Equivalent settings: 1 worker/thread each, upstream keep-alive (tenantgate pool; "
+        f"- Equivalent settings: {common.PROXY_WORKERS} worker(s)/thread(s) each, upstream keep-alive (tenantgate pool; "
         f"HAProxy `http-reuse always`; nginx `keepalive {common.Nginx.upstream_keepalive}`), "
         f"access logs off; "
         + ("HAProxy and nginx add the same forwarded headers as tenantgate "
@@ -611,6 +616,8 @@ def main() -> int:
     parser.add_argument("--duration", type=int, help="seconds per measured wrk run")
     parser.add_argument("--warmup", type=int)
     parser.add_argument("--tunnels", type=int, help="idle tunnels / parked polls")
+    parser.add_argument("--workers", type=int, choices=[1, 2], default=1,
+                        help="workers/threads of each proxy (2: unpinned, sharing both CPUs)")
     parser.add_argument("--probes", type=int)
     parser.add_argument("--poll-ms", type=int, help="wait of each parked long poll")
     parser.add_argument("--plain-peers", action="store_true",
@@ -628,6 +635,7 @@ def main() -> int:
         if getattr(args, key, None) is None:
             setattr(args, key, value)
     skip = set(filter(None, args.skip.split(",")))
+    common.PROXY_WORKERS = args.workers
     wanted = [x for x in args.systems.split(",") if x]
     unknown = sorted(set(wanted) - set(SYSTEMS) - {""}) + sorted(skip - set(SKIPPABLE))
     if unknown:

@@ -25,6 +25,7 @@ TEMPLATES = BENCH / "templates"
 PYTHON = "/usr/bin/python3"  # the one with the standard library we rely on (not the PATH one)
 CLIENT_CORE = "0"  # wrk / load clients and the origin(s)
 PROXY_CORE = "1"   # the 1-worker proxy under test
+PROXY_WORKERS = 1  # bench.py --workers: 2 leaves the proxies unpinned, sharing both CPUs
 HOST_HEADER = "bench.local"
 SMALL_BYTES = 100
 LARGE_BYTES = 16 * 1024
@@ -236,6 +237,15 @@ def status_kib(pid: int, key: str) -> int:
     raise BenchError(f"no {key} in /proc/{pid}/status")
 
 
+def total_cpu_seconds(pids: list[int]) -> float:
+    return sum(cpu_seconds(pid) for pid in pids)
+
+
+def total_status_kib(pids: list[int], key: str) -> int:
+    """Sum over the processes (nginx's workers; a peak is then the sum of their peaks)."""
+    return sum(status_kib(pid, key) for pid in pids)
+
+
 def reset_peak_rss(pid: int) -> None:
     """Resets VmHWM to the current RSS (clear_refs 5, Linux >= 4.0)."""
     try:
@@ -430,6 +440,9 @@ class Origin:
         kids = children(self.proc.pid)
         return kids[0] if kids else self.proc.pid
 
+    def stats_pids(self) -> list[int]:
+        return [self.stats_pid()]
+
     def alive(self) -> bool:
         return self.proc is not None and self.proc.alive()
 
@@ -468,7 +481,7 @@ class WsUpstream:
 
 
 class Proxy:
-    """Base of the three proxies: pinned to PROXY_CORE, one worker, logs off."""
+    """Base of the three proxies: PROXY_WORKERS workers (one: pinned to PROXY_CORE), logs off."""
 
     name = "?"
 
@@ -497,7 +510,7 @@ class Proxy:
     def start(self, timeout: float = START_TIMEOUT) -> None:
         self.starts += 1
         self.proc = Proc(f"{self.name}-{self.starts}", self.valgrind + self.command(), self.tmp,
-                         core=PROXY_CORE)
+                         core=PROXY_CORE if PROXY_WORKERS == 1 else None)
         self.wait_ready(timeout)
         if not self.proc.alive():
             raise BenchError(f"{self.name} exited at start (code {self.proc.popen.returncode}):"
@@ -508,6 +521,10 @@ class Proxy:
 
     def stats_pid(self) -> int:
         return self.proc.pid
+
+    def stats_pids(self) -> list[int]:
+        """The processes whose CPU time and memory are the proxy's (nginx: its workers)."""
+        return [self.stats_pid()]
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.alive()
@@ -535,7 +552,8 @@ class Tenantgate(Proxy):
             tls = render("tenantgate-tls-listener.inc", self.tmp / "tenantgate-tls-listener.inc",
                          CERT=self.tls.cert, KEY=self.tls.key).read_text()
         conf = render("tenantgate.yaml", self.tmp / "tenantgate.yaml",
-                      ORIGIN_PORT=self.origin_port, WS_PORT=self.ws_port, TLS_LISTENER=tls)
+                      ORIGIN_PORT=self.origin_port, WS_PORT=self.ws_port, TLS_LISTENER=tls,
+                      WORKERS=PROXY_WORKERS)
         return [self.binary, "run", "--config", conf]
 
     def _events(self) -> list:
@@ -600,7 +618,7 @@ class HAProxy(Proxy):
                          f"    http-response set-header Strict-Transport-Security "
                          f"max-age={HSTS_SECONDS}").read_text()
         conf = render("haproxy.cfg", self.tmp / "haproxy.cfg", PORT=self.port,
-                      TLS_FRONTEND=tls,
+                      TLS_FRONTEND=tls, WORKERS=PROXY_WORKERS,
                       MAXCONN=self.maxconn or min(40000, max_tunnels() + 50),
                       ORIGIN_PORT=self.origin_port, WS_PORT=self.ws_port,
                       HAPROXY_HEADERS=self.headers_snippet("haproxy-headers.inc"))
@@ -626,7 +644,7 @@ class Nginx(Proxy):
                          f"        add_header Strict-Transport-Security "
                          f"max-age={HSTS_SECONDS} always;").read_text()
         conf = render("proxy-nginx.conf", self.tmp / "proxy-nginx.conf", TMP=self.tmp,
-                      NGINX_TLS_SERVERS=tls,
+                      NGINX_TLS_SERVERS=tls, WORKERS=PROXY_WORKERS,
                       PORT=self.port, ORIGIN_PORT=self.origin_port, WS_PORT=self.ws_port,
                       NGINX_KEEPALIVE=self.upstream_keepalive, NOFILE=nofile(),
                       # nginx starts closing idle connections (even new ones) when fewer than
@@ -643,6 +661,12 @@ class Nginx(Proxy):
             return self.proc.pid
         kids = poll(lambda: children(self.proc.pid), 5.0, "nginx's worker process")
         return kids[0]
+
+    def stats_pids(self) -> list[int]:
+        if self.valgrind:
+            return [self.proc.pid]
+        return poll(lambda: (lambda kids: kids if len(kids) >= PROXY_WORKERS else None)(
+            children(self.proc.pid)), 5.0, "nginx's worker processes")
 
     def version(self) -> str:
         return tool_version(["nginx", "-v"])
