@@ -645,8 +645,7 @@ asio::awaitable<void> Session<Stream>::tunnel(UpstreamConnection& connection) {
     }
     client_buffer_.shrink_to_fit();
     connection.buffer.shrink_to_fit();
-    header_text_.clear();
-    header_text_.shrink_to_fit();
+    std::string().swap(header_text_);
     leave_in_flight();  // tunnels are bounded by max_connections, not max_in_flight (SPEC §4)
     if constexpr (record_metrics) series_->tunnels.add(1);
     TunnelPump<Stream> pump(client_, connection.socket, worker_.buffers(), slot_, idle, bytes_in_,
