@@ -5,8 +5,8 @@
 #include <cstddef>
 #include <new>
 
-#include <boost/beast/http/fields.hpp>
 #include <sanitizer/asan_interface.h>
+#include <boost/beast/http/fields.hpp>
 
 namespace tg::proxy {
 
