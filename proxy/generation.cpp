@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "proxy/health_board.hpp"
+#include "proxy/upstream/health_board.hpp"
 #include "routing/balancer.hpp"
 
 namespace tg::proxy {

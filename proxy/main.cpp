@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "config/load.hpp"
-#include "proxy/ctl.hpp"
+#include "proxy/admin/ctl.hpp"
 #include "proxy/server.hpp"
 #include "tls/check.hpp"
 

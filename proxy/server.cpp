@@ -13,7 +13,7 @@
 #include <thread>
 
 #include "config/load.hpp"
-#include "proxy/ops_log.hpp"
+#include "proxy/observe/ops_log.hpp"
 
 namespace tg::proxy {
 namespace {

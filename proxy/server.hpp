@@ -7,13 +7,13 @@
 #include <vector>
 
 #include "config/snapshot.hpp"
-#include "proxy/access_log.hpp"
-#include "proxy/admin_server.hpp"
-#include "proxy/dns_refresher.hpp"
+#include "proxy/admin/admin_server.hpp"
 #include "proxy/generation.hpp"
-#include "proxy/health_checker.hpp"
 #include "proxy/io.hpp"
-#include "proxy/metrics_collector.hpp"
+#include "proxy/observe/access_log.hpp"
+#include "proxy/observe/metrics_collector.hpp"
+#include "proxy/upstream/dns_refresher.hpp"
+#include "proxy/upstream/health_checker.hpp"
 #include "proxy/worker.hpp"
 #include "tls/file_watch.hpp"
 #include "tls/ticket_keys.hpp"

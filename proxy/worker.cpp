@@ -1,8 +1,8 @@
 #include "proxy/worker.hpp"
 
-#include "proxy/direct_write.hpp"
-#include "proxy/ops_log.hpp"
-#include "proxy/session.hpp"
+#include "proxy/http/direct_write.hpp"
+#include "proxy/http/session.hpp"
+#include "proxy/observe/ops_log.hpp"
 
 namespace tg::proxy {
 

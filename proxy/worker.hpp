@@ -9,13 +9,13 @@
 #include <string>
 #include <thread>
 
-#include "proxy/access_log.hpp"
 #include "proxy/buffer_pool.hpp"
 #include "proxy/connection_slot.hpp"
 #include "proxy/generation.hpp"
 #include "proxy/io.hpp"
-#include "proxy/upstream_pool.hpp"
-#include "proxy/worker_metrics.hpp"
+#include "proxy/observe/access_log.hpp"
+#include "proxy/observe/worker_metrics.hpp"
+#include "proxy/upstream/upstream_pool.hpp"
 
 namespace tg::proxy {
 

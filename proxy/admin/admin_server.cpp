@@ -1,0 +1,290 @@
+#include "proxy/admin/admin_server.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include <boost/json.hpp>
+#include <map>
+
+#include "config/units.hpp"
+#include "proxy/observe/metrics_collector.hpp"
+#include "routing/release.hpp"
+
+namespace tg::proxy {
+namespace {
+
+namespace json = boost::json;
+constexpr auto admin_read_timeout = std::chrono::seconds(10);
+constexpr std::size_t admin_body_limit = 1024 * 1024;
+
+http::response<http::string_body> json_response(http::status status, const json::value& body,
+                                                unsigned version) {
+    http::response<http::string_body> response{status, version};
+    response.set(http::field::content_type, "application/json");
+    response.set(http::field::cache_control, "no-store");
+    response.body() = json::serialize(body) + "\n";
+    response.prepare_payload();
+    return response;
+}
+
+json::object error_body(std::string message) {
+    return {{"error", std::move(message)}};
+}
+
+/// Compares secrets in time independent of where they differ (and of their lengths).
+bool same_secret(std::string_view a, std::string_view b) {
+    unsigned char da[SHA256_DIGEST_LENGTH];
+    unsigned char db[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char*>(a.data()), a.size(), da);
+    SHA256(reinterpret_cast<const unsigned char*>(b.data()), b.size(), db);
+    return CRYPTO_memcmp(da, db, sizeof da) == 0;
+}
+
+json::value rate_limit_json(const std::optional<config::RateLimit>& limit) {
+    if (!limit) return nullptr;
+    return json::object{{"requests_per_second", limit->requests_per_second},
+                        {"burst", limit->burst}};
+}
+
+}  // namespace
+
+AdminServer::AdminServer(asio::io_context& control, tcp::acceptor acceptor,
+                         const ServerState& state, std::vector<const WorkerMetrics*> workers,
+                         const prometheus::Collectable& metrics, AdminActions actions)
+    : control_(control),
+      acceptor_(std::move(acceptor)),
+      state_(state),
+      workers_(std::move(workers)),
+      metrics_(metrics),
+      actions_(std::move(actions)) {}
+
+tcp::endpoint AdminServer::local_endpoint() const {
+    return acceptor_.local_endpoint();
+}
+
+void AdminServer::start() {
+    asio::co_spawn(control_, accept_loop(), asio::detached);
+}
+
+void AdminServer::stop() {
+    error_code ignored;
+    acceptor_.close(ignored);
+}
+
+asio::awaitable<void> AdminServer::accept_loop() {
+    for (;;) {
+        auto [ec, socket] = co_await acceptor_.async_accept(use_nothrow);
+        if (!acceptor_.is_open()) co_return;
+        if (ec) continue;
+        asio::co_spawn(control_, serve(std::move(socket)), asio::detached);
+    }
+}
+
+asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
+    beast::tcp_stream stream(std::move(socket));
+    beast::flat_buffer buffer;
+    for (;;) {
+        http::request_parser<http::string_body> parser;
+        parser.body_limit(admin_body_limit);
+        stream.expires_after(admin_read_timeout);
+        auto [read_ec, _] = co_await http::async_read(stream, buffer, parser, use_nothrow);
+        if (read_ec == http::error::end_of_stream || read_ec == beast::error::timeout) break;
+        Response response;
+        bool keep_alive = false;
+        if (read_ec) {
+            response =
+                json_response(http::status::bad_request, error_body("malformed request"), 11);
+        } else {
+            const auto& request = parser.get();
+            keep_alive = request.keep_alive();
+            response = co_await handle(request);
+            response.version(request.version());
+        }
+        response.keep_alive(keep_alive);
+        stream.expires_after(admin_read_timeout);
+        auto [write_ec, __] = co_await http::async_write(stream, response, use_nothrow);
+        if (write_ec || !keep_alive) break;
+    }
+    error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+}
+
+std::optional<AdminServer::Response> AdminServer::refuse_unauthorized(
+    const Request& request) const {
+    const auto header = request[http::field::authorization];
+    constexpr std::string_view scheme = "Bearer ";
+    if (header.size() <= scheme.size() ||
+        !beast::iequals(header.substr(0, scheme.size()), scheme)) {
+        auto response = json_response(http::status::unauthorized,
+                                      error_body("missing bearer token"), request.version());
+        response.set(http::field::www_authenticate, "Bearer");
+        return response;
+    }
+    if (state_.admin_token.empty())
+        return json_response(http::status::forbidden, error_body("no admin token is configured"),
+                             request.version());
+    if (!same_secret(header.substr(scheme.size()), state_.admin_token))
+        return json_response(http::status::forbidden, error_body("invalid token"),
+                             request.version());
+    return std::nullopt;
+}
+
+asio::awaitable<AdminServer::Response> AdminServer::handle(const Request& request) {
+    const std::string_view target = request.target();
+    const std::string_view path = target.substr(0, target.find('?'));
+    const unsigned version = request.version();
+    const bool read = request.method() == http::verb::get || request.method() == http::verb::head;
+    const auto method_not_allowed = [&](std::string_view allow) {
+        auto response = json_response(http::status::method_not_allowed,
+                                      error_body("method not allowed"), version);
+        response.set(http::field::allow, allow);
+        return response;
+    };
+
+    // Always open: probes and scrapes carry no token.
+    if (path == "/healthz" || path == "/readyz" || path == "/metrics") {
+        if (!read) co_return method_not_allowed("GET, HEAD");
+        if (path == "/healthz")
+            co_return json_response(http::status::ok, {{"status", "ok"}}, version);
+        if (path == "/readyz")
+            co_return state_.draining
+                ? json_response(http::status::service_unavailable, {{"status", "draining"}},
+                                version)
+                : json_response(http::status::ok, {{"status", "ready"}}, version);
+        Response response{http::status::ok, version};
+        response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+        response.body() = render_metrics(metrics_);
+        response.prepare_payload();
+        co_return response;
+    }
+
+    constexpr std::string_view tenants_prefix = "/api/v1/tenants/";
+    const bool is_read_path =
+        path == "/api/v1/status" || path == "/api/v1/tenants" ||
+        (path.starts_with(tenants_prefix) && path.size() > tenants_prefix.size() &&
+         path.find('/', tenants_prefix.size()) == std::string_view::npos);
+    const bool is_action_path = path == "/api/v1/reload" || path == "/api/v1/drain";
+    if (!is_read_path && !is_action_path)
+        co_return json_response(http::status::not_found, error_body("no such admin endpoint"),
+                                version);
+
+    if (is_read_path) {
+        if (!read) co_return method_not_allowed("GET, HEAD");
+        if (!state_.snapshot->admin.allow_read_without_token)
+            if (auto refusal = refuse_unauthorized(request)) co_return std::move(*refusal);
+        if (path == "/api/v1/status") co_return status(request);
+        if (path == "/api/v1/tenants") co_return tenants(request);
+        co_return tenant(request, path.substr(tenants_prefix.size()));
+    }
+
+    if (request.method() != http::verb::post) co_return method_not_allowed("POST");
+    if (auto refusal = refuse_unauthorized(request)) co_return std::move(*refusal);
+    if (path == "/api/v1/drain") {
+        actions_.drain();
+        co_return json_response(http::status::accepted, {{"result", "draining"}}, version);
+    }
+    const auto errors = co_await actions_.reload();
+    if (!errors.empty()) {
+        json::array list;
+        for (const auto& e : errors) list.emplace_back(e);
+        co_return json_response(http::status::bad_request,
+                                {{"error", "invalid config"}, {"errors", std::move(list)}},
+                                version);
+    }
+    co_return json_response(http::status::ok,
+                            {{"result", "reloaded"}, {"generation", state_.config_generation}},
+                            version);
+}
+
+AdminServer::Response AdminServer::status(const Request& request) const {
+    std::int64_t connections = 0;
+    for (const auto* worker : workers_)
+        for (std::size_t l = 0; l < worker->listener_count(); ++l)
+            connections += worker->connections_value(l);
+    const auto uptime =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - state_.started);
+    return json_response(http::status::ok,
+                         {{"version", TG_VERSION},
+                          {"config_generation", state_.config_generation},
+                          {"uptime_seconds", uptime.count()},
+                          {"connections", connections},
+                          {"draining", state_.draining},
+                          {"workers", state_.workers}},
+                         request.version());
+}
+
+namespace {
+
+struct TenantLoad {
+    std::int64_t in_flight = 0;
+    std::int64_t tunnels = 0;
+};
+
+json::object tenant_json(const config::Tenant& tenant, const TenantLoad& load) {
+    json::array hosts;
+    for (const auto& host : tenant.hosts) hosts.emplace_back(host);
+    const auto& policy = tenant.policy;
+    json::value release = nullptr;
+    if (policy.release)
+        release =
+            json::object{{"blue", policy.release->blue},
+                         {"green", policy.release->green},
+                         {"active", routing::color_name(policy.release->active)},
+                         {"drain_timeout", config::format_duration(policy.release->drain_timeout)}};
+    return {{"name", tenant.name},
+            {"hosts", std::move(hosts)},
+            {"pool", policy.release ? json::value(nullptr) : json::value(policy.pool)},
+            {"release", std::move(release)},
+            {"active_pool", routing::active_pool(policy, std::nullopt)},
+            {"limits",
+             {{"rate_limit", rate_limit_json(policy.rate_limit)},
+              {"per_client_rate_limit", rate_limit_json(policy.per_client_rate_limit)},
+              {"max_in_flight", policy.max_in_flight}}},
+            {"in_flight", load.in_flight},
+            {"tunnels", load.tunnels}};
+}
+
+std::map<std::string, TenantLoad, std::less<>> tenant_loads(
+    const std::vector<const WorkerMetrics*>& workers) {
+    std::map<std::string, TenantLoad, std::less<>> loads;
+    for (const auto* worker : workers)
+        worker->for_each_tenant([&](const std::string& name, const TenantSeries& series) {
+            auto& load = loads[name];
+            load.in_flight += series.in_flight.value();
+            load.tunnels += series.tunnels.value();
+        });
+    return loads;
+}
+
+}  // namespace
+
+AdminServer::Response AdminServer::tenants(const Request& request) const {
+    const auto loads = tenant_loads(workers_);
+    json::array list;
+    for (const auto& [name, tenant] : state_.snapshot->tenants) {
+        const auto load = loads.find(name);
+        list.push_back(tenant_json(tenant, load == loads.end() ? TenantLoad{} : load->second));
+    }
+    json::array templates;
+    for (const auto& t : state_.snapshot->tenant_templates)
+        templates.push_back(json::object{{"host", t.host}, {"pool", t.policy.pool}});
+    return json_response(http::status::ok,
+                         {{"tenants", std::move(list)}, {"templates", std::move(templates)}},
+                         request.version());
+}
+
+AdminServer::Response AdminServer::tenant(const Request& request, std::string_view name) const {
+    const auto found = state_.snapshot->tenants.find(name);
+    if (found == state_.snapshot->tenants.end())
+        return json_response(http::status::not_found,
+                             error_body("unknown tenant \"" + std::string(name) + "\""),
+                             request.version());
+    const auto loads = tenant_loads(workers_);
+    const auto load = loads.find(name);
+    return json_response(
+        http::status::ok,
+        tenant_json(found->second, load == loads.end() ? TenantLoad{} : load->second),
+        request.version());
+}
+
+}  // namespace tg::proxy

@@ -1,0 +1,74 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/snapshot.hpp"
+#include "proxy/generation.hpp"
+#include "proxy/io.hpp"
+#include "proxy/observe/worker_metrics.hpp"
+#include "tls/context_store.hpp"
+
+namespace prometheus {
+class Collectable;
+}
+
+namespace tg::proxy {
+
+/// What the admin API reports about the process; written and read by the control thread only.
+struct ServerState {
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+    std::shared_ptr<const config::Snapshot> snapshot;
+    std::shared_ptr<const Generation> generation;  ///< the one published last
+    std::uint64_t config_generation = 1;
+    std::uint64_t reloads_succeeded = 0;
+    std::uint64_t reloads_failed = 0;
+    std::string admin_token;                            ///< empty: no mutating call is accepted
+    std::vector<tls::CertificateSummary> certificates;  ///< of every TLS listener
+    std::size_t workers = 0;
+    bool draining = false;
+};
+
+/// What the admin API can ask of the server.
+struct AdminActions {
+    /// Reloads the config file; returns every error (empty when the new config is in effect).
+    std::function<asio::awaitable<std::vector<std::string>>()> reload;
+    std::function<void()> drain;
+};
+
+/// The admin listener (SPEC §6), on the control thread and never on a public listener.
+class AdminServer {
+  public:
+    AdminServer(asio::io_context& control, tcp::acceptor acceptor, const ServerState& state,
+                std::vector<const WorkerMetrics*> workers, const prometheus::Collectable& metrics,
+                AdminActions actions);
+    void start();
+    void stop();
+    tcp::endpoint local_endpoint() const;
+
+  private:
+    using Request = http::request<http::string_body>;
+    using Response = http::response<http::string_body>;
+
+    asio::awaitable<void> accept_loop();
+    asio::awaitable<void> serve(tcp::socket socket);
+    asio::awaitable<Response> handle(const Request& request);
+    /// Empty when `request` may proceed; else the 401/403 answer.
+    std::optional<Response> refuse_unauthorized(const Request& request) const;
+    Response status(const Request& request) const;
+    Response tenants(const Request& request) const;
+    Response tenant(const Request& request, std::string_view name) const;
+
+    asio::io_context& control_;
+    tcp::acceptor acceptor_;
+    const ServerState& state_;
+    std::vector<const WorkerMetrics*> workers_;
+    const prometheus::Collectable& metrics_;
+    AdminActions actions_;
+};
+
+}  // namespace tg::proxy

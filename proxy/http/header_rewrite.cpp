@@ -1,0 +1,139 @@
+#include "proxy/http/header_rewrite.hpp"
+
+#include <algorithm>
+#include <array>
+#include <boost/container/small_vector.hpp>
+#include <boost/range/iterator_range.hpp>
+#include <string>
+
+namespace tg::proxy {
+namespace {
+
+/// True when any `field` line lists `token`: repeated lines form one list (RFC 9110 §5.3).
+bool has_token(const ProxyFields& fields, http::field field, std::string_view token) {
+    for (const auto& line : boost::make_iterator_range(fields.equal_range(field)))
+        for (const auto& item : http::token_list{line.value()})
+            if (beast::iequals(item, token)) return true;
+    return false;
+}
+
+/// Names listed in Connection (RFC 9110 §7.6.1): views into the Connection lines.
+using OptionNames = boost::container::small_vector<std::string_view, 8>;
+
+/// Fields named in Connection that must survive anyway: removing them would change framing or
+/// routing rather than drop a hop-by-hop option.
+bool protected_field(std::string_view name) {
+    static constexpr std::array<std::string_view, 3> names = {"host", "content-length",
+                                                              "transfer-encoding"};
+    for (const auto n : names)
+        if (beast::iequals(n, name)) return true;
+    return false;
+}
+
+OptionNames connection_options(const ProxyFields& fields, bool keep_upgrade) {
+    OptionNames names;
+    for (const auto& line : boost::make_iterator_range(fields.equal_range(http::field::connection)))
+        for (const auto& name : http::token_list{line.value()})
+            if (!protected_field(name) && !(keep_upgrade && beast::iequals(name, "upgrade")))
+                names.push_back(name);
+    return names;
+}
+
+bool always_hop_by_hop(http::field name, bool keep_upgrade) {
+    switch (name) {
+        case http::field::keep_alive:
+        case http::field::proxy_connection:
+        case http::field::te:
+        case http::field::trailer:
+            return true;
+        case http::field::upgrade:
+            return !keep_upgrade;
+        default:
+            return false;
+    }
+}
+
+/// Removes the hop-by-hop fields, those listed in Connection and those `also_removed` picks,
+/// in one walk of the list: Beast's erase by name is a tree lookup each, and a request had a
+/// dozen. `keep_upgrade`: see strip_hop_by_hop.
+template <class Pick>
+void remove_fields(ProxyFields& fields, bool keep_upgrade, Pick also_removed) {
+    const auto options = connection_options(fields, keep_upgrade);
+    for (auto it = fields.begin(); it != fields.end();) {
+        const auto name = it->name();
+        const bool remove = name != http::field::connection &&
+                            (always_hop_by_hop(name, keep_upgrade) || also_removed(*it) ||
+                             std::ranges::any_of(options, [&](auto n) {
+                                 return beast::iequals(n, it->name_string());
+                             }));
+        it = remove ? fields.erase(it) : std::next(it);
+    }
+    fields.erase(http::field::connection);  // last: `options` are views into it
+    if (keep_upgrade) fields.insert(http::field::connection, "upgrade");
+}
+
+/// Odoo applies X-Odoo-dbfilter as a regular expression: tenant names are matched literally.
+std::string dbfilter_for(std::string_view tenant) {
+    std::string pattern = "^";
+    for (const char c : tenant) {
+        const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                           (c >= '0' && c <= '9') || c == '-' || c == '_';
+        if (!plain) pattern.push_back('\\');
+        pattern.push_back(c);
+    }
+    pattern.push_back('$');
+    return pattern;
+}
+
+}  // namespace
+
+bool is_websocket_upgrade(const http::request_header<ProxyFields>& request) {
+    if (request.method() != http::verb::get || request.version() != 11) return false;
+    return has_token(request, http::field::upgrade, "websocket") &&
+           has_token(request, http::field::connection, "upgrade");
+}
+
+bool request_framing_is_valid(const http::request_header<ProxyFields>& request) {
+    if (request.count(http::field::host) != 1 && request.version() == 11) return false;
+    if (request.count(http::field::host) > 1) return false;
+    if (request.count(http::field::transfer_encoding) > 1) return false;
+    const auto te = request.find(http::field::transfer_encoding);
+    if (te == request.end()) return true;
+    std::size_t codings = 0;
+    for (const auto& coding : http::token_list{te->value()}) {
+        if (!beast::iequals(coding, "chunked")) return false;
+        ++codings;
+    }
+    return codings == 1 && request.version() == 11;
+}
+
+void strip_hop_by_hop(ProxyFields& fields, bool keep_upgrade) {
+    remove_fields(fields, keep_upgrade, [](const ProxyFields::value_type&) { return false; });
+}
+
+void rewrite_upstream_request(http::request_header<ProxyFields>& request,
+                              const ForwardedHeaders& forwarded, bool websocket_upgrade) {
+    static constexpr std::array<std::string_view, 6> asserted = {
+        "X-Forwarded-For", "X-Forwarded-Host", "X-Real-IP",
+        "X-Request-Id",    "X-Tenant",         "X-Odoo-dbfilter"};
+    bool proto_kept = false;
+    remove_fields(request, websocket_upgrade, [&](const ProxyFields::value_type& field) {
+        if (field.name() != http::field::unknown) return false;
+        const auto name = field.name_string();
+        if (beast::iequals(name, "X-Forwarded-Proto")) {
+            proto_kept = forwarded.peer_trusted;  // a trusted proxy's scheme is kept
+            return !proto_kept;
+        }
+        return std::ranges::any_of(asserted, [&](auto n) { return beast::iequals(n, name); });
+    });
+    request.version(11);
+    request.insert("X-Forwarded-For", forwarded.forwarded_for);
+    if (!proto_kept) request.insert("X-Forwarded-Proto", forwarded.proto);
+    request.insert("X-Forwarded-Host", forwarded.original_host);
+    request.insert("X-Real-IP", forwarded.client_ip);
+    request.insert("X-Request-Id", forwarded.request_id);
+    request.insert("X-Tenant", forwarded.tenant);
+    if (forwarded.odoo_dbfilter) request.insert("X-Odoo-dbfilter", dbfilter_for(forwarded.tenant));
+}
+
+}  // namespace tg::proxy

@@ -1,0 +1,41 @@
+#pragma once
+
+#include <string_view>
+
+#include "proxy/http/field_allocator.hpp"
+#include "proxy/io.hpp"
+
+namespace tg::proxy {
+
+/// What the proxy tells the upstream about the request (SPEC §3 "Headers sent upstream").
+struct ForwardedHeaders {
+    std::string_view forwarded_for;  ///< the full X-Forwarded-For value to send
+    std::string_view client_ip;      ///< X-Real-IP
+    std::string_view proto;          ///< "http" or "https": the scheme the client used here
+    bool peer_trusted = false;       ///< a trusted proxy's X-Forwarded-Proto is kept
+    std::string_view original_host;  ///< the client's Host header as sent, port included
+    std::string_view request_id;
+    std::string_view tenant;
+    bool odoo_dbfilter = false;
+};
+
+/// True for a WebSocket handshake (RFC 6455 §4.1): GET, HTTP/1.1, `Upgrade: websocket` and
+/// `Connection: upgrade`.
+bool is_websocket_upgrade(const http::request_header<ProxyFields>& request);
+
+/// Checks framing Beast leaves to us (RFC 9112 §6.1, §3.2): Transfer-Encoding, when present,
+/// must be exactly `chunked` (any other coding makes the length unknowable), and there is
+/// exactly one Host header.
+bool request_framing_is_valid(const http::request_header<ProxyFields>& request);
+
+/// Removes hop-by-hop fields (RFC 9110 §7.6.1) and those listed in Connection. `keep_upgrade`
+/// keeps `Upgrade` and sets `Connection: upgrade` (a WebSocket handshake passes through).
+void strip_hop_by_hop(ProxyFields& fields, bool keep_upgrade);
+
+/// Rewrites a client request for the upstream: hop-by-hop fields out, X-Forwarded-*,
+/// X-Real-IP, X-Request-Id, X-Tenant and (when enabled) X-Odoo-dbfilter in. Client-sent
+/// copies of the headers the proxy asserts are removed, so they cannot be spoofed.
+void rewrite_upstream_request(http::request_header<ProxyFields>& request,
+                              const ForwardedHeaders& forwarded, bool websocket_upgrade);
+
+}  // namespace tg::proxy

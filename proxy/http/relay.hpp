@@ -1,0 +1,82 @@
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "proxy/connection_slot.hpp"
+#include "proxy/http/direct_write.hpp"
+#include "proxy/http/field_allocator.hpp"
+#include "proxy/http/message_writer.hpp"
+#include "proxy/io.hpp"
+
+namespace tg::proxy {
+
+/// How a message relay ended: which side failed, if any, and how much moved.
+struct RelayResult {
+    error_code read_error;
+    error_code write_error;
+    std::uint64_t body_bytes = 0;     ///< body bytes read from the source
+    std::uint64_t bytes_written = 0;  ///< header and body bytes written to the sink
+};
+
+/// Streams a message whose header `parser` has already read from `in` to `out`: the header
+/// (as it now stands in parser.get(), rendered into `header_text`) and the first body bytes go
+/// in one write, then the body follows chunk by chunk through `chunk`, so memory stays bounded
+/// whatever the body's size. Chunked bodies are decoded and re-encoded, so no chunk framing
+/// reaches the sink unchecked. `has_body`: see MessageWriter.
+///
+/// The borrowed `chunk` holds both ends of the body's way: once the bytes already in
+/// `in_buffer` (read with the header) are parsed, its first half receives what is read from
+/// `in` and its second half the body the parser decodes. `in_buffer`, sized for a header and a
+/// typical body and kept across requests, never grows for a body, so a keep-alive connection
+/// costs no allocation per message; bytes read past the message (a pipelined request) are
+/// handed back to `in_buffer` at the end.
+template <bool isRequest, class In, class Out>
+asio::awaitable<RelayResult> relay_message(
+    In& in, beast::flat_buffer& in_buffer,
+    http::parser<isRequest, http::buffer_body, FieldAllocator<char>>& parser, Out& out,
+    ConnectionSlot& slot, Clock::duration timeout, std::span<char> chunk, std::string& header_text,
+    bool has_body) {
+    RelayResult result;
+    const auto input_area = chunk.first(chunk.size() / 2);
+    const auto body_area = chunk.subspan(chunk.size() / 2);
+    beast::flat_static_buffer_base staging(input_area.data(), input_area.size());
+    MessageWriter writer(parser.get(), has_body, header_text);
+    auto& body = parser.get().body();
+    for (;;) {
+        std::span<const char> piece;
+        if (!parser.is_done()) {
+            body.data = body_area.data();
+            body.size = body_area.size();
+            slot.arm(Clock::now(), timeout);
+            auto [ec, _] = in_buffer.size() == 0
+                               ? co_await http::async_read_some(in, staging, parser, use_nothrow)
+                               : co_await http::async_read_some(in, in_buffer, parser, use_nothrow);
+            if (ec == http::error::need_buffer) ec = {};
+            if (ec) {
+                result.read_error = ec;
+                co_return result;
+            }
+            piece = body_area.first(body_area.size() - body.size);
+            result.body_bytes += piece.size();
+            // Nothing decoded yet (e.g. only a chunk header arrived): read on.
+            if (piece.empty() && !parser.is_done()) continue;
+        }
+        const bool last = parser.is_done();
+        slot.arm(Clock::now(), timeout);
+        auto [ec, written] = co_await write_bytes(out, writer.frame(piece, last));
+        result.bytes_written += written;
+        if (ec) {
+            result.write_error = ec;
+            co_return result;
+        }
+        if (last) break;
+    }
+    if (staging.size() != 0) {
+        in_buffer.commit(asio::buffer_copy(in_buffer.prepare(staging.size()), staging.data()));
+    }
+    co_return result;
+}
+
+}  // namespace tg::proxy

@@ -1,0 +1,761 @@
+#include "proxy/http/session.hpp"
+
+#include <array>
+#include <boost/range/iterator_range.hpp>
+#include <charconv>
+
+#include "config/net.hpp"
+#include "proxy/http/header_block.hpp"
+#include "proxy/http/header_rewrite.hpp"
+#include "proxy/http/relay.hpp"
+#include "proxy/http/tunnel_pump.hpp"
+#include "proxy/observe/ops_log.hpp"
+#include "proxy/upstream/health_board.hpp"
+#include "routing/balancer.hpp"
+#include "routing/cookie.hpp"
+#include "routing/forwarded.hpp"
+#include "routing/host.hpp"
+#include "routing/release.hpp"
+#include "routing/request_id.hpp"
+#include "tls/handshake_failure.hpp"
+
+namespace tg::proxy {
+namespace {
+
+constexpr std::string_view continue_100 = "HTTP/1.1 100 Continue\r\n\r\n";
+constexpr std::size_t max_endpoints_tracked = 64;
+constexpr std::size_t min_read_size = 4096;
+constexpr std::size_t idle_buffer_capacity = 16 * 1024;
+
+config::IpAddress to_ip(const asio::ip::address& address) {
+    config::IpAddress ip;
+    if (address.is_v4()) {
+        const auto bytes = address.to_v4().to_bytes();
+        std::copy(bytes.begin(), bytes.end(), ip.bytes.begin());
+    } else {
+        ip.v6 = true;
+        const auto bytes = address.to_v6().to_bytes();
+        std::copy(bytes.begin(), bytes.end(), ip.bytes.begin());
+    }
+    return ip;
+}
+
+/// What address_v4::to_string() gives, without the printf that inet_ntop runs per connection.
+std::string dotted_quad(const asio::ip::address_v4& address) {
+    std::array<char, 16> text;
+    char* end = text.data();
+    for (const auto byte : address.to_bytes()) {
+        if (end != text.data()) *end++ = '.';
+        end = std::to_chars(end, text.data() + text.size(), byte).ptr;
+    }
+    return std::string(text.data(), end);
+}
+
+std::string_view path_of(std::string_view target) {
+    return target.substr(0, target.find('?'));
+}
+
+/// Splits an absolute-form target (RFC 9112 §3.2.2) into its authority and origin-form rest.
+bool split_absolute_form(std::string_view target, std::string_view& authority,
+                         std::string_view& rest) {
+    std::size_t scheme_end = 0;
+    if (target.size() > 7 && beast::iequals(target.substr(0, 7), "http://"))
+        scheme_end = 7;
+    else if (target.size() > 8 && beast::iequals(target.substr(0, 8), "https://"))
+        scheme_end = 8;
+    else
+        return false;
+    const auto tail = target.substr(scheme_end);
+    const auto slash = tail.find_first_of("/?");
+    authority = tail.substr(0, slash);
+    rest = slash == std::string_view::npos ? std::string_view("/") : tail.substr(slash);
+    return true;
+}
+
+bool request_has_body(const http::request_parser<http::buffer_body, FieldAllocator<char>>& parser) {
+    return parser.chunked() || (parser.content_length() && *parser.content_length() > 0);
+}
+
+bool safe_to_retry(http::verb method) {
+    return method == http::verb::get || method == http::verb::head;
+}
+
+}  // namespace
+
+template <class Stream>
+Session<Stream>::Session(Worker& worker, Stream stream, const ListenerInfo& listener,
+                         tcp::endpoint peer)
+    : worker_(worker), client_(std::move(stream)), listener_(listener), peer_(peer) {
+    const auto address = peer_.address();
+    if (address.is_v4())
+        peer_ip_ = dotted_quad(address.to_v4());
+    else if (address.to_v6().is_v4_mapped())
+        peer_ip_ = dotted_quad(asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()));
+    else
+        peer_ip_ = address.to_string();
+    worker_.connections().push_back(slot_);
+    slot_.watch(&client_socket(), nullptr);
+}
+
+template <class Stream>
+asio::awaitable<void> Session<Stream>::run() {
+    if (!co_await handshake()) {
+        error_code ignored;
+        client_socket().close(ignored);
+        co_return;
+    }
+    auto next = Next::keep_alive;
+    while ((next = co_await serve_one()) == Next::keep_alive) {
+    }
+    if (next == Next::tunnel) {
+        // Run from here, not from inside serve_one: the coroutine frames and the relay buffer
+        // of the exchange that upgraded are released while the tunnel idles, and so are the
+        // header fields (the request line stays, for the access log).
+        request_parser_->get().clear();
+        response_parser_.reset();
+        co_await tunnel(*tunnel_upstream_);
+        tunnel_upstream_.reset();
+        finish();
+    }
+    error_code ignored;
+    client_socket().shutdown(tcp::socket::shutdown_send, ignored);
+    client_socket().close(ignored);
+}
+
+/// The TLS handshake, bounded by client_header like the header block it precedes.
+template <class Stream>
+asio::awaitable<bool> Session<Stream>::handshake() {
+    if constexpr (std::is_same_v<Stream, tcp::socket>)
+        co_return true;
+    else {
+        generation_ = worker_.generation();
+        arm(generation_->config().timeouts.client_header);
+        auto [ec] = co_await client_.async_handshake(asio::ssl::stream_base::server, use_nothrow);
+        slot_.disarm();
+        if (ec) {
+            const bool silent = ec == asio::error::eof || ec == asio::error::connection_reset;
+            if constexpr (record_metrics)
+                worker_.metrics().tls_handshake_failure(
+                    listener_.name, slot_.timed_out() ? std::string_view("timeout")
+                                    : silent          ? std::string_view("client_closed")
+                                                      : tls::handshake_failure_reason(ec));
+            co_return false;
+        }
+        co_return true;
+    }
+}
+
+template <class Stream>
+Clock::duration Session<Stream>::route_timeout() const {
+    const auto& timeouts = generation_->config().timeouts;
+    return route_ == routing::Route::longpolling ? timeouts.longpolling
+                                                 : timeouts.upstream_response;
+}
+
+template <class Stream>
+void Session<Stream>::begin_exchange() {
+    started_ = Clock::now();
+    tenant_.reset();
+    series_ = nullptr;
+    pool_name_ = {};
+    route_ = routing::Route::web;
+    color_ = {};
+    websocket_ = false;
+    client_keep_alive_ = false;
+    status_ = 0;
+    bytes_in_ = 0;
+    bytes_out_ = 0;
+    upstream_label_.clear();
+    host_.clear();
+    request_id_.clear();
+    client_ip_ = peer_ip_;
+    request_parser_.reset();
+    response_parser_.reset();
+}
+
+template <class Stream>
+asio::awaitable<typename Session<Stream>::Next> Session<Stream>::serve_one() {
+    begin_exchange();
+    switch (co_await admit()) {
+        case Admission::complete:
+            break;
+        case Admission::closed:
+            co_return Next::close;
+        case Admission::timed_out:
+            co_return co_await respond_error(ErrorKind::header_timeout);
+        case Admission::too_large:
+            co_return co_await respond_error(ErrorKind::headers_too_large);
+    }
+    if (auto error = parse_header_block()) co_return co_await respond_error(*error);
+    use_origin_form();
+    if (needs_https_redirect()) co_return co_await respond_redirect();
+    if (auto error = route()) co_return co_await respond_error(*error);
+    if (auto error = apply_policy()) co_return co_await respond_error(*error);
+    co_return co_await forward();
+}
+
+/// Waits for one complete header block: idle keep-alive time until the first byte, then
+/// client_header for the whole block (slowloris defence), within max_header_bytes.
+template <class Stream>
+asio::awaitable<typename Session<Stream>::Admission> Session<Stream>::admit() {
+    if (generation_ != worker_.generation()) generation_ = worker_.generation();
+    const auto& config = generation_->config();
+    const std::size_t limit = config.limits.max_header_bytes;
+    bool waiting_for_first_byte = client_buffer_.size() == 0;
+    slot_.set_phase(waiting_for_first_byte ? ConnectionSlot::Phase::idle
+                                           : ConnectionSlot::Phase::request);
+    arm(waiting_for_first_byte && !first_request_ ? config.timeouts.client_idle
+                                                  : config.timeouts.client_header);
+    // A buffer grown by a large request is returned while idle; a normal one is kept, so a
+    // keep-alive request costs no allocation.
+    if (waiting_for_first_byte && client_buffer_.capacity() > idle_buffer_capacity)
+        client_buffer_.shrink_to_fit();
+    for (;;) {
+        const std::string_view data(static_cast<const char*>(client_buffer_.data().data()),
+                                    client_buffer_.size());
+        if (const auto length = header_block_length(data.substr(0, limit)); length != 0) {
+            header_length_ = length;
+            slot_.set_phase(ConnectionSlot::Phase::request);
+            co_return Admission::complete;
+        }
+        if (data.size() >= limit) co_return Admission::too_large;
+        if (waiting_for_first_byte && worker_.draining()) co_return Admission::closed;
+        const std::size_t room = std::max(min_read_size, client_buffer_.capacity() - data.size());
+        auto [ec, n] = co_await client_.async_read_some(
+            client_buffer_.prepare(std::min(limit - data.size(), room)), use_nothrow);
+        client_buffer_.commit(n);
+        if (ec) {
+            // A timeout with nothing of a request yet is an idle keep-alive ending: no answer.
+            if (slot_.timed_out() && client_buffer_.size() != 0) co_return Admission::timed_out;
+            co_return Admission::closed;
+        }
+        if (waiting_for_first_byte) {
+            waiting_for_first_byte = false;
+            started_ = Clock::now();
+            slot_.set_phase(ConnectionSlot::Phase::request);
+            arm(config.timeouts.client_header);
+        }
+    }
+}
+
+template <class Stream>
+std::optional<ErrorKind> Session<Stream>::parse_header_block() {
+    // The generation is taken when the request is complete, not when the keep-alive wait
+    // began: a request that arrives after a reload is served by the new config.
+    if (generation_ != worker_.generation()) generation_ = worker_.generation();
+    first_request_ = false;
+    const auto& limits = generation_->config().limits;
+    const std::string_view block(static_cast<const char*>(client_buffer_.data().data()),
+                                 header_length_);
+    auto& parser = request_parser_.emplace();
+    parser.eager(false);
+    parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
+    parser.body_limit(limits.max_request_body);
+    bytes_in_ = header_length_;
+    if (!header_block_is_strict(block)) return ErrorKind::bad_request;
+    error_code ec;
+    parser.put(asio::buffer(block.data(), block.size()), ec);
+    client_buffer_.consume(header_length_);
+    if (ec == http::error::body_limit) return ErrorKind::body_too_large;
+    if (ec || !parser.is_header_done()) return ErrorKind::bad_request;
+    client_keep_alive_ = parser.keep_alive();
+    const auto& request = parser.get();
+    if (!request_framing_is_valid(request)) return ErrorKind::bad_request;
+    return std::nullopt;
+}
+
+/// `redirect_https`: every request goes to https, except ACME HTTP-01 challenges, which a
+/// certificate authority fetches over plain HTTP (RFC 8555 §8.3).
+/// RFC 9112 §3.2.2: the authority of an absolute-form target replaces Host; the upstream, the
+/// router and the https redirect all see the origin form.
+template <class Stream>
+void Session<Stream>::use_origin_form() {
+    auto& request = request_parser_->get();
+    std::string_view authority;
+    std::string_view rest;
+    if (!split_absolute_form(request.target(), authority, rest)) return;
+    const std::string origin_form(rest);
+    request.set(http::field::host, authority);
+    request.target(origin_form);
+}
+
+template <class Stream>
+bool Session<Stream>::needs_https_redirect() const {
+    if (!listener_.redirect_https) return false;
+    const auto& request = request_parser_->get();
+    return !request.target().starts_with("/.well-known/acme-challenge/") &&
+           request.count(http::field::host) == 1;
+}
+
+template <class Stream>
+asio::awaitable<typename Session<Stream>::Next> Session<Stream>::respond_redirect() {
+    const auto& request = request_parser_->get();
+    if (!routing::normalize_host(request[http::field::host], host_))
+        co_return co_await respond_error(ErrorKind::bad_request);
+    routing::make_request_id(worker_.random(), worker_.random(), request_id_);
+    const std::string location =
+        "Location: https://" + host_ + std::string(request.target()) + "\r\n";
+    const bool close = request_parser_->chunked() ||
+                       request_parser_->content_length().value_or(0) > 0 || !client_keep_alive_ ||
+                       worker_.draining();
+    status_ = 308;
+    co_return co_await send_local_response(close, location);
+}
+
+template <class Stream>
+std::optional<ErrorKind> Session<Stream>::route() {
+    auto& request = request_parser_->get();
+    const auto host = request.find(http::field::host);
+    if (host == request.end()) return ErrorKind::bad_request;
+    original_host_.assign(host->value());
+    if (!routing::normalize_host(original_host_, host_)) return ErrorKind::bad_request;
+
+    const auto request_id = request.find("X-Request-Id");
+    if (request_id != request.end() && routing::is_valid_request_id(request_id->value()))
+        request_id_.assign(request_id->value());
+    else
+        routing::make_request_id(worker_.random(), worker_.random(), request_id_);
+
+    tenant_ = generation_->hosts().match(host_);
+    if (!tenant_) return ErrorKind::unknown_host;
+    if constexpr (record_metrics)
+        series_ = &worker_.metrics().tenant(tenant_->name, tenant_->from_template);
+    route_ = routing::classify_route(request.target());
+    websocket_ = is_websocket_upgrade(request);
+    return std::nullopt;
+}
+
+template <class Stream>
+std::optional<ErrorKind> Session<Stream>::apply_policy() {
+    const auto& config = generation_->config();
+    const auto& request = request_parser_->get();
+    const auto peer = to_ip(peer_.address());
+    std::string incoming;
+    for (const auto& field : boost::make_iterator_range(request.equal_range("X-Forwarded-For"))) {
+        if (!incoming.empty()) incoming.append(", ");
+        incoming.append(field.value());
+    }
+    routing::forwarded_for(peer_ip_, peer, incoming, config.trusted_proxies, forwarded_for_,
+                           client_ip_);
+
+    if (!tenant_->policy->database_manager_allow &&
+        routing::is_database_manager_path(request.target())) {
+        const auto client = config::parse_ip(client_ip_);
+        if (!client || !config::contains_any(config.maintenance_bypass, *client))
+            return ErrorKind::forbidden;
+    }
+    return std::nullopt;
+}
+
+template <class Stream>
+asio::awaitable<std::shared_ptr<UpstreamConnection>> Session<Stream>::select_upstream(
+    std::uint64_t& tried, bool& no_endpoint, bool allow_idle) {
+    const auto& policy = *tenant_->policy;
+    const auto& pool_name = routing::active_pool(policy, std::nullopt);
+    pool_name_ = pool_name;
+    if (policy.release) color_ = routing::color_name(policy.release->active);
+    const ResolvedPool* pool = generation_->pool(pool_name);
+    const bool longpolling_list =
+        route_ == routing::Route::longpolling && !pool->longpolling.empty();
+    const auto& endpoints = longpolling_list ? pool->longpolling : pool->web;
+    no_endpoint = endpoints.empty();
+    if (no_endpoint) co_return nullptr;
+    passive_fall_ = passive_fall(*pool->config);
+
+    // Healthy: passing the pool's active check and not ejected by this worker's passive one.
+    const HealthBoard& board = generation_->health();
+    std::array<routing::EndpointView, max_endpoints_tracked> views;
+    const std::size_t count = std::min(endpoints.size(), views.size());
+    for (std::size_t i = 0; i < count; ++i) {
+        const auto& load = worker_.upstreams().load(endpoints[i].address);
+        const bool checked_up = longpolling_list ? board.longpolling_up(pool->health, i)
+                                                 : board.web_up(pool->health, i);
+        views[i] = {checked_up && load.passive.available(started_), load.in_flight,
+                    endpoints[i].id};
+    }
+
+    std::optional<std::string_view> affinity;
+    if (pool->config->balance == config::Balance::cookie_hash) {
+        const auto& request = request_parser_->get();
+        if (const auto cookie = request.find(http::field::cookie); cookie != request.end())
+            affinity = routing::odoo_session_id(cookie->value());
+    }
+    const routing::BalanceRequest balance{pool->config->balance, std::span(views.data(), count),
+                                          tried, affinity};
+    const auto chosen = routing::select_endpoint(balance, worker_.round_robin_cursor(pool_name));
+    if (!chosen) co_return nullptr;
+    const auto& endpoint = endpoints[*chosen];
+    upstream_label_ = endpoint.label;
+
+    if (allow_idle && !websocket_) {
+        if (auto idle = worker_.upstreams().lease(endpoint.address)) co_return idle;
+    }
+    auto connection =
+        std::make_shared<UpstreamConnection>(client_socket().get_executor(), endpoint.address);
+    slot_.watch_upstream(&connection->socket);
+    arm(generation_->config().timeouts.upstream_connect);
+    auto [ec] = co_await connection->socket.async_connect(endpoint.address, use_nothrow);
+    slot_.watch_upstream(nullptr);
+    if (ec) {
+        tried |= std::uint64_t{1} << *chosen;  // a retry goes to another endpoint
+        count_upstream_error("connect_failed");
+        record_health(worker_.upstreams().load(endpoint.address).passive, false);
+        ops_log::warn("upstream connect failed",
+                      {{"upstream", endpoint.label},
+                       {"reason", slot_.timed_out() ? "timed out" : ec.message()}});
+        co_return nullptr;
+    }
+    connection->socket.set_option(tcp::no_delay(true), ec);
+    enable_direct_writes(connection->socket, ec);
+    co_return connection;
+}
+
+template <class Stream>
+asio::awaitable<typename Session<Stream>::Next> Session<Stream>::forward() {
+    auto& parser = *request_parser_;
+    auto& request = parser.get();
+    const bool has_body = request_has_body(parser);
+    const bool expects_continue =
+        has_body && beast::iequals(request[http::field::expect], "100-continue");
+    if (expects_continue) request.erase(http::field::expect);
+    rewrite_upstream_request(
+        request,
+        {forwarded_for_, client_ip_, listener_.tls ? "https" : "http",
+         config::contains_any(generation_->config().trusted_proxies, to_ip(peer_.address())),
+         original_host_, request_id_, tenant_->name, tenant_->policy->odoo_dbfilter_header},
+        websocket_);
+    slot_.set_phase(ConnectionSlot::Phase::request);
+    if constexpr (record_metrics) {
+        series_->in_flight.add(1);
+        counted_in_flight_ = true;
+    }
+
+    std::uint64_t tried = 0;
+    bool continue_sent = false;
+    bool allow_idle = true;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        bool no_endpoint = false;
+        auto connection = co_await select_upstream(tried, no_endpoint, allow_idle);
+        if (no_endpoint) {
+            count_upstream_error("no_endpoint");
+            co_return co_await respond_error(ErrorKind::no_endpoint);
+        }
+        if (!connection) {
+            if (attempt == 0) continue;  // connect failed before a byte was sent: retry
+            co_return co_await respond_error(ErrorKind::connect_failed);
+        }
+        if (expects_continue && !continue_sent) {
+            continue_sent = true;
+            arm(generation_->config().timeouts.client_idle);
+            auto [ec, n] = co_await write_bytes(client_, asio::buffer(continue_100));
+            if (ec) co_return Next::close;
+        }
+        ++worker_.upstreams().load(connection->endpoint).in_flight;
+        const Attempt outcome = co_await exchange(connection, has_body);
+        auto& load = worker_.upstreams().load(connection->endpoint);
+        --load.in_flight;
+        if (const auto healthy = endpoint_health_shown(*connection, outcome))
+            record_health(load.passive, *healthy);
+        switch (outcome) {
+            case Attempt::responded:
+                co_return co_await relay_response(std::move(connection));
+            case Attempt::client_failed:
+                status_ = 499;
+                finish();
+                co_return Next::close;
+            case Attempt::request_malformed:
+                co_return co_await respond_error(ErrorKind::bad_request);
+            case Attempt::request_too_large:
+                co_return co_await respond_error(ErrorKind::body_too_large);
+            case Attempt::upstream_timeout:
+                count_upstream_error("timeout");
+                co_return co_await respond_error(ErrorKind::upstream_timeout);
+            case Attempt::upstream_protocol:
+                count_upstream_error("protocol");
+                co_return co_await respond_error(ErrorKind::upstream_protocol);
+            case Attempt::connect_failed:
+            case Attempt::failed_before_response:
+                if (outcome == Attempt::failed_before_response)
+                    count_upstream_error("closed_before_response");
+                // Nothing was consumed from the client and GET/HEAD are idempotent: one retry,
+                // on a new connection (the failed one may be a keep-alive the upstream closed).
+                if (attempt == 0 && !has_body && safe_to_retry(request.method())) {
+                    allow_idle = false;
+                    continue;
+                }
+                co_return co_await respond_error(ErrorKind::connect_failed);
+        }
+    }
+    co_return co_await respond_error(ErrorKind::connect_failed);
+}
+
+template <class Stream>
+std::optional<bool> Session<Stream>::endpoint_health_shown(const UpstreamConnection& connection,
+                                                           Attempt outcome) const {
+    switch (outcome) {
+        case Attempt::responded:
+            return !PassiveHealth::failed_status(response_parser_->get().result_int());
+        case Attempt::upstream_timeout:
+        case Attempt::upstream_protocol:
+            return false;
+        case Attempt::connect_failed:
+        case Attempt::failed_before_response:
+            // A reused keep-alive the upstream closed meanwhile says nothing of its health.
+            if (connection.idle_epoch == 0) return false;
+            return std::nullopt;
+        case Attempt::client_failed:
+        case Attempt::request_malformed:
+        case Attempt::request_too_large:
+            return std::nullopt;  // the client's doing
+    }
+    return std::nullopt;
+}
+
+template <class Stream>
+void Session<Stream>::record_health(PassiveHealth& passive, bool success) {
+    // Successes need no clock: they only reset the state.
+    passive.record(success, success ? started_ : Clock::now(), passive_fall_);
+}
+
+/// Sends the request (header and streamed body) and reads the response header.
+template <class Stream>
+asio::awaitable<typename Session<Stream>::Attempt> Session<Stream>::exchange(
+    std::shared_ptr<UpstreamConnection>& connection, bool has_body) {
+    auto& upstream = connection->socket;
+    slot_.watch_upstream(&upstream);
+    RelayResult sent;
+    {
+        // Returned before the wait for the response: a parked long poll holds no relay buffer.
+        auto lease = worker_.buffers().borrow();
+        sent = co_await relay_message(client_, client_buffer_, *request_parser_, upstream, slot_,
+                                      route_timeout(), lease.span(), header_text_, true);
+    }
+    // Nor does it keep the header text it sent (the response's is rendered when it comes).
+    if (route_ == routing::Route::longpolling) std::string().swap(header_text_);
+    bytes_in_ += sent.body_bytes;
+    if (sent.read_error == http::error::body_limit) co_return Attempt::request_too_large;
+    if (sent.read_error.category() == make_error_code(http::error::bad_chunk).category())
+        co_return Attempt::request_malformed;  // bad chunk framing, a body cut short
+    if (sent.read_error) co_return Attempt::client_failed;
+    if (sent.write_error)
+        co_return has_body ? Attempt::upstream_protocol : Attempt::failed_before_response;
+
+    arm(route_timeout());
+    if (route_ == routing::Route::web)
+        connection->buffer.reserve(UpstreamConnection::read_capacity);
+    auto& response_parser = response_parser_.emplace();
+    response_parser.body_limit(boost::none);
+    response_parser.header_limit(
+        static_cast<std::uint32_t>(generation_->config().limits.max_header_bytes));
+    if (request_parser_->get().method() == http::verb::head) response_parser.skip(true);
+    for (;;) {
+        auto [ec, _] = co_await http::async_read_header(upstream, connection->buffer,
+                                                        response_parser, use_nothrow);
+        if (ec) {
+            if (slot_.timed_out()) co_return Attempt::upstream_timeout;
+            const bool nothing_received = ec == http::error::end_of_stream ||
+                                          ec == asio::error::connection_reset ||
+                                          ec == asio::error::eof;
+            co_return nothing_received ? Attempt::failed_before_response
+                                       : Attempt::upstream_protocol;
+        }
+        const unsigned status = response_parser.get().result_int();
+        if (status >= 200 || status == 101) break;
+        // Interim 1xx responses (100 Continue was already answered by the proxy) are dropped.
+        response_parser_.emplace();
+        response_parser_->body_limit(boost::none);
+        if (request_parser_->get().method() == http::verb::head) response_parser_->skip(true);
+    }
+    co_return Attempt::responded;
+}
+
+template <class Stream>
+asio::awaitable<typename Session<Stream>::Next> Session<Stream>::relay_response(
+    std::shared_ptr<UpstreamConnection> connection) {
+    auto& parser = *response_parser_;
+    auto& response = parser.get();
+    status_ = response.result_int();
+    const bool switching = status_ == 101 && websocket_;
+    const bool upstream_reusable = parser.keep_alive() && !switching;
+    bool keep_alive = client_keep_alive_ && !worker_.draining();
+    if (!switching) {
+        strip_hop_by_hop(response, false);
+        if (parser.chunked() && request_parser_->get().version() < 11) {
+            response.chunked(false);  // HTTP/1.0 has no chunked coding: end the body by closing
+            keep_alive = false;
+        } else if (!parser.chunked() && !parser.content_length() && parser.need_eof()) {
+            if (request_parser_->get().version() >= 11)
+                response.chunked(true);
+            else
+                keep_alive = false;
+        }
+        response.keep_alive(keep_alive);
+    }
+    response.version(11);
+    response.set("X-Request-Id", request_id_);
+    if (listener_.tls) {
+        if (!listener_.hsts.empty())
+            response.set(http::field::strict_transport_security, listener_.hsts);
+        harden_session_cookies(response);
+    }
+
+    // RFC 9112 §6.3: whatever its framing headers say, these responses end with their header.
+    const bool has_body = request_parser_->get().method() != http::verb::head && status_ >= 200 &&
+                          status_ != 204 && status_ != 304;
+    auto lease = worker_.buffers().borrow();
+    const auto relayed =
+        co_await relay_message(connection->socket, connection->buffer, parser, client_, slot_,
+                               route_timeout(), lease.span(), header_text_, has_body);
+    bytes_out_ += relayed.bytes_written;
+    slot_.watch_upstream(nullptr);
+    if (relayed.read_error || relayed.write_error) {
+        if (relayed.write_error) status_ = 499;
+        finish();
+        co_return Next::close;
+    }
+    if (switching) {
+        tunnel_upstream_ = std::move(connection);
+        co_return Next::tunnel;
+    }
+    if (upstream_reusable && !worker_.draining() && generation_->has_endpoint(connection->endpoint))
+        worker_.upstreams().keep(std::move(connection), Clock::now());
+    finish();
+    co_return keep_alive ? Next::keep_alive : Next::close;
+}
+
+/// Moves WebSocket bytes both ways until either side closes (RFC 6455 frames pass untouched).
+template <class Stream>
+asio::awaitable<void> Session<Stream>::tunnel(UpstreamConnection& connection) {
+    slot_.set_phase(ConnectionSlot::Phase::tunnel);
+    slot_.watch_upstream(&connection.socket);
+    const auto idle = generation_->config().timeouts.longpolling;
+    arm(idle);
+    // Bytes that arrived behind the handshakes belong to the tunnel.
+    if (client_buffer_.size() != 0) {
+        auto [ec, n] = co_await write_bytes(connection.socket, client_buffer_.data());
+        if (ec) co_return;
+        bytes_in_ += n;
+        client_buffer_.consume(n);
+    }
+    if (connection.buffer.size() != 0) {
+        auto [ec, n] = co_await write_bytes(client_, connection.buffer.data());
+        if (ec) co_return;
+        bytes_out_ += n;
+        connection.buffer.consume(n);
+    }
+    client_buffer_.shrink_to_fit();
+    connection.buffer.shrink_to_fit();
+    std::string().swap(header_text_);
+    leave_in_flight();  // tunnels are bounded by max_connections, not max_in_flight (SPEC §4)
+    if constexpr (record_metrics) series_->tunnels.add(1);
+    TunnelPump<Stream> pump(client_, connection.socket, worker_.buffers(), slot_, idle, bytes_in_,
+                            bytes_out_);
+    co_await pump.run();
+    if constexpr (record_metrics) series_->tunnels.add(-1);
+    slot_.watch_upstream(nullptr);
+    error_code ignored;
+    connection.socket.close(ignored);
+}
+
+template <class Stream>
+asio::awaitable<typename Session<Stream>::Next> Session<Stream>::respond_error(ErrorKind kind) {
+    if (request_id_.empty())
+        routing::make_request_id(worker_.random(), worker_.random(), request_id_);
+    const bool has_unread_body =
+        request_parser_ && request_parser_->is_header_done() && !request_parser_->is_done();
+    const bool close =
+        closes_connection(kind) || has_unread_body || !client_keep_alive_ || worker_.draining();
+    status_ = status_of(kind);
+    const std::string hsts = listener_.tls && !listener_.hsts.empty()
+                                 ? "Strict-Transport-Security: " + listener_.hsts + "\r\n"
+                                 : "";
+    co_return co_await send_local_response(close, hsts);
+}
+
+template <class Stream>
+asio::awaitable<typename Session<Stream>::Next> Session<Stream>::send_local_response(
+    bool close, std::string_view extra_headers) {
+    build_local_response(local_response_, status_, request_id_, close, extra_headers);
+    arm(generation_->config().timeouts.client_idle);
+    auto [ec, n] = co_await write_bytes(client_, asio::buffer(local_response_));
+    bytes_out_ += n;
+    finish();
+    co_return close || ec ? Next::close : Next::keep_alive;
+}
+
+/// Odoo sets session_id without Secure; over HTTPS the proxy adds Secure and SameSite=Lax so
+/// the session cookie never travels in clear and is not sent cross-site (SPEC §3).
+template <class Stream>
+void Session<Stream>::harden_session_cookies(ProxyFields& response) {
+    std::vector<std::string> cookies;
+    bool changed = false;
+    std::string hardened;
+    for (const auto& field :
+         boost::make_iterator_range(response.equal_range(http::field::set_cookie))) {
+        if (routing::harden_session_cookie(field.value(), hardened)) {
+            cookies.push_back(hardened);
+            changed = true;
+        } else {
+            cookies.emplace_back(field.value());
+        }
+    }
+    if (!changed) return;
+    response.erase(http::field::set_cookie);
+    for (const auto& cookie : cookies) response.insert(http::field::set_cookie, cookie);
+}
+
+template <class Stream>
+void Session<Stream>::leave_in_flight() {
+    if (!counted_in_flight_) return;
+    series_->in_flight.add(-1);
+    counted_in_flight_ = false;
+}
+
+template <class Stream>
+void Session<Stream>::count_upstream_error(std::string_view reason) {
+    if constexpr (record_metrics) worker_.metrics().upstream_error(pool_name_, reason);
+}
+
+template <class Stream>
+void Session<Stream>::finish() {
+    slot_.disarm();
+    leave_in_flight();
+    const auto elapsed = Clock::now() - started_;
+    if constexpr (record_metrics) {
+        if (!series_) series_ = &worker_.metrics().tenant({}, false);
+        worker_.metrics().request_finished(*series_, static_cast<std::size_t>(route_), status_,
+                                           std::chrono::duration<double>(elapsed).count());
+    }
+    auto& log = worker_.access_log();
+    if (!log.enabled()) return;
+    std::string_view method;
+    std::string_view target;
+    if (request_parser_ && request_parser_->is_header_done()) {
+        method = request_parser_->get().method_string();
+        target = request_parser_->get().target();
+    }
+    log.record({std::chrono::system_clock::now(), request_id_, client_ip_,
+                tenant_ ? tenant_->name : std::string_view{}, routing::route_name(route_), method,
+                path_of(target), status_, bytes_in_, bytes_out_,
+                std::chrono::duration<double, std::milli>(elapsed).count(), upstream_label_,
+                color_});
+}
+
+template class Session<tcp::socket>;
+template class Session<TlsStream>;
+
+asio::awaitable<void> serve_plain(Worker& worker, tcp::socket socket, tcp::endpoint peer,
+                                  const ListenerInfo& listener) {
+    Session<tcp::socket> session(worker, std::move(socket), listener, peer);
+    co_await session.run();
+}
+
+asio::awaitable<void> serve_tls(Worker& worker, tcp::socket socket, tcp::endpoint peer,
+                                const ListenerInfo& listener) {
+    const auto& store = worker.generation()->tls(listener.index);
+    Session<TlsStream> session(worker, TlsStream(std::move(socket), store->asio_context()),
+                               listener, peer);
+    co_await session.run();
+}
+
+}  // namespace tg::proxy

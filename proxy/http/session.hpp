@@ -1,0 +1,132 @@
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <boost/asio/ssl/stream.hpp>
+
+#include "proxy/http/field_allocator.hpp"
+#include "proxy/http/proxy_error.hpp"
+#include "proxy/io.hpp"
+#include "proxy/upstream/passive_health.hpp"
+#include "proxy/worker.hpp"
+#include "routing/host_table.hpp"
+#include "routing/route_rule.hpp"
+
+namespace tg::proxy {
+
+/// One client connection: a loop of HTTP/1.1 exchanges, each read top to bottom as
+/// admit → route → apply_policy → select_upstream → forward → relay → finish,
+/// and possibly a WebSocket tunnel at the end. Plain and TLS share it through `Stream`.
+template <class Stream>
+class Session {
+  public:
+    Session(Worker& worker, Stream stream, const ListenerInfo& listener, tcp::endpoint peer);
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+
+    /// Serves requests until the client leaves, a timeout, an error that spoils the framing,
+    /// a drain, or a tunnel ends.
+    asio::awaitable<void> run();
+
+  private:
+    enum class Admission { complete, closed, timed_out, too_large };
+    /// What follows a request: the next one, the end, or a byte tunnel (after 101).
+    enum class Next { keep_alive, close, tunnel };
+
+    /// How one attempt at an upstream exchange ended.
+    enum class Attempt {
+        responded,
+        connect_failed,
+        failed_before_response,
+        upstream_timeout,
+        upstream_protocol,
+        client_failed,
+        request_malformed,
+        request_too_large
+    };
+
+    asio::awaitable<bool> handshake();
+    asio::awaitable<Next> serve_one();
+    void use_origin_form();
+    bool needs_https_redirect() const;
+    asio::awaitable<Next> respond_redirect();
+    /// Writes the proxy's own response with status `status_` and ends the request.
+    asio::awaitable<Next> send_local_response(bool close, std::string_view extra_headers);
+    void harden_session_cookies(ProxyFields& response);
+    asio::awaitable<Admission> admit();
+    std::optional<ErrorKind> parse_header_block();
+    std::optional<ErrorKind> route();
+    std::optional<ErrorKind> apply_policy();
+    asio::awaitable<Next> forward();
+    asio::awaitable<Attempt> exchange(std::shared_ptr<UpstreamConnection>& connection,
+                                      bool has_body);
+    asio::awaitable<std::shared_ptr<UpstreamConnection>> select_upstream(std::uint64_t& tried,
+                                                                         bool& no_endpoint,
+                                                                         bool allow_idle);
+    asio::awaitable<Next> relay_response(std::shared_ptr<UpstreamConnection> connection);
+    asio::awaitable<void> tunnel(UpstreamConnection& connection);
+    asio::awaitable<Next> respond_error(ErrorKind kind);
+    void finish();
+
+    void begin_exchange();
+    void leave_in_flight();
+    void count_upstream_error(std::string_view reason);
+    /// What one exchange showed of the endpoint's health, if anything.
+    std::optional<bool> endpoint_health_shown(const UpstreamConnection& connection,
+                                              Attempt outcome) const;
+    /// Feeds this worker's passive health of an endpoint.
+    void record_health(PassiveHealth& passive, bool success);
+    tcp::socket& client_socket() { return beast::get_lowest_layer(client_); }
+    Clock::duration route_timeout() const;
+    void arm(Clock::duration timeout) { slot_.arm(Clock::now(), timeout); }
+
+    Worker& worker_;
+    Stream client_;
+    const ListenerInfo& listener_;
+    tcp::endpoint peer_;
+    std::string peer_ip_;
+    ConnectionSlot slot_;
+    beast::flat_buffer client_buffer_;
+    std::shared_ptr<const Generation> generation_;
+    bool first_request_ = true;
+
+    // The exchange under way; members so their capacity is reused across requests.
+    std::optional<http::request_parser<http::buffer_body, FieldAllocator<char>>> request_parser_;
+    std::optional<http::response_parser<http::buffer_body, FieldAllocator<char>>> response_parser_;
+    std::shared_ptr<UpstreamConnection> tunnel_upstream_;  ///< after a 101, until the tunnel ends
+    std::size_t header_length_ = 0;
+    Clock::time_point started_{};
+    std::string request_id_;
+    std::string host_;
+    std::string original_host_;
+    std::string forwarded_for_;
+    std::string client_ip_;
+    std::string local_response_;
+    std::string header_text_;  ///< the outgoing header being written (capacity kept)
+    std::string upstream_label_;
+    std::optional<routing::TenantMatch> tenant_;
+    TenantSeries* series_ = nullptr;
+    bool counted_in_flight_ = false;
+    std::string_view pool_name_;
+    int passive_fall_ = PassiveHealth::default_fall;  ///< of the pool being forwarded to
+    routing::Route route_ = routing::Route::web;
+    std::string_view color_;
+    bool client_keep_alive_ = false;
+    bool websocket_ = false;
+    unsigned status_ = 0;
+    std::uint64_t bytes_in_ = 0;
+    std::uint64_t bytes_out_ = 0;
+};
+
+using TlsStream = asio::ssl::stream<tcp::socket>;
+
+/// Serves one accepted plain-TCP connection from `peer` to its end.
+asio::awaitable<void> serve_plain(Worker& worker, tcp::socket socket, tcp::endpoint peer,
+                                  const ListenerInfo& listener);
+/// Serves one accepted connection of a TLS listener: handshake (SNI picks the certificate of
+/// the current generation's store), then the same exchanges as plain HTTP.
+asio::awaitable<void> serve_tls(Worker& worker, tcp::socket socket, tcp::endpoint peer,
+                                const ListenerInfo& listener);
+
+}  // namespace tg::proxy

@@ -1,0 +1,318 @@
+#include "proxy/http/header_rewrite.hpp"
+
+#include <catch2/catch.hpp>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace http = tg::proxy::http;
+using tg::proxy::ForwardedHeaders;
+using tg::proxy::is_websocket_upgrade;
+using tg::proxy::request_framing_is_valid;
+using tg::proxy::rewrite_upstream_request;
+using tg::proxy::strip_hop_by_hop;
+
+namespace {
+
+using Fields = std::initializer_list<std::pair<std::string_view, std::string_view>>;
+
+/// A request header as a client could send it; duplicate names are kept as separate lines.
+http::request_header<tg::proxy::ProxyFields> make_request(http::verb method, unsigned version,
+                                                          Fields fields) {
+    http::request_header<tg::proxy::ProxyFields> request;
+    request.method(method);
+    request.target("/web");
+    request.version(version);
+    for (const auto& [name, value] : fields) request.insert(name, value);
+    return request;
+}
+
+/// Every value of `name`, in order (field names compare case-insensitively).
+std::vector<std::string> values(const tg::proxy::ProxyFields& fields, std::string_view name) {
+    std::vector<std::string> out;
+    for (auto [it, end] = fields.equal_range(name); it != end; ++it) out.emplace_back(it->value());
+    return out;
+}
+
+using Values = std::vector<std::string>;
+
+}  // namespace
+
+TEST_CASE("a WebSocket handshake is recognised", "[proxy][header_rewrite]") {
+    CHECK(is_websocket_upgrade(
+        make_request(http::verb::get, 11,
+                     {{"Host", "a"}, {"Upgrade", "websocket"}, {"Connection", "Upgrade"}})));
+    // Tokens are case-insensitive (RFC 9110 §7.8, §7.6.1).
+    CHECK(is_websocket_upgrade(
+        make_request(http::verb::get, 11,
+                     {{"Host", "a"}, {"upgrade", "WebSocket"}, {"connection", "UPGRADE"}})));
+    // Connection is a list: Firefox sends "keep-alive, Upgrade".
+    CHECK(is_websocket_upgrade(make_request(
+        http::verb::get, 11,
+        {{"Host", "a"}, {"Upgrade", "websocket"}, {"Connection", "keep-alive, Upgrade"}})));
+    CHECK(is_websocket_upgrade(make_request(
+        http::verb::get, 11,
+        {{"Host", "a"}, {"Upgrade", "websocket"}, {"Connection", "Upgrade ,keep-alive"}})));
+}
+
+TEST_CASE("what is not a WebSocket handshake", "[proxy][header_rewrite]") {
+    const Fields ws = {{"Host", "a"}, {"Upgrade", "websocket"}, {"Connection", "Upgrade"}};
+    CHECK_FALSE(is_websocket_upgrade(make_request(http::verb::post, 11, ws)));
+    CHECK_FALSE(is_websocket_upgrade(make_request(http::verb::get, 10, ws)));
+    CHECK_FALSE(is_websocket_upgrade(
+        make_request(http::verb::get, 11, {{"Host", "a"}, {"Connection", "Upgrade"}})));
+    CHECK_FALSE(is_websocket_upgrade(
+        make_request(http::verb::get, 11, {{"Host", "a"}, {"Upgrade", "websocket"}})));
+    CHECK_FALSE(is_websocket_upgrade(
+        make_request(http::verb::get, 11,
+                     {{"Host", "a"}, {"Upgrade", "websocket"}, {"Connection", "keep-alive"}})));
+    CHECK_FALSE(is_websocket_upgrade(make_request(
+        http::verb::get, 11, {{"Host", "a"}, {"Upgrade", "h2c"}, {"Connection", "Upgrade"}})));
+    // Whole tokens only: a substring match is not enough.
+    CHECK_FALSE(is_websocket_upgrade(
+        make_request(http::verb::get, 11,
+                     {{"Host", "a"}, {"Upgrade", "websocketx"}, {"Connection", "Upgrade"}})));
+    CHECK_FALSE(is_websocket_upgrade(
+        make_request(http::verb::get, 11,
+                     {{"Host", "a"}, {"Upgrade", "websocket"}, {"Connection", "upgraded"}})));
+}
+
+TEST_CASE("request framing: Transfer-Encoding must be exactly chunked", "[proxy][header_rewrite]") {
+    CHECK(request_framing_is_valid(make_request(http::verb::get, 11, {{"Host", "a"}})));
+    CHECK(request_framing_is_valid(
+        make_request(http::verb::post, 11, {{"Host", "a"}, {"Transfer-Encoding", "chunked"}})));
+    CHECK(request_framing_is_valid(
+        make_request(http::verb::post, 11, {{"Host", "a"}, {"Transfer-Encoding", "Chunked"}})));
+    CHECK_FALSE(request_framing_is_valid(make_request(
+        http::verb::post, 11, {{"Host", "a"}, {"Transfer-Encoding", "chunked, chunked"}})));
+    CHECK_FALSE(request_framing_is_valid(make_request(
+        http::verb::post, 11, {{"Host", "a"}, {"Transfer-Encoding", "gzip, chunked"}})));
+    CHECK_FALSE(request_framing_is_valid(
+        make_request(http::verb::post, 11, {{"Host", "a"}, {"Transfer-Encoding", "gzip"}})));
+    CHECK_FALSE(request_framing_is_valid(
+        make_request(http::verb::post, 11, {{"Host", "a"}, {"Transfer-Encoding", ""}})));
+    // The same coding split over two field lines is two codings.
+    CHECK_FALSE(request_framing_is_valid(make_request(
+        http::verb::post, 11,
+        {{"Host", "a"}, {"Transfer-Encoding", "chunked"}, {"Transfer-Encoding", "chunked"}})));
+    // HTTP/1.0 has no chunked coding (RFC 9112 §6.1): the length would be unknowable.
+    CHECK_FALSE(request_framing_is_valid(
+        make_request(http::verb::post, 10, {{"Host", "a"}, {"Transfer-Encoding", "chunked"}})));
+}
+
+TEST_CASE("request framing: exactly one Host", "[proxy][header_rewrite]") {
+    CHECK_FALSE(request_framing_is_valid(make_request(http::verb::get, 11, {})));
+    CHECK_FALSE(request_framing_is_valid(
+        make_request(http::verb::get, 11, {{"Host", "a"}, {"Host", "a"}})));
+    CHECK_FALSE(request_framing_is_valid(
+        make_request(http::verb::get, 11, {{"Host", "a"}, {"Host", "b"}})));
+    // HTTP/1.0 may omit Host, but never send two.
+    CHECK(request_framing_is_valid(make_request(http::verb::get, 10, {})));
+    CHECK(request_framing_is_valid(make_request(http::verb::get, 10, {{"Host", "a"}})));
+    CHECK_FALSE(request_framing_is_valid(
+        make_request(http::verb::get, 10, {{"Host", "a"}, {"Host", "b"}})));
+}
+
+TEST_CASE("hop-by-hop fields and those listed in Connection are removed",
+          "[proxy][header_rewrite]") {
+    auto request = make_request(http::verb::get, 11,
+                                {{"Host", "a"},
+                                 {"Connection", "close, X-Hop, x-OTHER-hop"},
+                                 {"X-Hop", "1"},
+                                 {"X-Other-Hop", "2"},
+                                 {"Keep-Alive", "timeout=5"},
+                                 {"Proxy-Connection", "keep-alive"},
+                                 {"TE", "trailers"},
+                                 {"Trailer", "X-Checksum"},
+                                 {"Upgrade", "websocket"},
+                                 {"Cookie", "session_id=abc"},
+                                 {"X-End", "kept"}});
+    strip_hop_by_hop(request, false);
+    for (const auto* name : {"Connection", "X-Hop", "X-Other-Hop", "Keep-Alive", "Proxy-Connection",
+                             "TE", "Trailer", "Upgrade"}) {
+        INFO(name);
+        CHECK(request.count(name) == 0);
+    }
+    CHECK(values(request, "Host") == Values{"a"});
+    CHECK(values(request, "Cookie") == Values{"session_id=abc"});
+    CHECK(values(request, "X-End") == Values{"kept"});
+}
+
+TEST_CASE("Connection cannot remove the fields that carry framing and routing",
+          "[proxy][header_rewrite]") {
+    auto request = make_request(http::verb::post, 11,
+                                {{"Host", "a"},
+                                 {"Content-Length", "5"},
+                                 {"Connection", "Host, Content-Length, X-Hop"},
+                                 {"X-Hop", "1"}});
+    strip_hop_by_hop(request, false);
+    CHECK(values(request, "Host") == Values{"a"});
+    CHECK(values(request, "Content-Length") == Values{"5"});
+    CHECK(request.count("X-Hop") == 0);
+    CHECK(request.count("Connection") == 0);
+
+    auto chunked = make_request(
+        http::verb::post, 11,
+        {{"Host", "a"}, {"Transfer-Encoding", "chunked"}, {"Connection", "transfer-encoding"}});
+    strip_hop_by_hop(chunked, false);
+    CHECK(values(chunked, "Transfer-Encoding") == Values{"chunked"});
+}
+
+TEST_CASE("keep_upgrade passes a WebSocket handshake through", "[proxy][header_rewrite]") {
+    auto request = make_request(http::verb::get, 11,
+                                {{"Host", "a"},
+                                 {"Connection", "keep-alive, Upgrade, X-Hop"},
+                                 {"Upgrade", "websocket"},
+                                 {"X-Hop", "1"},
+                                 {"Keep-Alive", "timeout=5"},
+                                 {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="}});
+    strip_hop_by_hop(request, true);
+    CHECK(values(request, "Upgrade") == Values{"websocket"});
+    CHECK(values(request, "Connection") == Values{"upgrade"});
+    CHECK(request.count("X-Hop") == 0);
+    CHECK(request.count("Keep-Alive") == 0);
+    CHECK(values(request, "Sec-WebSocket-Key") == Values{"dGhlIHNhbXBsZSBub25jZQ=="});
+
+    // The same request without keep_upgrade loses both.
+    auto plain = make_request(http::verb::get, 11,
+                              {{"Host", "a"}, {"Connection", "Upgrade"}, {"Upgrade", "websocket"}});
+    strip_hop_by_hop(plain, false);
+    CHECK(plain.count("Upgrade") == 0);
+    CHECK(plain.count("Connection") == 0);
+}
+
+TEST_CASE("fields listed in a second Connection line are removed too", "[proxy][header_rewrite]") {
+    // RFC 9110 §5.3: a list split over several field lines is one list. Clients, and
+    // intermediaries that append, send "Connection" more than once.
+    auto request = make_request(
+        http::verb::get, 11,
+        {{"Host", "a"}, {"Connection", "keep-alive"}, {"Connection", "X-Hop"}, {"X-Hop", "1"}});
+    strip_hop_by_hop(request, false);
+    CHECK(request.count("Connection") == 0);
+    CHECK(request.count("X-Hop") == 0);
+}
+
+namespace {
+
+ForwardedHeaders forwarded_for_acme() {
+    ForwardedHeaders forwarded;
+    forwarded.forwarded_for = "203.0.113.7";
+    forwarded.client_ip = "203.0.113.7";
+    forwarded.proto = "http";
+    forwarded.peer_trusted = false;
+    forwarded.original_host = "erp.acme.com:8443";
+    forwarded.request_id = "rid-0001";
+    forwarded.tenant = "acme";
+    forwarded.odoo_dbfilter = false;
+    return forwarded;
+}
+
+/// A client that tries to pass itself off as another address, scheme, host and tenant.
+http::request_header<tg::proxy::ProxyFields> spoofing_request(unsigned version) {
+    return make_request(http::verb::get, version,
+                        {{"Host", "erp.acme.com:8443"},
+                         {"Connection", "keep-alive"},
+                         {"X-Forwarded-For", "1.2.3.4"},
+                         {"X-Forwarded-For", "5.6.7.8"},
+                         {"X-Forwarded-Proto", "https"},
+                         {"X-Forwarded-Host", "evil.example"},
+                         {"X-Real-IP", "6.6.6.6"},
+                         {"X-Request-Id", "client-id"},
+                         {"x-tenant", "globex"},
+                         {"X-ODOO-DBFILTER", ".*"},
+                         {"Cookie", "session_id=abc"}});
+}
+
+}  // namespace
+
+TEST_CASE("the upstream request carries the proxy's forwarded headers", "[proxy][header_rewrite]") {
+    auto request = spoofing_request(10);
+    rewrite_upstream_request(request, forwarded_for_acme(), false);
+    CHECK(request.version() == 11);
+    CHECK(request.method() == http::verb::get);
+    CHECK(request.target() == "/web");
+    CHECK(values(request, "Host") == Values{"erp.acme.com:8443"});
+    CHECK(values(request, "X-Forwarded-For") == Values{"203.0.113.7"});
+    CHECK(values(request, "X-Forwarded-Proto") == Values{"http"});
+    CHECK(values(request, "X-Forwarded-Host") == Values{"erp.acme.com:8443"});
+    CHECK(values(request, "X-Real-IP") == Values{"203.0.113.7"});
+    CHECK(values(request, "X-Request-Id") == Values{"rid-0001"});
+    CHECK(values(request, "X-Tenant") == Values{"acme"});
+    CHECK(request.count("X-Odoo-dbfilter") == 0);
+    CHECK(request.count("Connection") == 0);
+    CHECK(values(request, "Cookie") == Values{"session_id=abc"});
+}
+
+TEST_CASE("X-Odoo-dbfilter is sent only when enabled, as a literal pattern",
+          "[proxy][header_rewrite]") {
+    auto forwarded = forwarded_for_acme();
+    forwarded.odoo_dbfilter = true;
+    auto request = spoofing_request(11);
+    rewrite_upstream_request(request, forwarded, false);
+    CHECK(values(request, "X-Odoo-dbfilter") == Values{"^acme$"});
+
+    forwarded.tenant = "a.b";
+    request = spoofing_request(11);
+    rewrite_upstream_request(request, forwarded, false);
+    CHECK(values(request, "X-Odoo-dbfilter") == Values{"^a\\.b$"});
+    CHECK(values(request, "X-Tenant") == Values{"a.b"});
+
+    forwarded.tenant = "Acme-01_eu";
+    request = spoofing_request(11);
+    rewrite_upstream_request(request, forwarded, false);
+    CHECK(values(request, "X-Odoo-dbfilter") == Values{"^Acme-01_eu$"});
+
+    // Every regex metacharacter a tenant name could carry is matched literally.
+    forwarded.tenant = "a+b*c?(d)[e]|f^$";
+    request = spoofing_request(11);
+    rewrite_upstream_request(request, forwarded, false);
+    CHECK(values(request, "X-Odoo-dbfilter") == Values{"^a\\+b\\*c\\?\\(d\\)\\[e\\]\\|f\\^\\$$"});
+}
+
+TEST_CASE("X-Forwarded-Proto: a trusted peer's is kept, an untrusted peer's is replaced",
+          "[proxy][header_rewrite]") {
+    auto forwarded = forwarded_for_acme();
+    forwarded.proto = "http";
+
+    forwarded.peer_trusted = true;
+    auto request = spoofing_request(11);
+    rewrite_upstream_request(request, forwarded, false);
+    CHECK(values(request, "X-Forwarded-Proto") == Values{"https"});
+
+    // A trusted peer that did not say: the scheme the peer used here.
+    request = make_request(http::verb::get, 11, {{"Host", "a"}});
+    rewrite_upstream_request(request, forwarded, false);
+    CHECK(values(request, "X-Forwarded-Proto") == Values{"http"});
+
+    forwarded.peer_trusted = false;
+    request = spoofing_request(11);
+    rewrite_upstream_request(request, forwarded, false);
+    CHECK(values(request, "X-Forwarded-Proto") == Values{"http"});
+
+    forwarded.proto = "https";
+    request = make_request(http::verb::get, 11, {{"Host", "a"}, {"X-Forwarded-Proto", "http"}});
+    rewrite_upstream_request(request, forwarded, false);
+    CHECK(values(request, "X-Forwarded-Proto") == Values{"https"});
+}
+
+TEST_CASE("a rewritten WebSocket handshake keeps Upgrade", "[proxy][header_rewrite]") {
+    auto request = make_request(http::verb::get, 11,
+                                {{"Host", "erp.acme.com"},
+                                 {"Connection", "keep-alive, Upgrade"},
+                                 {"Upgrade", "websocket"},
+                                 {"X-Tenant", "globex"}});
+    rewrite_upstream_request(request, forwarded_for_acme(), true);
+    CHECK(values(request, "Upgrade") == Values{"websocket"});
+    CHECK(values(request, "Connection") == Values{"upgrade"});
+    CHECK(values(request, "X-Tenant") == Values{"acme"});
+
+    request = make_request(http::verb::get, 11,
+                           {{"Host", "erp.acme.com"},
+                            {"Connection", "keep-alive, Upgrade"},
+                            {"Upgrade", "websocket"}});
+    rewrite_upstream_request(request, forwarded_for_acme(), false);
+    CHECK(request.count("Upgrade") == 0);
+    CHECK(request.count("Connection") == 0);
+}
