@@ -9,7 +9,7 @@ set -euo pipefail
 build=(cmake ninja-build g++ ccache pkg-config libboost1.81-dev libboost-json1.81-dev
        libboost-url1.81-dev libssl-dev libyaml-cpp-dev libhiredis-dev prometheus-cpp-dev catch2)
 demo=(python3 python3-websockets curl)
-test=(python3-pytest python3-pytest-timeout openssl clang-format prometheus)
+test=(python3-pytest python3-pytest-timeout openssl clang-format prometheus redis-server)
 bench=(nginx-light haproxy wrk)
 
 case "${1:-test}" in

@@ -53,11 +53,14 @@ bool is_ip_literal(const std::string& host) {
 }  // namespace
 
 Generation::Generation(std::shared_ptr<const config::Snapshot> snapshot, std::uint64_t number,
-                       const DnsAnswers& dns, TlsStores tls, const Generation* previous)
+                       const DnsAnswers& dns, TlsStores tls, const Generation* previous,
+                       Limiter& limiter)
     : snapshot_(std::move(snapshot)),
       number_(number),
       hosts_(*snapshot_),
       tls_(std::move(tls)),
+      limiter_(&limiter),
+      budgets_(limiter.budgets_for(*snapshot_)),
       health_(std::make_unique<HealthBoard>()) {
     for (const auto& [name, pool] : snapshot_->pools) {
         ResolvedPool resolved;

@@ -8,6 +8,7 @@
 
 #include "config/snapshot.hpp"
 #include "proxy/io.hpp"
+#include "proxy/limits/limiter.hpp"
 #include "routing/host_table.hpp"
 #include "tls/context_store.hpp"
 
@@ -41,9 +42,10 @@ using DnsAnswers = std::map<std::string, std::vector<asio::ip::address>, std::le
 class Generation {
   public:
     /// `previous`, the generation this one replaces (null at start), lends its endpoints'
-    /// health, so neither a reload nor a DNS change revives a dead endpoint.
+    /// health, so neither a reload nor a DNS change revives a dead endpoint. The tenants' budgets
+    /// come from `limiter`, which outlives every generation and keeps them across reloads.
     Generation(std::shared_ptr<const config::Snapshot> snapshot, std::uint64_t number,
-               const DnsAnswers& dns, TlsStores tls, const Generation* previous);
+               const DnsAnswers& dns, TlsStores tls, const Generation* previous, Limiter& limiter);
     ~Generation();
 
     const config::Snapshot& config() const { return *snapshot_; }
@@ -61,6 +63,10 @@ class Generation {
     /// The active health of the pools' endpoints. Not const: the health checker writes its
     /// atomic flags while workers read them through the same immutable generation.
     HealthBoard& health() const { return *health_; }
+    /// The process-wide rate and in-flight limits; `budget` is a named tenant's state by its
+    /// TenantMatch::index.
+    Limiter& limiter() const { return *limiter_; }
+    TenantBudget* budget(std::size_t named_index) const { return budgets_[named_index].get(); }
 
   private:
     std::shared_ptr<const config::Snapshot> snapshot_;
@@ -68,6 +74,8 @@ class Generation {
     routing::HostTable hosts_;
     std::map<std::string, ResolvedPool, std::less<>> pools_;
     TlsStores tls_;
+    Limiter* limiter_;
+    std::vector<std::shared_ptr<TenantBudget>> budgets_;
     std::unique_ptr<HealthBoard> health_;
 };
 

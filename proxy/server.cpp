@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <random>
 #include <thread>
 
 #include "config/load.hpp"
@@ -111,7 +112,8 @@ Server::Server(std::string config_path, std::shared_ptr<const config::Snapshot> 
       dns_refresher_(control_),
       dns_timer_(control_),
       tls_timer_(control_),
-      health_checker_(control_) {
+      health_checker_(control_),
+      limiter_(std::random_device{}()) {
     signals_.add(SIGUSR1);
 }
 
@@ -157,7 +159,7 @@ asio::awaitable<void> Server::start() {
     state_.certificates = certificates_of(tls_stores_);
     dns_ = co_await dns_refresher_.resolve(*snapshot_, {}, dns_timeout_);
     const auto generation = std::make_shared<const Generation>(snapshot_, generation_number_, dns_,
-                                                               tls_stores_, nullptr);
+                                                               tls_stores_, nullptr, limiter_);
     state_.generation = generation;
     health_checker_.track(generation, generation->health());
     const std::size_t worker_count = snapshot_->workers > 0
@@ -195,6 +197,15 @@ asio::awaitable<void> Server::start() {
     ops_log::info("listening",
                   {{"listener", "admin"}, {"address", endpoint_text(admin_->local_endpoint())}});
 
+    if (snapshot_->state.redis_url) {
+        std::string error;
+        auto address = parse_redis_url(*snapshot_->state.redis_url, error);
+        if (!address) throw std::runtime_error("state.redis: " + error);
+        budget_sync_ = std::make_unique<BudgetSync>(control_, std::move(*address), snapshot_->state,
+                                                    limiter_, [this] { return state_.generation; });
+        state_.budget_sync = budget_sync_.get();
+        asio::co_spawn(control_, budget_sync_->run(), asio::detached);
+    }
     for (auto& worker : workers_) worker->start();
     admin_->start();
     asio::co_spawn(control_, signal_loop(), asio::detached);
@@ -275,10 +286,13 @@ asio::awaitable<std::vector<std::string>> Server::reload_config() {
                 next.listeners[i].address.text != snapshot_->listeners[i].address.text)
                 return false;
         return next.admin.address.text == snapshot_->admin.address.text &&
-               next.workers == snapshot_->workers && next.access_log == snapshot_->access_log;
+               next.workers == snapshot_->workers && next.access_log == snapshot_->access_log &&
+               next.state.redis_url == snapshot_->state.redis_url;
     };
     if (!same_listeners())
-        ops_log::warn("listeners, admin address, workers and access_log apply at the next restart");
+        ops_log::warn(
+            "listeners, admin address, workers, access_log and state.redis apply at the next "
+            "restart");
     dns_ = co_await dns_refresher_.resolve(next, dns_, dns_timeout_);
     state_.admin_token = std::move(token);
     co_await publish(loaded.snapshot, ++generation_number_);
@@ -294,7 +308,7 @@ asio::awaitable<void> Server::publish(std::shared_ptr<const config::Snapshot> sn
     state_.config_generation = number;
     state_.certificates = certificates_of(tls_stores_);
     const auto generation = std::make_shared<const Generation>(snapshot_, number, dns_, tls_stores_,
-                                                               state_.generation.get());
+                                                               state_.generation.get(), limiter_);
     state_.generation = generation;
     health_checker_.track(generation, generation->health());
     for (auto& worker : workers_) co_await worker->publish(generation);
@@ -381,6 +395,7 @@ asio::awaitable<void> Server::drain_then_exit() {
     }
     dns_timer_.cancel();
     tls_timer_.cancel();
+    if (budget_sync_) budget_sync_->stop();
     admin_->stop();
     control_.stop();
 }

@@ -12,6 +12,7 @@
 #include "proxy/io.hpp"
 #include "proxy/observe/access_log.hpp"
 #include "proxy/observe/metrics_collector.hpp"
+#include "proxy/state/budget_sync.hpp"
 #include "proxy/upstream/dns_refresher.hpp"
 #include "proxy/upstream/health_checker.hpp"
 #include "proxy/worker.hpp"
@@ -67,6 +68,8 @@ class Server {
     TlsStores tls_stores_;
     std::optional<tls::ReloadTrigger> tls_reload_trigger_;
     std::unique_ptr<AccessLogWriter> access_log_writer_;
+    Limiter limiter_;  ///< outlives the generations that point into it
+    std::unique_ptr<BudgetSync> budget_sync_;
     std::vector<std::unique_ptr<Worker>> workers_;
     std::unique_ptr<MetricsCollector> metrics_;
     std::unique_ptr<AdminServer> admin_;

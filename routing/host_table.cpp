@@ -24,9 +24,10 @@ bool is_tenant_label(std::string_view label) {
 }  // namespace
 
 HostTable::HostTable(const config::Snapshot& snapshot) {
+    std::size_t index = 0;
     for (const auto& [name, tenant] : snapshot.tenants) {
         named_.insert(name);
-        const Entry entry{tenant.name, &tenant.policy};
+        const Entry entry{tenant.name, &tenant.policy, index++};
         for (const std::string& host : tenant.hosts) {
             if (host.starts_with("*.")) {
                 wildcard_.emplace(std::string_view(host).substr(1), entry);
@@ -36,13 +37,15 @@ HostTable::HostTable(const config::Snapshot& snapshot) {
         }
     }
     // The config accepts only "{tenant}." + domain, so every suffix starts with '.'.
-    for (const config::TenantTemplate& tenant_template : snapshot.tenant_templates)
-        templates_.emplace(tenant_template.suffix, &tenant_template.policy);
+    for (std::size_t i = 0; i < snapshot.tenant_templates.size(); ++i) {
+        const auto& tenant_template = snapshot.tenant_templates[i];
+        templates_.emplace(tenant_template.suffix, Entry{{}, &tenant_template.policy, i});
+    }
 }
 
 std::optional<TenantMatch> HostTable::match(std::string_view normalized_host) const {
     if (const auto found = exact_.find(normalized_host); found != exact_.end())
-        return TenantMatch{found->second.name, found->second.policy, false};
+        return TenantMatch{found->second.name, found->second.policy, false, found->second.index};
     const std::size_t first_dot = normalized_host.find('.');
     if (first_dot == std::string_view::npos || first_dot == 0) return std::nullopt;
     // Probing the suffixes left to right tries the longest wildcard first; starting at the
@@ -52,7 +55,8 @@ std::optional<TenantMatch> HostTable::match(std::string_view normalized_host) co
              dot = normalized_host.find('.', dot + 1)) {
             const auto found = wildcard_.find(normalized_host.substr(dot));
             if (found != wildcard_.end())
-                return TenantMatch{found->second.name, found->second.policy, false};
+                return TenantMatch{found->second.name, found->second.policy, false,
+                                   found->second.index};
         }
     }
     const auto found = templates_.find(normalized_host.substr(first_dot));
@@ -61,7 +65,7 @@ std::optional<TenantMatch> HostTable::match(std::string_view normalized_host) co
     // A named tenant owns its name: "acme.erp.example.com" must not become a second "acme"
     // with another pool but the same rate-limit buckets, state and metrics.
     if (!is_tenant_label(label) || named_.contains(label)) return std::nullopt;
-    return TenantMatch{label, found->second, true};
+    return TenantMatch{label, found->second.policy, true, found->second.index};
 }
 
 }  // namespace tg::routing

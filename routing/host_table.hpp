@@ -15,6 +15,9 @@ struct TenantMatch {
     std::string_view name;  ///< a named tenant's name, or for a template the label in the host
     const config::TenantPolicy* policy;
     bool from_template;
+    /// Position of the named tenant in `Snapshot::tenants` (or of the template in
+    /// `tenant_templates`), so per-tenant state is found by index, not by name.
+    std::size_t index;
 };
 
 /// Index of a snapshot's tenant hosts, built once per config generation and then read-only
@@ -36,13 +39,14 @@ class HostTable {
     struct Entry {
         std::string_view name;
         const config::TenantPolicy* policy;
+        std::size_t index;
     };
     /// Keys view into the snapshot, so a lookup by string_view builds no std::string.
     using Index = std::unordered_map<std::string_view, Entry>;
 
     Index exact_;
     Index wildcard_;  ///< keyed by the suffix after '*', e.g. ".acme.com"
-    std::unordered_map<std::string_view, const config::TenantPolicy*> templates_;  ///< by suffix
+    std::unordered_map<std::string_view, Entry> templates_;  ///< by suffix; no name
     std::unordered_set<std::string_view> named_;  ///< names a template label may not take over
 };
 

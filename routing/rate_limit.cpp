@@ -29,34 +29,35 @@ Ticks saturating_sub(Ticks a, Ticks b) {
     return difference;
 }
 
-Ticks saturating_mul(Ticks a, Ticks b) {
-    Ticks product = 0;
-    if (__builtin_mul_overflow(a, b, &product)) return max_ticks;  // both are non-negative here
-    return product;
-}
-
 }  // namespace
 
-Gcra::Decision Gcra::admit(nanoseconds now, const config::RateLimit& limit,
-                           std::uint32_t cost) noexcept {
+GcraRate gcra_rate(const config::RateLimit& limit) noexcept {
     assert(limit.requests_per_second > 0 && limit.burst >= 0);
-    // The emission interval T = 1/r, rounded once; the bucket then holds exactly b*T, so an
-    // integral burst b admits exactly b requests from idle whatever the rounding of T.
+    // T is rounded once; the bucket then holds exactly b*T, so an integral burst b admits
+    // exactly b requests from idle whatever the rounding of T.
     const double interval_ns = limit.requests_per_second > 0
                                    ? std::min(1e9 / limit.requests_per_second, max_interval)
                                    : max_interval;
     const Ticks interval = std::max<Ticks>(1, std::llround(interval_ns));
     const double capacity_ns = limit.burst > 0 ? limit.burst * static_cast<double>(interval) : 0;
-    const Ticks capacity = std::llround(std::min(capacity_ns, 9e18));
+    return {nanoseconds(interval), nanoseconds(std::llround(std::min(capacity_ns, 9e18)))};
+}
 
-    const Ticks base = std::max(tat_.count(), now.count());
-    const Ticks next_tat = saturating_add(base, saturating_mul(cost, interval));
+nanoseconds gcra_increment(const GcraRate& rate, std::uint64_t cost) noexcept {
+    Ticks product = 0;
+    if (cost > static_cast<std::uint64_t>(max_ticks) ||
+        __builtin_mul_overflow(static_cast<Ticks>(cost), rate.interval.count(), &product))
+        return nanoseconds(max_ticks);
+    return nanoseconds(product);
+}
+
+GcraStep gcra_step(nanoseconds tat, nanoseconds now, nanoseconds increment,
+                   nanoseconds capacity) noexcept {
+    const Ticks base = std::max(tat.count(), now.count());
+    const Ticks next_tat = saturating_add(base, increment.count());
     const Ticks ahead = saturating_sub(next_tat, now.count());
-    if (ahead <= capacity) {
-        tat_ = nanoseconds(next_tat);
-        return {true, nanoseconds(0)};
-    }
-    return {false, nanoseconds(ahead - capacity)};
+    if (ahead <= capacity.count()) return {true, nanoseconds(next_tat), nanoseconds(0)};
+    return {false, tat, nanoseconds(ahead - capacity.count())};
 }
 
 std::int64_t retry_after_seconds(nanoseconds wait) noexcept {

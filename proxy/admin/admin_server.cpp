@@ -8,6 +8,7 @@
 
 #include "config/units.hpp"
 #include "proxy/observe/metrics_collector.hpp"
+#include "proxy/state/budget_sync.hpp"
 #include "routing/release.hpp"
 
 namespace tg::proxy {
@@ -203,13 +204,18 @@ AdminServer::Response AdminServer::status(const Request& request) const {
             connections += worker->connections_value(l);
     const auto uptime =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - state_.started);
+    json::value redis = nullptr;
+    if (const auto* sync = state_.budget_sync)
+        redis = json::object{
+            {"url", sync->address().display}, {"up", sync->up()}, {"replicas", sync->replicas()}};
     return json_response(http::status::ok,
                          {{"version", TG_VERSION},
                           {"config_generation", state_.config_generation},
                           {"uptime_seconds", uptime.count()},
                           {"connections", connections},
                           {"draining", state_.draining},
-                          {"workers", state_.workers}},
+                          {"workers", state_.workers},
+                          {"redis", std::move(redis)}},
                          request.version());
 }
 

@@ -19,6 +19,8 @@ class Collectable;
 
 namespace tg::proxy {
 
+class BudgetSync;
+
 /// What the admin API reports about the process; written and read by the control thread only.
 struct ServerState {
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
@@ -31,6 +33,7 @@ struct ServerState {
     std::vector<tls::CertificateSummary> certificates;  ///< of every TLS listener
     std::size_t workers = 0;
     bool draining = false;
+    const BudgetSync* budget_sync = nullptr;  ///< set when state.redis shares the budgets
 };
 
 /// What the admin API can ask of the server.

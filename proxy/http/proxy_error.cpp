@@ -20,6 +20,8 @@ unsigned status_of(ErrorKind kind) {
             return 404;
         case ErrorKind::forbidden:
             return 403;
+        case ErrorKind::rate_limited:
+            return 429;
         case ErrorKind::no_endpoint:
         case ErrorKind::connect_failed:
         case ErrorKind::upstream_protocol:
@@ -49,6 +51,8 @@ std::string_view reason_of(ErrorKind kind) {
             return "unknown_host";
         case ErrorKind::forbidden:
             return "forbidden";
+        case ErrorKind::rate_limited:
+            return "rate_limited";
         case ErrorKind::no_endpoint:
             return "no_endpoint";
         case ErrorKind::connect_failed:

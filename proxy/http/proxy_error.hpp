@@ -14,6 +14,7 @@ enum class ErrorKind {
     headers_too_large,  ///< over limits.max_header_bytes
     unknown_host,       ///< no tenant for the Host
     forbidden,          ///< /web/database/* with database_manager: deny
+    rate_limited,       ///< a tenant, per-client or in-flight limit (SPEC §4)
     no_endpoint,        ///< the pool has no address at all
     connect_failed,     ///< could not connect (or a reused connection died before answering)
     upstream_protocol,  ///< the upstream's response could not be parsed

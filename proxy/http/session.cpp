@@ -15,6 +15,7 @@
 #include "routing/cookie.hpp"
 #include "routing/forwarded.hpp"
 #include "routing/host.hpp"
+#include "routing/rate_limit.hpp"
 #include "routing/release.hpp"
 #include "routing/request_id.hpp"
 #include "tls/handshake_failure.hpp"
@@ -344,7 +345,28 @@ std::optional<ErrorKind> Session<Stream>::apply_policy() {
         if (!client || !config::contains_any(config.maintenance_bypass, *client))
             return ErrorKind::forbidden;
     }
-    return std::nullopt;
+    return apply_limits(peer);
+}
+
+/// SPEC §4: the per-client bucket, the tenant's bucket, then its in-flight slot. Tenants
+/// without limits pay only the three tests of the policy.
+template <class Stream>
+std::optional<ErrorKind> Session<Stream>::apply_limits(const config::IpAddress& peer) {
+    const auto& policy = *tenant_->policy;
+    if (!policy.rate_limit && !policy.per_client_rate_limit && policy.max_in_flight == 0)
+        return std::nullopt;
+    std::optional<config::IpAddress> client;
+    if (policy.per_client_rate_limit)
+        client = client_ip_ == peer_ip_ ? std::optional(peer) : config::parse_ip(client_ip_);
+    TenantBudget* budget = tenant_->from_template ? nullptr : generation_->budget(tenant_->index);
+    const auto refusal =
+        generation_->limiter().admit(*tenant_, budget, client ? &*client : nullptr,
+                                     started_.time_since_epoch(), in_flight_ticket_);
+    if (!refusal) return std::nullopt;
+    if constexpr (record_metrics)
+        series_->rate_limited[static_cast<std::size_t>(refusal->reason)].add();
+    retry_after_seconds_ = routing::retry_after_seconds(refusal->retry_after);
+    return ErrorKind::rate_limited;
 }
 
 template <class Stream>
@@ -666,10 +688,12 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::respond_error(E
     const bool close =
         closes_connection(kind) || has_unread_body || !client_keep_alive_ || worker_.draining();
     status_ = status_of(kind);
-    const std::string hsts = listener_.tls && !listener_.hsts.empty()
-                                 ? "Strict-Transport-Security: " + listener_.hsts + "\r\n"
-                                 : "";
-    co_return co_await send_local_response(close, hsts);
+    std::string extra = listener_.tls && !listener_.hsts.empty()
+                            ? "Strict-Transport-Security: " + listener_.hsts + "\r\n"
+                            : "";
+    if (kind == ErrorKind::rate_limited)
+        extra.append("Retry-After: ").append(std::to_string(retry_after_seconds_)).append("\r\n");
+    co_return co_await send_local_response(close, extra);
 }
 
 template <class Stream>
@@ -706,6 +730,7 @@ void Session<Stream>::harden_session_cookies(ProxyFields& response) {
 
 template <class Stream>
 void Session<Stream>::leave_in_flight() {
+    in_flight_ticket_.release();
     if (!counted_in_flight_) return;
     series_->in_flight.add(-1);
     counted_in_flight_ = false;

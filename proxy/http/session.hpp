@@ -8,6 +8,7 @@
 #include "proxy/http/field_allocator.hpp"
 #include "proxy/http/proxy_error.hpp"
 #include "proxy/io.hpp"
+#include "proxy/limits/limiter.hpp"
 #include "proxy/upstream/passive_health.hpp"
 #include "proxy/worker.hpp"
 #include "routing/host_table.hpp"
@@ -58,6 +59,7 @@ class Session {
     std::optional<ErrorKind> parse_header_block();
     std::optional<ErrorKind> route();
     std::optional<ErrorKind> apply_policy();
+    std::optional<ErrorKind> apply_limits(const config::IpAddress& peer);
     asio::awaitable<Next> forward();
     asio::awaitable<Attempt> exchange(std::shared_ptr<UpstreamConnection>& connection,
                                       bool has_body);
@@ -108,6 +110,8 @@ class Session {
     std::optional<routing::TenantMatch> tenant_;
     TenantSeries* series_ = nullptr;
     bool counted_in_flight_ = false;
+    InFlightTicket in_flight_ticket_;       ///< the tenant's max_in_flight slot
+    std::int64_t retry_after_seconds_ = 0;  ///< of a 429 being answered
     std::string_view pool_name_;
     int passive_fall_ = PassiveHealth::default_fall;  ///< of the pool being forwarded to
     routing::Route route_ = routing::Route::web;

@@ -5,6 +5,8 @@
 #include <map>
 #include <tuple>
 
+#include "proxy/limits/limiter.hpp"
+#include "proxy/state/budget_sync.hpp"
 #include "proxy/upstream/health_board.hpp"
 #include "routing/route_rule.hpp"
 
@@ -25,6 +27,7 @@ struct TenantTotals {
     std::array<std::uint64_t, 2> sum_ns{};
     std::int64_t in_flight = 0;
     std::int64_t tunnels = 0;
+    std::array<std::uint64_t, limit_reasons> rate_limited{};
 };
 
 MetricFamily family(std::string name, std::string help, MetricType type) {
@@ -66,6 +69,8 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
             }
             totals.in_flight += series.in_flight.value();
             totals.tunnels += series.tunnels.value();
+            for (std::size_t r = 0; r < limit_reasons; ++r)
+                totals.rate_limited[r] += series.rate_limited[r].value();
         });
         worker->for_each_upstream_error(
             [&](const std::string& pool, const std::string& reason, std::uint64_t n) {
@@ -87,6 +92,9 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
     auto in_flight =
         family("in_flight_requests", "Requests being forwarded upstream now.", MetricType::Gauge);
     auto tunnels = family("tunnels_active", "Open WebSocket tunnels.", MetricType::Gauge);
+    auto limited = family("rate_limited_total",
+                          "Requests refused with 429, by tenant and the limit that refused them.",
+                          MetricType::Counter);
     for (const auto& [name, totals] : tenants) {
         for (std::size_t r = 0; r < routes.size(); ++r) {
             const std::string route(routing::route_name(routes[r]));
@@ -115,6 +123,14 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
         auto tunnel = labelled({{"tenant", name}});
         tunnel.gauge.value = static_cast<double>(totals.tunnels);
         tunnels.metric.push_back(std::move(tunnel));
+        for (std::size_t r = 0; r < limit_reasons; ++r) {
+            if (totals.rate_limited[r] == 0) continue;
+            auto m =
+                labelled({{"reason", std::string(limit_reason_name(static_cast<LimitReason>(r)))},
+                          {"tenant", name}});
+            m.counter.value = static_cast<double>(totals.rate_limited[r]);
+            limited.metric.push_back(std::move(m));
+        }
     }
 
     auto errors = family("upstream_errors_total", "Failed upstream exchanges, by pool and reason.",
@@ -160,9 +176,15 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
         m.counter.value = static_cast<double>(n);
         reloads.metric.push_back(std::move(m));
     }
+    auto redis = family("redis_up", "1 while Redis answers the budget sync (absent without Redis).",
+                        MetricType::Gauge);
+    if (state_.budget_sync) {
+        redis.metric.push_back({});
+        redis.metric.back().gauge.value = state_.budget_sync->up() ? 1 : 0;
+    }
     std::vector<MetricFamily> families;
-    for (auto* f : {&requests, &durations, &in_flight, &tunnels, &errors, &handshakes, &expiry,
-                    &active, &generation, &reloads})
+    for (auto* f : {&requests, &durations, &in_flight, &tunnels, &limited, &errors, &handshakes,
+                    &expiry, &active, &generation, &reloads, &redis})
         if (!f->metric.empty()) families.push_back(std::move(*f));
     if (state_.generation) append_endpoint_up(state_.generation->health(), families);
     return families;

@@ -74,7 +74,7 @@ struct TenantSeries {
     std::array<RouteSeries, 2> routes;  ///< indexed by routing::Route
     LocalGauge in_flight;
     LocalGauge tunnels;
-    LocalCounter rate_limited;
+    std::array<LocalCounter, 3> rate_limited;  ///< by LimitReason
 };
 
 /// Counters under two label values (pool and reason, listener and reason), created on first use

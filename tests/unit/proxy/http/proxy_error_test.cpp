@@ -20,7 +20,7 @@ constexpr ErrorKind all_kinds[] = {
     ErrorKind::bad_request,       ErrorKind::header_timeout, ErrorKind::body_too_large,
     ErrorKind::headers_too_large, ErrorKind::unknown_host,   ErrorKind::forbidden,
     ErrorKind::no_endpoint,       ErrorKind::connect_failed, ErrorKind::upstream_protocol,
-    ErrorKind::upstream_timeout,
+    ErrorKind::upstream_timeout,  ErrorKind::rate_limited,
 };
 
 /// Parses `wire` as one complete HTTP/1.1 response; fails the test if it is not exactly that.
@@ -45,6 +45,7 @@ TEST_CASE("every error kind maps to the SPEC status", "[proxy][proxy_error]") {
     CHECK(status_of(ErrorKind::headers_too_large) == 431);
     CHECK(status_of(ErrorKind::unknown_host) == 404);
     CHECK(status_of(ErrorKind::forbidden) == 403);
+    CHECK(status_of(ErrorKind::rate_limited) == 429);
     CHECK(status_of(ErrorKind::no_endpoint) == 502);
     CHECK(status_of(ErrorKind::connect_failed) == 502);
     CHECK(status_of(ErrorKind::upstream_protocol) == 502);

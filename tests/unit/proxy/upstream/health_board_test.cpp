@@ -318,8 +318,9 @@ tenants:
 )",
                                               "t.yaml", "");
     REQUIRE(loaded.errors.empty());
+    static tg::proxy::Limiter limiter(1);
     return std::make_shared<const Generation>(loaded.snapshot, 1, tg::proxy::DnsAnswers{},
-                                              tg::proxy::TlsStores{}, nullptr);
+                                              tg::proxy::TlsStores{}, nullptr, limiter);
 }
 
 /// Runs `io` until `condition` holds, at most `limit`.
