@@ -93,8 +93,12 @@ def build_request(method: str, target: str, host: str | None, headers=(), body: 
 class HttpConn:
     """One client TCP connection. Every read has a deadline."""
 
-    def __init__(self, port: int, host: str = "127.0.0.1", timeout: float = DEFAULT_TIMEOUT):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, port: int, host: str = "127.0.0.1", timeout: float = DEFAULT_TIMEOUT,
+                 source: str | None = None):
+        """`source`: the local address to connect from (another loopback address, 127.0.0.2,
+        stands for a distinct client machine)."""
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = bytearray()
         self.eof = False
