@@ -4,20 +4,23 @@
 #   install-deps.sh demo    build + the fake Odoo upstream's interpreter
 #   install-deps.sh test    demo + test runners and the real peers the tests start
 #   install-deps.sh bench   test + the peers the benchmarks compare against
+#   install-deps.sh image   podman and debootstrap: docker/build-image.sh, the image test, compose
 set -euo pipefail
 
 build=(cmake ninja-build g++ ccache pkg-config libboost1.81-dev libboost-json1.81-dev
        libboost-url1.81-dev libssl-dev libyaml-cpp-dev libhiredis-dev prometheus-cpp-dev catch2)
 demo=(python3 python3-websockets curl)
-test=(python3-pytest python3-pytest-timeout openssl clang-format prometheus redis-server)
+test=(python3-pytest python3-pytest-timeout openssl clang-format prometheus redis-server systemd)
 bench=(nginx-light haproxy wrk)
+image=(podman runc debootstrap podman-compose)
 
 case "${1:-test}" in
   build) wanted=("${build[@]}") ;;
   demo) wanted=("${build[@]}" "${demo[@]}") ;;
   test) wanted=("${build[@]}" "${demo[@]}" "${test[@]}" "${bench[@]}") ;;
   bench) wanted=("${build[@]}" "${demo[@]}" "${test[@]}" "${bench[@]}") ;;
-  *) echo "usage: $0 build|demo|test|bench" >&2; exit 2 ;;
+  image) wanted=("${image[@]}") ;;
+  *) echo "usage: $0 build|demo|test|bench|image" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds the sanitizer build (used by every test) and the release
-# build (RSS tests and the benchmark smoke), then runs unit, integration and benchmark smoke.
+# build (RSS tests and the benchmark smoke), then runs the deployment files' checks, unit,
+# integration and benchmark smoke.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash docker/install-deps.sh test
@@ -12,6 +13,20 @@ cmake --build build/asan -j "$jobs"
 cmake --build build/release -j "$jobs" --target tenantgate
 
 export TENANTGATE_RELEASE_BIN="$PWD/build/release/tenantgate"
+
+# Deployment files (docker/), under a minute: Dockerfile lint, Kubernetes manifests and the Helm
+# chart against Kubernetes schemas, compose, the systemd unit. Each prints why it is skipped
+# when node/npm or systemd-analyze are missing. The image build takes ~9 min on 2 cores, so it
+# and the container test run only with TG_IMAGE_TEST=1.
+bash docker/tests/validate-manifests.sh "$TENANTGATE_RELEASE_BIN"
+bash docker/tests/check-systemd.sh "$TENANTGATE_RELEASE_BIN"
+if [ "${TG_IMAGE_TEST:-0}" = 1 ]; then
+  bash docker/build-image.sh
+  bash docker/tests/test-image.sh
+else
+  echo "image build and container test SKIPPED: TG_IMAGE_TEST=1 runs docker/build-image.sh (~9 min) and docker/tests/test-image.sh"
+fi
+
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 ctest --test-dir build/asan --output-on-failure

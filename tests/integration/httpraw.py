@@ -95,8 +95,8 @@ class HttpConn:
 
     def __init__(self, port: int, host: str = "127.0.0.1", timeout: float = DEFAULT_TIMEOUT,
                  source: str | None = None):
-        """`source`: the local address to connect from (any 127.0.0.0/8 address on Linux), so a
-        test can be several clients."""
+        """`source`: the local address to connect from (another loopback address, 127.0.0.2,
+        stands for a distinct client machine)."""
         self.sock = socket.create_connection((host, port), timeout=timeout,
                                              source_address=(source, 0) if source else None)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
