@@ -26,6 +26,9 @@ PYTHON = "/usr/bin/python3"  # the one with the standard library we rely on (not
 CLIENT_CORE = "0"  # wrk / load clients and the origin(s)
 PROXY_CORE = "1"   # the 1-worker proxy under test
 PROXY_WORKERS = 1  # bench.py --workers: 2 leaves the proxies unpinned, sharing both CPUs
+# bench/limits_cost.sh: the bench tenant's limits (YAML flow keys, with a leading ", "), none
+# by default. Set so high that nothing is refused: only what checking them costs is measured.
+TENANT_LIMITS = ""
 HOST_HEADER = "bench.local"
 SMALL_BYTES = 100
 LARGE_BYTES = 16 * 1024
@@ -553,7 +556,7 @@ class Tenantgate(Proxy):
                          CERT=self.tls.cert, KEY=self.tls.key).read_text()
         conf = render("tenantgate.yaml", self.tmp / "tenantgate.yaml",
                       ORIGIN_PORT=self.origin_port, WS_PORT=self.ws_port, TLS_LISTENER=tls,
-                      WORKERS=PROXY_WORKERS)
+                      WORKERS=PROXY_WORKERS, TENANT_LIMITS=TENANT_LIMITS)
         return [self.binary, "run", "--config", conf]
 
     def _events(self) -> list:

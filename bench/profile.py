@@ -255,6 +255,9 @@ def main() -> int:
     parser.add_argument("--plain-peers", action="store_true",
                         help="HAProxy/nginx without the forwarded headers tenantgate adds "
                              "(the configuration of PERF.md's reference numbers)")
+    parser.add_argument("--tenant-limits", action="store_true",
+                        help="give the bench tenant a rate limit, a per-client limit and a "
+                             "max_in_flight, all too high to refuse anything (limits_cost.sh)")
     parser.add_argument("--no-callgrind", action="store_true")
     parser.add_argument("--no-strace", action="store_true")
     parser.add_argument("--top", type=int, default=20)
@@ -262,6 +265,11 @@ def main() -> int:
                         help="print the report only (bench/metrics_cost.sh)")
     args = parser.parse_args()
     systems = [s for s in args.systems.split(",") if s]
+    if args.tenant_limits:
+        common.TENANT_LIMITS = (
+            ", rate_limit: {requests_per_second: 1000000, burst: 1000000}"
+            ", per_client_rate_limit: {requests_per_second: 1000000, burst: 1000000}"
+            ", max_in_flight: 100000")
     for tool in ["nginx", "haproxy", "taskset"] + ([] if args.no_callgrind else
                                                    ["valgrind", "callgrind_control"]) + \
             ([] if args.no_strace else ["strace"]):

@@ -1,5 +1,7 @@
 #include "routing/balancer.hpp"
 
+#include "routing/mix64.hpp"
+
 namespace tg::routing {
 namespace {
 
@@ -56,16 +58,6 @@ std::size_t least_conn(const Candidates& candidates, std::uint64_t& cursor) {
     return best;
 }
 
-/// The 64-bit finaliser of MurmurHash3: every input bit affects every output bit.
-std::uint64_t mix(std::uint64_t value) {
-    value ^= value >> 33;
-    value *= 0xff51afd7ed558ccdull;
-    value ^= value >> 33;
-    value *= 0xc4ceb9fe1a85ec53ull;
-    value ^= value >> 33;
-    return value;
-}
-
 /// Highest random weight (Thaler & Ravishankar, 1998): each (key, endpoint) pair gets a
 /// pseudo-random weight and the heaviest candidate wins, so an endpoint leaving or failing
 /// moves only the keys it held, and they spread evenly over the others.
@@ -76,7 +68,7 @@ std::size_t rendezvous(const Candidates& candidates, std::string_view key) {
     std::uint64_t best_weight = 0;
     for (std::size_t index = 0; index < endpoints.size(); ++index) {
         if (!candidates.allows(index)) continue;
-        const std::uint64_t weight = mix(key_hash ^ mix(endpoints[index].id));
+        const std::uint64_t weight = mix64(key_hash ^ mix64(endpoints[index].id));
         if (best == endpoints.size() || weight > best_weight) {
             best = index;
             best_weight = weight;

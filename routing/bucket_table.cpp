@@ -5,23 +5,15 @@
 #include <cstring>
 #include <new>
 
+#include "routing/mix64.hpp"
+
 namespace tg::routing {
 namespace {
 
 using std::chrono::nanoseconds;
 
-/// MurmurHash3's 64-bit finaliser: every input bit affects every output bit.
-std::uint64_t mix(std::uint64_t h) {
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return h;
-}
-
 std::uint64_t absorb(std::uint64_t h, std::uint64_t word) {
-    return mix(h ^ (word * 0x9e3779b97f4a7c15ULL));
+    return mix64(h ^ (word * 0x9e3779b97f4a7c15ULL));
 }
 
 std::uint64_t absorb_bytes(std::uint64_t h, const std::uint8_t* bytes, std::size_t size) {
@@ -132,7 +124,7 @@ std::size_t BucketTable::live(nanoseconds now) const {
 }
 
 std::uint64_t BucketKeys::tenant(std::string_view tenant) const {
-    return nonzero(absorb_bytes(mix(seed_), reinterpret_cast<const std::uint8_t*>(tenant.data()),
+    return nonzero(absorb_bytes(mix64(seed_), reinterpret_cast<const std::uint8_t*>(tenant.data()),
                                 tenant.size()));
 }
 

@@ -33,3 +33,5 @@ ctest --test-dir build/asan --output-on-failure
 
 # Benchmark smoke: every scenario once against HAProxy and nginx; fails only on a broken run.
 TENANTGATE_BIN="$TENANTGATE_RELEASE_BIN" bash bench/run.sh --smoke
+# Noisy neighbour smoke (tenant limits against HAProxy's stick table): one short repetition.
+TENANTGATE_BIN="$TENANTGATE_RELEASE_BIN" /usr/bin/python3 bench/noisy_neighbour.py --smoke

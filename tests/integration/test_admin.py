@@ -75,7 +75,8 @@ def test_status_fields_and_connection_count(gateway):
     g = gateway()
     st = status_of(g.proxy)
     assert set(st) == {"version", "config_generation", "uptime_seconds", "connections",
-                       "draining", "workers"}, st
+                       "draining", "workers", "redis"}, st
+    assert st["redis"] is None, st  # no state.redis: budgets are local
     assert isinstance(st["version"], str) and st["version"], st
     assert type(st["config_generation"]) is int, st
     assert type(st["uptime_seconds"]) in (int, float) and st["uptime_seconds"] >= 0, st
