@@ -8,6 +8,7 @@ std::string_view embedded_demo_config() {
     static constexpr std::string_view demo = R"yaml(# tenantgate embedded demo configuration
 workers: 0
 access_log: stdout
+audit_log: stderr
 listeners:
   - name: http
     address: 127.0.0.1:8080

@@ -24,6 +24,8 @@ Admin parse_admin(const std::optional<Field>& field, const std::string& base_dir
 State parse_state(const std::optional<Field>& field, const std::string& base_dir,
                   Diagnostics& diag) {
     State state;
+    // Beside the config file, like every other relative path in it: never the working directory.
+    state.state_file = resolve_path(base_dir, state.state_file);
     if (!field) return state;
     const MapReader map(*field,
                         {"redis", "key_prefix", "state_file", "rate_limit_on_redis_failure"}, diag);
@@ -81,15 +83,19 @@ Limits parse_limits(const std::optional<Field>& field, Diagnostics& diag) {
 Snapshot parse_snapshot(const YAML::Node& root, const std::string& base_dir, Diagnostics& diag) {
     Snapshot snapshot;
     const MapReader map(root_field(root, diag),
-                        {"workers", "access_log", "listeners", "admin", "state", "timeouts",
-                         "limits", "trusted_proxies", "maintenance_bypass", "pools", "tenants",
-                         "tenant_templates", "freeze_windows"},
+                        {"workers", "access_log", "audit_log", "listeners", "admin", "state",
+                         "timeouts", "limits", "trusted_proxies", "maintenance_bypass", "pools",
+                         "tenants", "tenant_templates", "freeze_windows"},
                         diag);
     // A sanity bound: a typo must not start a million threads.
     set_if(read_int(map.get("workers"), 0, 1024, diag), snapshot.workers);
     if (const auto access_log = read_string(map.get("access_log"), diag)) {
         const bool special = *access_log == "stdout" || *access_log == "off";
         snapshot.access_log = special ? *access_log : resolve_path(base_dir, *access_log);
+    }
+    if (const auto audit_log = read_string(map.get("audit_log"), diag)) {
+        snapshot.audit_log =
+            *audit_log == "stderr" ? *audit_log : resolve_path(base_dir, *audit_log);
     }
     snapshot.listeners = parse_listeners(map.require("listeners"), base_dir, diag);
     snapshot.admin = parse_admin(map.get("admin"), base_dir, diag);

@@ -137,7 +137,7 @@ struct FreezeWindow {
     std::string name;
     std::vector<int> days_of_month;  ///< 1..31, or -1 = last day, -2 = the day before, ...
     int from_minute = 0;             ///< minutes after local midnight, inclusive
-    int to_minute = 24 * 60 - 1;     ///< inclusive
+    int to_minute = 24 * 60 - 1;     ///< inclusive; before from_minute: on the next day
     std::string timezone = "UTC";
     int utc_offset_minutes = 0;  ///< "UTC" or "+HH:MM"/"-HH:MM"; named zones are rejected
 };
@@ -146,6 +146,7 @@ struct Snapshot {
     std::string source;  ///< file path, or "<embedded demo>"
     int workers = 0;     ///< as configured; 0 = one per core
     std::string access_log = "stdout";
+    std::string audit_log = "stderr";  ///< "stderr" or a path, reopened on SIGUSR1
     std::vector<Listener> listeners;
     Admin admin;
     State state;

@@ -14,11 +14,6 @@ std::string endpoint_key(const HostPort& address) {
     return address.host + ":" + std::to_string(address.port);
 }
 
-std::string clock_text(int minute) {
-    const auto two = [](int n) { return std::string(n < 10 ? "0" : "") + std::to_string(n); };
-    return two(minute / 60) + ":" + two(minute % 60);
-}
-
 /// Whether `path` was written and read cleanly, i.e. its value in the snapshot is the file's.
 bool usable(const Diagnostics& diag, std::string_view path) {
     return diag.present(path) && !diag.failed(path);
@@ -203,13 +198,6 @@ void check_freeze_windows(const Snapshot& snapshot, Diagnostics& diag) {
                 diag.error(name, "duplicate freeze window name " + in_quotes(window.name) +
                                      " (also " + first->second + ")");
             }
-        }
-        if (window.from_minute > window.to_minute && !diag.failed(child_path(path, "from")) &&
-            !diag.failed(child_path(path, "to"))) {
-            diag.error(child_path(path, "to"),
-                       in_quotes(clock_text(window.to_minute)) + " is before from " +
-                           in_quotes(clock_text(window.from_minute)) +
-                           " (a window cannot cross midnight; use two windows)");
         }
     }
 }

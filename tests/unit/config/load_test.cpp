@@ -258,7 +258,7 @@ tenants:
     CHECK(s.admin.address.text == defaults.admin.address.text);
     CHECK(s.admin.token_file.empty());
     CHECK_FALSE(s.state.redis_url);
-    CHECK(s.state.state_file == "tenantgate.state.json");  // a default, not resolved
+    CHECK(s.state.state_file == "/srv/tenantgate.state.json");  // beside the config file
     CHECK(s.timeouts.longpolling == defaults.timeouts.longpolling);
     CHECK(s.limits.max_header_bytes == defaults.limits.max_header_bytes);
     CHECK(s.listeners[0].address.port == 0);

@@ -27,8 +27,8 @@ system_clock::time_point at(year_month_day date, int hour, int minute, int secon
 
 /// The active window's name, or "-".
 std::string active(const std::vector<FreezeWindow>& windows, system_clock::time_point now) {
-    const auto name = active_freeze_window(windows, now);
-    return name ? std::string(*name) : "-";
+    const auto hit = active_freeze_window(windows, now);
+    return hit ? std::string(hit->name) : "-";
 }
 
 const std::vector<FreezeWindow> month_end{window("month-end-billing", {-2, -1, 1}, 0, 1439)};
@@ -130,4 +130,46 @@ TEST_CASE("freeze windows work before the epoch and with sub-second times",
     CHECK(active(last_day, at(1969y / December / 31, 23, 59, 30)) == "eoy");
     CHECK(active(last_day, at(1970y / January / 1, 0, 0) - nanoseconds(1)) == "eoy");
     CHECK(active(last_day, at(1970y / January / 1, 0, 0)) == "-");
+}
+
+TEST_CASE("freeze windows cross midnight when to is before from", "[routing][freeze_window]") {
+    const std::vector<FreezeWindow> night{window("night", {-1}, 22 * 60, 2 * 60)};
+    CHECK(active(night, at(2024y / February / 29, 21, 59)) == "-");
+    CHECK(active(night, at(2024y / February / 29, 22, 0)) == "night");
+    CHECK(active(night, at(2024y / March / 1, 1, 30)) == "night");  // the morning after the 29th
+    CHECK(active(night, at(2024y / March / 1, 2, 1)) == "-");
+    CHECK(active(night, at(2024y / February / 29, 1, 0)) == "-");  // the 28th is not listed
+    CHECK(active(night, at(2024y / March / 31, 23, 0)) == "night");
+    CHECK(active(night, at(2024y / April / 1, 0, 30)) == "night");
+    const auto hit = active_freeze_window(night, at(2024y / February / 29, 23, 0));
+    REQUIRE(hit);
+    CHECK(hit->ends == at(2024y / March / 1, 2, 1));
+}
+
+TEST_CASE("a freeze ends when no window holds any more", "[routing][freeze_window]") {
+    const auto hit = active_freeze_window(month_end, at(2024y / February / 28, 10, 0));
+    REQUIRE(hit);
+    CHECK(hit->name == "month-end-billing");
+    CHECK(hit->ends == at(2024y / March / 2, 0, 0));  // 28th, 29th, 1st back to back
+    const std::vector<FreezeWindow> office{window("office", {15}, 9 * 60, 17 * 60 + 30, 120)};
+    const auto in_office = active_freeze_window(office, at(2024y / June / 15, 10, 0));
+    REQUIRE(in_office);
+    CHECK(in_office->ends == at(2024y / June / 15, 15, 31));  // 17:31 at +02:00
+    const std::vector<FreezeWindow> chained{window("a", {15}, 0, 11 * 60 + 59),
+                                            window("b", {15}, 12 * 60, 13 * 60)};
+    const auto chain = active_freeze_window(chained, at(2024y / June / 15, 11, 0));
+    REQUIRE(chain);
+    CHECK(chain->name == "a");
+    CHECK(chain->ends == at(2024y / June / 15, 13, 1));
+}
+
+TEST_CASE("a window open every day ends a year on at the latest", "[routing][freeze_window]") {
+    std::vector<int> every_day;
+    for (int day = 1; day <= 31; ++day) every_day.push_back(day);
+    const std::vector<FreezeWindow> always{window("always", every_day, 0, 1439)};
+    const auto now = at(2024y / June / 15, 11, 0);
+    const auto hit = active_freeze_window(always, now);
+    REQUIRE(hit);
+    CHECK(hit->ends >= now + days(366));
+    CHECK(hit->ends <= now + days(368));
 }
