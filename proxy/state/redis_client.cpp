@@ -4,7 +4,9 @@
 #include <hiredis/hiredis.h>
 
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <cassert>
 #include <charconv>
+#include <string_view>
 
 namespace tg::proxy {
 namespace {
@@ -52,6 +54,48 @@ void on_reply(redisAsyncContext*, void* reply, void* data) {
     pending.signal.cancel();
 }
 
+/// One subscription, shared by `subscribe`, hiredis' callback and the messages posted from it.
+struct Subscription {
+    Subscription(asio::io_context& c, RedisClient::MessageHandler handler)
+        : context(c), signal(c), on_message(std::move(handler)) {}
+    asio::io_context& context;
+    asio::steady_timer signal;  ///< wakes `subscribe` on the confirmation or the loss
+    RedisClient::MessageHandler on_message;
+    bool confirmed = false;
+    bool lost = false;  ///< the connection is gone: messages still queued are dropped
+};
+
+std::string_view text_of(const redisReply* reply) {
+    return reply->type == REDIS_REPLY_STRING ? std::string_view(reply->str, reply->len)
+                                             : std::string_view();
+}
+
+/// hiredis calls this for the SUBSCRIBE confirmation, then for every message of the channel,
+/// and last with no reply when the context is freed (asked for or on a lost connection): that
+/// call, and only it, releases `data`.
+void on_subscription(redisAsyncContext*, void* reply, void* data) {
+    auto* owner = static_cast<std::shared_ptr<Subscription>*>(data);
+    auto subscription = *owner;
+    if (!reply) {
+        delete owner;
+        subscription->lost = true;
+        subscription->signal.cancel();
+        return;
+    }
+    const auto* r = static_cast<const redisReply*>(reply);
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 3) return;
+    const auto kind = text_of(r->element[0]);
+    if (kind == "subscribe") {
+        subscription->confirmed = true;
+        subscription->signal.cancel();
+    } else if (kind == "message" && r->element[2]->type == REDIS_REPLY_STRING) {
+        asio::post(subscription->context,
+                   [subscription, message = std::string(text_of(r->element[2]))] {
+                       if (!subscription->lost) subscription->on_message(message);
+                   });
+    }
+}
+
 }  // namespace
 
 /// The hiredis context and the descriptor Asio watches for it. hiredis owns the socket (it
@@ -66,6 +110,7 @@ struct RedisClient::Link : std::enable_shared_from_this<Link> {
     bool writing = false;
     bool read_armed = false;
     bool write_armed = false;
+    bool subscribed = false;  ///< only messages from now on
 
     void arm_read() {
         if (!reading || read_armed || !socket) return;
@@ -194,9 +239,17 @@ void RedisClient::disconnect() {
 
 asio::awaitable<bool> RedisClient::connect(Clock::duration timeout, std::string& error) {
     disconnect();
-    tcp::resolver resolver(context_);
+    const auto deadline = Clock::now() + timeout;
+    // A resolver that hangs (DNS gone) is cancelled at the deadline; the guard owns it, as its
+    // expiry may already be queued when the answer comes.
+    auto resolver = std::make_shared<tcp::resolver>(context_);
+    asio::steady_timer guard(context_, deadline);
+    guard.async_wait([resolver](error_code ec) {
+        if (!ec) resolver->cancel();
+    });
     auto [resolve_error, results] =
-        co_await resolver.async_resolve(address_.host, std::to_string(address_.port), use_nothrow);
+        co_await resolver->async_resolve(address_.host, std::to_string(address_.port), use_nothrow);
+    guard.cancel();
     if (resolve_error || results.empty()) {
         error = "cannot resolve " + address_.host + ": " + resolve_error.message();
         co_return false;
@@ -229,7 +282,7 @@ asio::awaitable<bool> RedisClient::connect(Clock::duration timeout, std::string&
     steps.push_back({"PING"});
     for (auto& step : steps) {
         const std::string name = step.front();
-        const auto reply = co_await command(std::move(step), timeout);
+        const auto reply = co_await command(std::move(step), deadline - Clock::now());
         if (!reply || reply->type == RedisValue::Type::error) {
             error = name + (reply ? " refused: " + reply->text : std::string(" got no answer"));
             disconnect();
@@ -242,6 +295,8 @@ asio::awaitable<bool> RedisClient::connect(Clock::duration timeout, std::string&
 asio::awaitable<std::optional<RedisValue>> RedisClient::command(std::vector<std::string> arguments,
                                                                 Clock::duration timeout) {
     if (!connected()) co_return std::nullopt;
+    assert(!link_->subscribed && "a subscribed connection carries no commands");
+    if (link_->subscribed) co_return std::nullopt;
     std::vector<const char*> argv;
     std::vector<std::size_t> lengths;
     for (const auto& a : arguments) {
@@ -262,6 +317,28 @@ asio::awaitable<std::optional<RedisValue>> RedisClient::command(std::vector<std:
         co_return std::nullopt;
     }
     co_return std::move(pending->result);
+}
+
+asio::awaitable<bool> RedisClient::subscribe(std::string channel, MessageHandler on_message,
+                                             Clock::duration timeout) {
+    if (!connected() || link_->subscribed) co_return false;
+    auto subscription = std::make_shared<Subscription>(context_, std::move(on_message));
+    auto* owner = new std::shared_ptr<Subscription>(subscription);
+    const char* argv[] = {"SUBSCRIBE", channel.data()};
+    const std::size_t lengths[] = {9, channel.size()};
+    if (redisAsyncCommandArgv(link_->async, &on_subscription, owner, 2, argv, lengths) !=
+        REDIS_OK) {
+        delete owner;
+        co_return false;
+    }
+    link_->subscribed = true;
+    subscription->signal.expires_after(timeout);
+    co_await subscription->signal.async_wait(use_nothrow);
+    if (!subscription->confirmed || subscription->lost) {
+        disconnect();  // no confirmation in time: a subscriber that may hear nothing is useless
+        co_return false;
+    }
+    co_return true;
 }
 
 }  // namespace tg::proxy

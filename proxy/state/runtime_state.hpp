@@ -38,7 +38,7 @@ struct RuntimeState {
     std::string origin;  ///< the replica that made the latest change
     Maintenance global_maintenance;
     std::map<std::string, Maintenance, std::less<>> tenant_maintenance;  ///< enabled ones only
-    std::map<std::string, ReleaseState, std::less<>> releases;  ///< switched tenants only
+    std::map<std::string, ReleaseState, std::less<>> releases;           ///< switched tenants only
 
     bool operator==(const RuntimeState&) const = default;
 };

@@ -1,0 +1,98 @@
+#include "proxy/state/runtime_control.hpp"
+
+#include <algorithm>
+
+namespace tg::proxy {
+namespace {
+
+std::int64_t unix_ms(std::chrono::system_clock::time_point time) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
+}
+
+}  // namespace
+
+RuntimeControl::RuntimeControl(std::string replica_id, RuntimeState initial)
+    : replica_id_(std::move(replica_id)),
+      runtime_(std::make_shared<const Runtime>(Runtime{std::move(initial), {}})) {}
+
+std::uint64_t RuntimeControl::next_version(WallTime now) const {
+    return std::max<std::uint64_t>(state().version + 1, static_cast<std::uint64_t>(unix_ms(now)));
+}
+
+RuntimeState RuntimeControl::with_maintenance(const std::optional<std::string>& tenant,
+                                              const Maintenance& maintenance, WallTime now) const {
+    RuntimeState next = state();
+    next.version = next_version(now);
+    next.origin = replica_id_;
+    if (!tenant)
+        next.global_maintenance = maintenance;
+    else if (maintenance.enabled)
+        next.tenant_maintenance[*tenant] = maintenance;
+    else
+        next.tenant_maintenance.erase(*tenant);
+    return next;
+}
+
+RuntimeState RuntimeControl::with_release(const std::string& tenant, config::Color from,
+                                          config::Color to, config::Duration drain_timeout,
+                                          WallTime now) const {
+    RuntimeState next = state();
+    next.version = next_version(now);
+    next.origin = replica_id_;
+    next.releases[tenant] =
+        ReleaseState{to, from, unix_ms(now),
+                     std::chrono::duration_cast<std::chrono::milliseconds>(drain_timeout).count()};
+    return next;
+}
+
+std::optional<RuntimeState> RuntimeControl::pruned_for(const config::Snapshot& snapshot,
+                                                       WallTime now) const {
+    RuntimeState next = state();
+    const auto gone = [&](const std::string& name) {
+        return snapshot.tenants.find(name) == snapshot.tenants.end();
+    };
+    std::erase_if(next.tenant_maintenance, [&](const auto& entry) { return gone(entry.first); });
+    std::erase_if(next.releases, [&](const auto& entry) {
+        const auto found = snapshot.tenants.find(entry.first);
+        return found == snapshot.tenants.end() || !found->second.policy.release;
+    });
+    if (next.tenant_maintenance == state().tenant_maintenance && next.releases == state().releases)
+        return std::nullopt;
+    next.version = next_version(now);
+    next.origin = replica_id_;
+    return next;
+}
+
+void RuntimeControl::apply(RuntimeState next, WallTime wall_now, Clock::time_point now) {
+    Drains drains = runtime_->drains;
+    for (const auto& [tenant, release] : next.releases) {
+        const auto before = state().releases.find(tenant);
+        if (before != state().releases.end() && before->second == release) continue;
+        drains.erase(tenant);
+        if (!release.previous || *release.previous == release.active) continue;
+        const WallTime wall_deadline{
+            std::chrono::milliseconds(release.switched_at_ms + release.drain_timeout_ms)};
+        // A switch that reaches this replica after its deadline (Redis was away) still moves
+        // what is left here on the old colour: at once.
+        drains[tenant] = Drain{*release.previous,
+                               now + std::chrono::duration_cast<Clock::duration>(
+                                         std::max(wall_deadline - wall_now, WallTime::duration{})),
+                               wall_deadline};
+    }
+    std::erase_if(drains, [&](const auto& entry) { return !next.releases.contains(entry.first); });
+    publish(std::move(next), std::move(drains));
+}
+
+void RuntimeControl::end_drain(std::string_view tenant) {
+    Drains drains = runtime_->drains;
+    const auto found = drains.find(tenant);
+    if (found == drains.end()) return;
+    drains.erase(found);
+    publish(runtime_->state, std::move(drains));
+}
+
+void RuntimeControl::publish(RuntimeState state, Drains drains) {
+    runtime_ = std::make_shared<const Runtime>(Runtime{std::move(state), std::move(drains)});
+}
+
+}  // namespace tg::proxy

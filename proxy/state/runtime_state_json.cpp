@@ -1,0 +1,230 @@
+#include "proxy/state/runtime_state_json.hpp"
+
+#include <initializer_list>
+#include <limits>
+
+#include <boost/json.hpp>
+
+#include "routing/release.hpp"
+
+namespace tg::proxy {
+namespace {
+
+namespace json = boost::json;
+
+std::string child_path(std::string_view parent, std::string_view key) {
+    std::string path(parent);
+    if (!path.empty()) path.push_back('.');
+    path.append(key);
+    return path;
+}
+
+/// Reads the shape to_json writes, refusing anything else: a state file edited by hand, or a
+/// Redis value written by another version, must not be half-understood and then saved back.
+/// Each check records the first problem with its key path and returns false.
+class StrictReader {
+  public:
+    explicit StrictReader(std::string& error) : error_(error) {}
+
+    bool fail(std::string_view path, std::string_view what) {
+        error_ = path.empty() ? std::string(what) : std::string(path) + ": " + std::string(what);
+        return false;
+    }
+
+    /// The object at `path`, its keys all among `known` (any key when `known` is empty: a map
+    /// by tenant name); nullptr (and the error) otherwise.
+    const json::object* object(const json::value& value, std::string_view path,
+                               std::initializer_list<std::string_view> known) {
+        const json::object* object = value.if_object();
+        if (!object) {
+            fail(path, "expected an object");
+            return nullptr;
+        }
+        if (known.size() == 0) return object;
+        for (const auto& entry : *object) {
+            bool found = false;
+            for (const std::string_view key : known) found = found || entry.key() == key;
+            if (!found) {
+                fail(child_path(path, entry.key()), "unknown key");
+                return nullptr;
+            }
+        }
+        return object;
+    }
+
+    /// The value of a key to_json always writes.
+    const json::value* require(const json::object& object, std::string_view path,
+                               std::string_view key) {
+        const json::value* value = object.if_contains(key);
+        if (!value) fail(child_path(path, key), "missing");
+        return value;
+    }
+
+    bool read(const json::value& value, std::string_view path, bool& out) {
+        const bool* found = value.if_bool();
+        if (!found) return fail(path, "expected true or false");
+        out = *found;
+        return true;
+    }
+
+    bool read(const json::value& value, std::string_view path, std::string& out) {
+        const json::string* found = value.if_string();
+        if (!found) return fail(path, "expected a string");
+        out.assign(found->data(), found->size());
+        return true;
+    }
+
+    /// Counts, durations and times are never negative here, and never fractional.
+    bool read(const json::value& value, std::string_view path, std::uint64_t& out) {
+        if (const std::int64_t* found = value.if_int64(); found && *found >= 0) {
+            out = static_cast<std::uint64_t>(*found);
+            return true;
+        }
+        if (const std::uint64_t* found = value.if_uint64()) {
+            out = *found;
+            return true;
+        }
+        return fail(path, "expected a non-negative integer");
+    }
+
+    bool read(const json::value& value, std::string_view path, std::int64_t& out) {
+        std::uint64_t wide = 0;
+        if (!read(value, path, wide)) return false;
+        if (wide > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+            return fail(path, "too large");
+        out = static_cast<std::int64_t>(wide);
+        return true;
+    }
+
+    bool read(const json::value& value, std::string_view path, config::Color& out) {
+        const json::string* text = value.if_string();
+        const auto color = text ? routing::parse_color(*text) : std::nullopt;
+        if (!color) return fail(path, "expected \"blue\" or \"green\"");
+        out = *color;
+        return true;
+    }
+
+    /// Reads a key to_json always writes into `out`.
+    template <class T>
+    bool read_key(const json::object& object, std::string_view path, std::string_view key, T& out) {
+        const json::value* value = require(object, path, key);
+        return value && read(*value, child_path(path, key), out);
+    }
+
+  private:
+    std::string& error_;
+};
+
+bool read_maintenance(StrictReader& reader, const json::value& value, std::string_view path,
+                      Maintenance& out) {
+    const json::object* object = reader.object(value, path, {"enabled", "message", "retry_after"});
+    return object && reader.read_key(*object, path, "enabled", out.enabled) &&
+           reader.read_key(*object, path, "message", out.message) &&
+           reader.read_key(*object, path, "retry_after", out.retry_after);
+}
+
+bool read_release(StrictReader& reader, const json::value& value, std::string_view path,
+                  ReleaseState& out) {
+    const json::object* object =
+        reader.object(value, path, {"active", "previous", "switched_at_ms", "drain_timeout_ms"});
+    if (!object || !reader.read_key(*object, path, "active", out.active) ||
+        !reader.read_key(*object, path, "switched_at_ms", out.switched_at_ms) ||
+        !reader.read_key(*object, path, "drain_timeout_ms", out.drain_timeout_ms))
+        return false;
+    // The first switch of a tenant left no colour: the contract allows null or no key.
+    const json::value* previous = object->if_contains("previous");
+    if (!previous || previous->is_null()) {
+        out.previous.reset();
+        return true;
+    }
+    config::Color color{};
+    if (!reader.read(*previous, child_path(path, "previous"), color)) return false;
+    out.previous = color;
+    return true;
+}
+
+/// Reads a map of tenant name to T, e.g. "releases": {"acme": {...}}.
+template <class T, class ReadOne>
+bool read_tenants(StrictReader& reader, const json::object& state, std::string_view key,
+                  std::map<std::string, T, std::less<>>& out, ReadOne read_one) {
+    const json::value* value = state.if_contains(key);
+    if (!value) return true;  // an older or hand-written file without the key: none
+    const json::object* tenants = reader.object(*value, key, {});
+    if (!tenants) return false;
+    for (const auto& [name, item] : *tenants) {
+        T parsed;
+        if (!read_one(reader, item, child_path(key, name), parsed)) return false;
+        out.emplace(std::string(name), std::move(parsed));
+    }
+    return true;
+}
+
+}  // namespace
+
+json::value to_json(const Maintenance& maintenance) {
+    return json::object{{"enabled", maintenance.enabled},
+                        {"message", maintenance.message},
+                        {"retry_after", maintenance.retry_after}};
+}
+
+json::value to_json(const ReleaseState& release) {
+    json::value previous = nullptr;
+    if (release.previous) previous = json::string(routing::color_name(*release.previous));
+    return json::object{{"active", routing::color_name(release.active)},
+                        {"previous", std::move(previous)},
+                        {"switched_at_ms", release.switched_at_ms},
+                        {"drain_timeout_ms", release.drain_timeout_ms}};
+}
+
+json::value to_json(const RuntimeState& state) {
+    json::object tenant_maintenance;
+    for (const auto& [name, maintenance] : state.tenant_maintenance)
+        tenant_maintenance.emplace(name, to_json(maintenance));
+    json::object releases;
+    for (const auto& [name, release] : state.releases) releases.emplace(name, to_json(release));
+    return json::object{{"version", state.version},
+                        {"origin", state.origin},
+                        {"global_maintenance", to_json(state.global_maintenance)},
+                        {"tenant_maintenance", std::move(tenant_maintenance)},
+                        {"releases", std::move(releases)}};
+}
+
+std::optional<RuntimeState> runtime_state_from_json(std::string_view text, std::string& error) {
+    boost::system::error_code ec;
+    json::stream_parser parser;
+    const std::size_t consumed = parser.write(text.data(), text.size(), ec);
+    if (!ec) parser.finish(ec);
+    if (ec) {
+        error = "invalid JSON at byte " + std::to_string(consumed) + ": " + ec.message();
+        return std::nullopt;
+    }
+    const json::value document = parser.release();
+
+    if (!document.is_object()) {
+        error = "expected a JSON object";
+        return std::nullopt;
+    }
+    StrictReader reader(error);
+    const json::object* object = reader.object(
+        document, "",
+        {"version", "origin", "global_maintenance", "tenant_maintenance", "releases"});
+    if (!object) return std::nullopt;
+    // Every top-level key may be absent: it then keeps RuntimeState's default (a fresh start).
+    RuntimeState state;
+    if (const auto* v = object->if_contains("version");
+        v && !reader.read(*v, "version", state.version))
+        return std::nullopt;
+    if (const auto* v = object->if_contains("origin");
+        v && !reader.read(*v, "origin", state.origin))
+        return std::nullopt;
+    if (const auto* v = object->if_contains("global_maintenance");
+        v && !read_maintenance(reader, *v, "global_maintenance", state.global_maintenance))
+        return std::nullopt;
+    if (!read_tenants(reader, *object, "tenant_maintenance", state.tenant_maintenance,
+                      read_maintenance) ||
+        !read_tenants(reader, *object, "releases", state.releases, read_release))
+        return std::nullopt;
+    return state;
+}
+
+}  // namespace tg::proxy

@@ -1,0 +1,209 @@
+#include "proxy/state/state_sync.hpp"
+
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+
+#include "proxy/observe/ops_log.hpp"
+#include "proxy/state/runtime_state_json.hpp"
+
+namespace tg::proxy {
+namespace {
+
+/// KEYS[1]: the state key, also the channel; ARGV[1]: the new state's version, ARGV[2]: its
+/// JSON. Stores and publishes the new state unless the stored one has the same or a higher
+/// version: then returns the stored JSON, for the caller to adopt. A stored value that is not a
+/// state is overwritten. (Versions are Unix milliseconds: exact in Lua's doubles.)
+constexpr std::string_view write_script = R"lua(
+local stored = redis.call('GET', KEYS[1])
+if stored then
+  local ok, state = pcall(cjson.decode, stored)
+  if ok and type(state) == 'table' and type(state.version) == 'number'
+     and state.version >= tonumber(ARGV[1]) then
+    return stored
+  end
+end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('PUBLISH', KEYS[1], ARGV[2])
+return 1
+)lua";
+
+/// Whether `stored` (from Redis) replaces `local`: a higher version, or the same version from
+/// another replica (Redis keeps the first of a tie, so every replica ends on that one). The
+/// same version from the same origin is this replica's own change coming back.
+bool wins(const RuntimeState& stored, const RuntimeState& local) {
+    return stored.version > local.version ||
+           (stored.version == local.version && stored.origin != local.origin);
+}
+
+Clock::duration left(Clock::time_point deadline) {
+    return std::max<Clock::duration>(deadline - Clock::now(), Clock::duration::zero());
+}
+
+}  // namespace
+
+StateSync::StateSync(asio::io_context& control, RedisAddress address, std::string key_prefix,
+                     std::string replica_id, Callbacks callbacks)
+    : command_(control, address),
+      subscriber_(control, std::move(address)),
+      key_(std::move(key_prefix) + "runtime"),
+      replica_id_(std::move(replica_id)),
+      callbacks_(std::move(callbacks)),
+      timer_(control) {}
+
+asio::awaitable<void> StateSync::start(Clock::duration timeout) {
+    std::string error;
+    if (co_await link(Clock::now() + timeout, error))
+        came_up();
+    else if (!stopped_)
+        went_down(error);
+}
+
+asio::awaitable<void> StateSync::run() {
+    RedisBackoff backoff;
+    while (!stopped_) {
+        if (!linked()) {
+            std::string error;
+            if (!co_await link(Clock::now() + RedisClient::call_timeout, error)) {
+                if (stopped_) co_return;
+                went_down(error);
+                timer_.expires_after(backoff.next());
+                co_await timer_.async_wait(use_nothrow);
+                continue;
+            }
+            backoff.reset();
+            came_up();
+        }
+        if (pending_) {
+            if (!co_await send(Clock::now() + RedisClient::call_timeout) && !stopped_)
+                went_down("no answer");
+            continue;
+        }
+        timer_.expires_after(check_interval);  // `push` cuts this short
+        co_await timer_.async_wait(use_nothrow);
+        if (stopped_ || pending_ || !linked()) continue;
+        if (!co_await reconcile(Clock::now() + RedisClient::call_timeout) && !stopped_)
+            went_down("no answer");
+    }
+}
+
+void StateSync::push() {
+    pending_ = true;
+    if (up_) timer_.cancel();  // while down, the next reconnect sends it
+}
+
+void StateSync::stop() {
+    stopped_ = true;
+    up_ = false;
+    timer_.cancel();
+    subscriber_.disconnect();
+    command_.disconnect();
+}
+
+/// Subscribes before reading the key, so that a change published in between is not missed.
+asio::awaitable<bool> StateSync::link(Clock::time_point deadline, std::string& error) {
+    if (!command_.connected() && !co_await command_.connect(left(deadline), error)) co_return false;
+    if (!subscriber_.connected()) {
+        if (!co_await subscriber_.connect(left(deadline), error)) co_return false;
+        if (!co_await subscriber_.subscribe(
+                key_, [this](std::string_view message) { on_message(message); }, left(deadline))) {
+            error = "SUBSCRIBE got no answer";
+            co_return false;
+        }
+    }
+    if (!co_await reconcile(deadline)) {
+        error = "no answer to reading or writing the state";
+        co_return false;
+    }
+    co_return true;
+}
+
+/// Reads the stored state: adopts it when it wins, pushes the local one when that is newer.
+asio::awaitable<bool> StateSync::reconcile(Clock::time_point deadline) {
+    std::vector<std::string> get = {"GET", key_};
+    const auto reply = co_await command_.command(std::move(get), left(deadline));
+    if (!reply || (reply->type != RedisValue::Type::nil && reply->type != RedisValue::Type::string))
+        co_return false;
+    const auto local = callbacks_.current();
+    if (reply->type == RedisValue::Type::string) {
+        std::string error;
+        auto stored = runtime_state_from_json(reply->text, error);
+        if (!stored) {
+            if (!warned_bad_key_)
+                ops_log::warn("redis holds no runtime state: overwritten by the next change",
+                              {{"key", key_}, {"reason", error}});
+            warned_bad_key_ = true;
+        } else {
+            warned_bad_key_ = false;
+            const bool behind = stored->version < local.version;
+            if (!behind) {
+                adopt_if_newer(std::move(*stored));
+                pending_ = false;  // Redis holds this change or one that replaced it
+                co_return true;
+            }
+        }
+    }
+    if (local.version == 0) co_return true;  // nothing ever changed here
+    co_return co_await send(deadline);
+}
+
+/// Writes the local state unless Redis holds a newer one, which is then adopted.
+asio::awaitable<bool> StateSync::send(Clock::time_point deadline) {
+    pending_ = false;
+    const auto state = callbacks_.current();
+    std::vector<std::string> eval = {
+        "EVAL", std::string(write_script),     "1",
+        key_,   std::to_string(state.version), boost::json::serialize(to_json(state))};
+    const auto reply = co_await command_.command(std::move(eval), left(deadline));
+    if (reply && reply->type == RedisValue::Type::integer) co_return true;
+    if (reply && reply->type == RedisValue::Type::string) {
+        std::string error;
+        if (auto stored = runtime_state_from_json(reply->text, error))
+            adopt_if_newer(std::move(*stored));
+        else
+            ops_log::warn("redis holds a newer runtime state this replica cannot read",
+                          {{"key", key_}, {"reason", error}});
+        co_return true;
+    }
+    pending_ = true;
+    if (reply && reply->type == RedisValue::Type::error)
+        ops_log::error("redis refused the runtime state script", {{"reason", reply->text}});
+    co_return false;
+}
+
+void StateSync::on_message(std::string_view message) {
+    std::string error;
+    auto state = runtime_state_from_json(message, error);
+    if (!state) {
+        ops_log::warn("ignored a malformed runtime state message",
+                      {{"channel", key_}, {"reason", error}});
+        return;
+    }
+    adopt_if_newer(std::move(*state));
+}
+
+bool StateSync::adopt_if_newer(RuntimeState stored) {
+    if (!wins(stored, callbacks_.current())) return false;
+    callbacks_.adopt(std::move(stored));
+    return true;
+}
+
+void StateSync::came_up() {
+    if (up_) return;
+    up_ = true;
+    reported_down_ = false;
+    ops_log::info("redis connected: runtime state shared",
+                  {{"redis", address().display}, {"replica", replica_id_}});
+}
+
+void StateSync::went_down(std::string_view reason) {
+    subscriber_.disconnect();
+    command_.disconnect();
+    up_ = false;
+    if (reported_down_) return;
+    reported_down_ = true;
+    ops_log::warn("redis unreachable: runtime state stays local until it is back",
+                  {{"redis", address().display}, {"replica", replica_id_}, {"reason", reason}});
+}
+
+}  // namespace tg::proxy

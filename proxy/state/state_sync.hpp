@@ -1,0 +1,78 @@
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "proxy/io.hpp"
+#include "proxy/state/redis_client.hpp"
+#include "proxy/state/runtime_state.hpp"
+
+namespace tg::proxy {
+
+/// Shares the runtime state (maintenance, release colours) between replicas through Redis
+/// (SPEC §5): the key `<prefix>runtime` holds the latest state as JSON and every accepted change
+/// is published, as the same JSON, on the channel of the same name, so it reaches every replica
+/// within a second without a config reload. A write is a compare-and-set on `version` in one
+/// script: the higher version wins everywhere; on a tie (two replicas in the same millisecond)
+/// the state Redis stored first wins, and the other replica adopts it. While Redis is away the
+/// local state keeps working; what changed meanwhile is pushed once it is back. Everything runs
+/// on the control thread's io_context.
+class StateSync {
+  public:
+    struct Callbacks {
+        /// This replica's state as it is now.
+        std::function<RuntimeState()> current;
+        /// A state from Redis that replaces this replica's: apply and persist it.
+        std::function<void(RuntimeState)> adopt;
+    };
+
+    StateSync(asio::io_context& control, RedisAddress address, std::string key_prefix,
+              std::string replica_id, Callbacks callbacks);
+
+    /// One bounded attempt at start-up: connect, subscribe, read the stored state (adopted when
+    /// it wins) and push the local one when it is newer. Never throws nor takes longer than
+    /// `timeout`; when Redis is down it logs once and leaves the retrying to `run`.
+    asio::awaitable<void> start(Clock::duration timeout);
+    /// Keeps both connections up (back-off 100 ms to 5 s), reconciles after each reconnect and
+    /// every `check_interval`, and sends what `push` marked; runs until `stop`. Spawned once
+    /// `start` has returned (both share the connections).
+    asio::awaitable<void> run();
+    /// The local state changed (already applied and persisted): sent at once while Redis is up,
+    /// else once it is back. Returns without waiting.
+    void push();
+    void stop();
+    /// True while both connections to Redis are up (the redis_up gauge).
+    [[nodiscard]] bool up() const { return up_; }
+    /// Where Redis is, password masked.
+    const RedisAddress& address() const { return command_.address(); }
+
+    /// How often an idle replica reads the key back: a health check, and a bound on how long a
+    /// message lost on a silently broken subscriber connection can go unnoticed.
+    static constexpr Clock::duration check_interval = std::chrono::seconds(1);
+
+  private:
+    asio::awaitable<bool> link(Clock::time_point deadline, std::string& error);
+    asio::awaitable<bool> reconcile(Clock::time_point deadline);
+    asio::awaitable<bool> send(Clock::time_point deadline);
+    void on_message(std::string_view message);
+    /// Adopts `stored` when it wins over the local state; true when it did.
+    bool adopt_if_newer(RuntimeState stored);
+    void came_up();
+    void went_down(std::string_view reason);
+    [[nodiscard]] bool linked() const { return command_.connected() && subscriber_.connected(); }
+
+    RedisClient command_;
+    RedisClient subscriber_;
+    std::string key_;  ///< the state key, and the channel
+    std::string replica_id_;
+    Callbacks callbacks_;
+    asio::steady_timer timer_;
+    bool up_ = false;
+    bool reported_down_ = false;
+    bool stopped_ = false;
+    bool pending_ = false;         ///< a local change Redis has not accepted yet
+    bool warned_bad_key_ = false;  ///< the stored value is not a state (logged once)
+};
+
+}  // namespace tg::proxy

@@ -1,0 +1,125 @@
+#include "proxy/state/runtime_control.hpp"
+
+#include <catch2/catch.hpp>
+
+#include "config/load.hpp"
+
+using namespace std::chrono_literals;
+using tg::config::Color;
+using tg::proxy::Clock;
+using tg::proxy::Maintenance;
+using tg::proxy::RuntimeControl;
+using tg::proxy::RuntimeState;
+using WallTime = std::chrono::system_clock::time_point;
+
+namespace {
+
+const WallTime wall_start{std::chrono::milliseconds(1'800'000'000'000)};
+const Clock::time_point start{std::chrono::hours(1000)};
+
+/// Applies a switch of `tenant` made now and returns the control for chaining.
+void switch_now(RuntimeControl& control, const std::string& tenant, Color from, Color to,
+                tg::config::Duration drain, WallTime wall, Clock::time_point now) {
+    control.apply(control.with_release(tenant, from, to, drain, wall), wall, now);
+}
+
+}  // namespace
+
+TEST_CASE("runtime versions only grow, even when the wall clock steps back",
+          "[proxy][state][runtime]") {
+    RuntimeControl control("r1", {});
+    const auto first = control.with_maintenance(std::nullopt, {true, "m", 60}, wall_start);
+    CHECK(first.version == 1'800'000'000'000u);
+    CHECK(first.origin == "r1");
+    control.apply(first, wall_start, start);
+    const auto earlier = control.with_maintenance(std::nullopt, {false, "", 0}, wall_start - 1h);
+    CHECK(earlier.version == first.version + 1);
+}
+
+TEST_CASE("tenant maintenance is kept only while enabled", "[proxy][state][runtime]") {
+    RuntimeControl control("r1", {});
+    control.apply(control.with_maintenance("acme", {true, "<b>", 600}, wall_start), wall_start,
+                  start);
+    REQUIRE(control.state().tenant_maintenance.contains("acme"));
+    CHECK(control.state().tenant_maintenance.at("acme") == Maintenance{true, "<b>", 600});
+    CHECK_FALSE(control.state().global_maintenance.enabled);
+    control.apply(control.with_maintenance("acme", {}, wall_start + 1s), wall_start + 1s,
+                  start + 1s);
+    CHECK(control.state().tenant_maintenance.empty());
+}
+
+TEST_CASE("a switch drains the colour it left until its deadline", "[proxy][state][runtime]") {
+    RuntimeControl control("r1", {});
+    switch_now(control, "acme", Color::blue, Color::green, 120s, wall_start, start);
+    const auto& release = control.state().releases.at("acme");
+    CHECK(release.active == Color::green);
+    CHECK(release.previous == Color::blue);
+    CHECK(release.drain_timeout_ms == 120'000);
+    const auto& drains = control.runtime()->drains;
+    REQUIRE(drains.contains("acme"));
+    CHECK(drains.at("acme").color == Color::blue);
+    CHECK(drains.at("acme").deadline == start + 120s);
+    CHECK(drains.at("acme").wall_deadline == wall_start + 120s);
+
+    control.end_drain("acme");
+    CHECK(control.runtime()->drains.empty());
+    CHECK(control.state().releases.at("acme").active == Color::green);  // the switch stays
+}
+
+TEST_CASE("a switch during a drain supersedes it", "[proxy][state][runtime]") {
+    RuntimeControl control("r1", {});
+    switch_now(control, "acme", Color::blue, Color::green, 120s, wall_start, start);
+    switch_now(control, "acme", Color::green, Color::blue, 10s, wall_start + 5s, start + 5s);
+    const auto& drain = control.runtime()->drains.at("acme");
+    CHECK(drain.color == Color::green);
+    CHECK(drain.deadline == start + 15s);
+    CHECK(control.runtime()->drains.size() == 1);
+}
+
+TEST_CASE("a state from another replica drains on this one's clock to the same instant",
+          "[proxy][state][runtime]") {
+    RuntimeControl other("r2", {});
+    const auto remote = other.with_release("acme", Color::blue, Color::green, 60s, wall_start);
+    RuntimeControl here("r1", {});
+    // Reaches this replica 200 ms after the switch.
+    here.apply(remote, wall_start + 200ms, start);
+    CHECK(here.runtime()->drains.at("acme").deadline == start + 59800ms);
+    // Reaches a replica after its deadline (Redis was away): what is left moves at once.
+    RuntimeControl late("r3", {});
+    late.apply(remote, wall_start + 10min, start);
+    CHECK(late.runtime()->drains.at("acme").deadline == start);
+    // The same state again starts no second drain.
+    here.end_drain("acme");
+    here.apply(remote, wall_start + 1s, start + 1s);
+    CHECK(here.runtime()->drains.empty());
+}
+
+TEST_CASE("a reload drops the state of tenants it removed", "[proxy][state][runtime]") {
+    RuntimeControl control("r1", {});
+    control.apply(control.with_maintenance("gone", {true, "", 1}, wall_start), wall_start, start);
+    control.apply(control.with_maintenance("kept", {true, "", 1}, wall_start), wall_start, start);
+    switch_now(control, "acme", Color::blue, Color::green, 1s, wall_start, start);
+    switch_now(control, "demoted", Color::blue, Color::green, 1s, wall_start, start);
+    const auto loaded = tg::config::load_text(R"(
+listeners: [{ name: http, address: "127.0.0.1:0" }]
+pools:
+  b: { web: ["127.0.0.1:1"] }
+  g: { web: ["127.0.0.1:2"] }
+tenants:
+  kept: { hosts: [kept.example], pool: b }
+  demoted: { hosts: [demoted.example], pool: b }
+  acme: { hosts: [acme.example], release: { blue: b, green: g, active: blue } }
+)",
+                                              "t.yaml", "");
+    REQUIRE(loaded.snapshot);
+    const auto pruned = control.pruned_for(*loaded.snapshot, wall_start + 1s);
+    REQUIRE(pruned);
+    CHECK(pruned->tenant_maintenance.size() == 1);
+    CHECK(pruned->tenant_maintenance.contains("kept"));
+    CHECK(pruned->releases.size() == 1);
+    CHECK(pruned->releases.contains("acme"));
+    CHECK(pruned->version > control.state().version);
+    control.apply(*pruned, wall_start + 1s, start + 1s);
+    CHECK_FALSE(control.runtime()->drains.contains("demoted"));
+    CHECK_FALSE(control.pruned_for(*loaded.snapshot, wall_start + 2s));
+}

@@ -1,0 +1,140 @@
+#include "proxy/state/runtime_state_json.hpp"
+
+#include <boost/json.hpp>
+#include <catch2/catch.hpp>
+#include <limits>
+#include <string>
+
+using tg::config::Color;
+using tg::proxy::Maintenance;
+using tg::proxy::ReleaseState;
+using tg::proxy::runtime_state_from_json;
+using tg::proxy::RuntimeState;
+
+namespace {
+
+RuntimeState sample_state() {
+    RuntimeState state;
+    state.version = 1733380000123;
+    state.origin = "host-1234-ab12";
+    state.global_maintenance = Maintenance{false, "", 0};
+    state.tenant_maintenance["acme"] = Maintenance{true, "Upgrading \"v17\"\n<b>soon</b>", 600};
+    state.tenant_maintenance["beta"] = Maintenance{true, "", 0};
+    state.releases["acme"] = ReleaseState{Color::green, Color::blue, 1733380000123, 120000};
+    state.releases["beta"] = ReleaseState{Color::blue, std::nullopt, 1733380000000, 0};
+    return state;
+}
+
+std::string text_of(const RuntimeState& state) {
+    return boost::json::serialize(tg::proxy::to_json(state));
+}
+
+}  // namespace
+
+TEST_CASE("runtime state: to_json then parse gives the same state", "[proxy][state]") {
+    for (const RuntimeState& state : {sample_state(), RuntimeState{}}) {
+        std::string error;
+        const auto parsed = runtime_state_from_json(text_of(state), error);
+        INFO(error);
+        REQUIRE(parsed);
+        CHECK(*parsed == state);
+        CHECK(error.empty());
+    }
+    RuntimeState extreme;
+    extreme.version = std::numeric_limits<std::uint64_t>::max();
+    extreme.global_maintenance =
+        Maintenance{true, "ünïcödé", std::numeric_limits<std::int64_t>::max()};
+    std::string error;
+    const auto parsed = runtime_state_from_json(text_of(extreme), error);
+    REQUIRE(parsed);
+    CHECK(*parsed == extreme);
+}
+
+TEST_CASE("runtime state: the JSON is the shape of the contract", "[proxy][state]") {
+    const auto expected = boost::json::parse(R"({
+        "version": 1733380000123, "origin": "host-1234-ab12",
+        "global_maintenance": {"enabled": false, "message": "", "retry_after": 0},
+        "tenant_maintenance": {
+            "acme": {"enabled": true, "message": "Upgrading \"v17\"\n<b>soon</b>", "retry_after": 600},
+            "beta": {"enabled": true, "message": "", "retry_after": 0}},
+        "releases": {
+            "acme": {"active": "green", "previous": "blue", "switched_at_ms": 1733380000123,
+                     "drain_timeout_ms": 120000},
+            "beta": {"active": "blue", "previous": null, "switched_at_ms": 1733380000000,
+                     "drain_timeout_ms": 0}}})");
+    CHECK(tg::proxy::to_json(sample_state()) == expected);
+}
+
+TEST_CASE("runtime state: absent keys take their defaults", "[proxy][state]") {
+    std::string error;
+    const auto empty = runtime_state_from_json("{}", error);
+    REQUIRE(empty);
+    CHECK(*empty == RuntimeState{});
+
+    const auto partial = runtime_state_from_json(
+        R"({"version": 7, "releases": {"acme": {"active": "green", "switched_at_ms": 5,
+            "drain_timeout_ms": 9}}})",
+        error);
+    REQUIRE(partial);
+    CHECK(partial->version == 7);
+    CHECK(partial->tenant_maintenance.empty());
+    REQUIRE(partial->releases.contains("acme"));
+    CHECK(partial->releases.at("acme") == ReleaseState{Color::green, std::nullopt, 5, 9});
+}
+
+TEST_CASE("runtime state: anything else is refused, naming the key path", "[proxy][state]") {
+    struct Case {
+        const char* text;
+        const char* error;
+    };
+    const Case cases[] = {
+        {"[]", "expected a JSON object"},
+        {"null", "expected a JSON object"},
+        {R"({"versions": 1})", "versions: unknown key"},
+        {R"({"version": -1})", "version: expected a non-negative integer"},
+        {R"({"version": 1.5})", "version: expected a non-negative integer"},
+        {R"({"version": "1"})", "version: expected a non-negative integer"},
+        {R"({"origin": 5})", "origin: expected a string"},
+        {R"({"global_maintenance": true})", "global_maintenance: expected an object"},
+        {R"({"global_maintenance": {"enabled": "yes", "message": "", "retry_after": 0}})",
+         "global_maintenance.enabled: expected true or false"},
+        {R"({"global_maintenance": {"enabled": true, "message": ""}})",
+         "global_maintenance.retry_after: missing"},
+        {R"({"global_maintenance": {"enabled": true, "message": "", "retry_after": -1}})",
+         "global_maintenance.retry_after: expected a non-negative integer"},
+        {R"({"global_maintenance": {"enabled": true, "message": "", "retry_after": 18446744073709551615}})",
+         "global_maintenance.retry_after: too large"},
+        {R"({"tenant_maintenance": []})", "tenant_maintenance: expected an object"},
+        {R"({"tenant_maintenance": {"acme": {"enabled": true, "message": "", "retry_after": 1,
+             "colour": "red"}}})",
+         "tenant_maintenance.acme.colour: unknown key"},
+        {R"({"tenant_maintenance": {"acme": {"enabled": true, "message": null, "retry_after": 1}}})",
+         "tenant_maintenance.acme.message: expected a string"},
+        {R"({"releases": {"acme": {"active": "red", "switched_at_ms": 1, "drain_timeout_ms": 1}}})",
+         "releases.acme.active: expected \"blue\" or \"green\""},
+        {R"({"releases": {"acme": {"active": "green", "previous": "Blue", "switched_at_ms": 1,
+             "drain_timeout_ms": 1}}})",
+         "releases.acme.previous: expected \"blue\" or \"green\""},
+        {R"({"releases": {"acme": {"active": "green", "switched_at_ms": 1, "drain_timeout_ms": -5}}})",
+         "releases.acme.drain_timeout_ms: expected a non-negative integer"},
+        {R"({"releases": {"acme": {"active": "green", "switched_at_ms": 1e3, "drain_timeout_ms": 1}}})",
+         "releases.acme.switched_at_ms: expected a non-negative integer"},
+        {R"({"releases": {"acme": {"active": "green", "drain_timeout_ms": 1}}})",
+         "releases.acme.switched_at_ms: missing"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.text);
+        std::string error;
+        CHECK_FALSE(runtime_state_from_json(c.text, error));
+        CHECK(error == c.error);
+    }
+}
+
+TEST_CASE("runtime state: text that is not JSON is refused with where", "[proxy][state]") {
+    for (const char* bad : {"", "{", "{} x", "{\"version\": 1,}", "\xff"}) {
+        INFO(bad);
+        std::string error;
+        CHECK_FALSE(runtime_state_from_json(bad, error));
+        CHECK(error.starts_with("invalid JSON at byte "));
+    }
+}

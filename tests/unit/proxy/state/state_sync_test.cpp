@@ -1,0 +1,382 @@
+#include "proxy/state/state_sync.hpp"
+
+#include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/json/serialize.hpp>
+#include <catch2/catch.hpp>
+#include <memory>
+#include <optional>
+#include <thread>
+
+#include "proxy/state/runtime_state_json.hpp"
+
+extern char** environ;
+
+namespace {
+
+using namespace std::chrono_literals;
+using namespace tg::proxy;
+
+constexpr const char* redis_binary = "/usr/bin/redis-server";
+constexpr const char* key_prefix = "tgtest:";
+
+/// A port nothing listens on right now (bound, read and released).
+std::uint16_t free_port() {
+    asio::io_context io;
+    tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+    return acceptor.local_endpoint().port();
+}
+
+/// One command through a fresh blocking connection: the reply's text (an integer as its
+/// digits), nullopt for nil, an error or no answer within a second.
+std::optional<std::string> ask(std::uint16_t port, const std::vector<std::string>& arguments) {
+    const timeval second{1, 0};
+    std::unique_ptr<redisContext, void (*)(redisContext*)> context(
+        redisConnectWithTimeout("127.0.0.1", port, second), &redisFree);
+    if (!context || context->err || redisSetTimeout(context.get(), second) != REDIS_OK)
+        return std::nullopt;
+    std::vector<const char*> argv;
+    std::vector<std::size_t> lengths;
+    for (const auto& a : arguments) {
+        argv.push_back(a.data());
+        lengths.push_back(a.size());
+    }
+    std::unique_ptr<redisReply, void (*)(void*)> reply(
+        static_cast<redisReply*>(redisCommandArgv(context.get(), static_cast<int>(argv.size()),
+                                                  argv.data(), lengths.data())),
+        &freeReplyObject);
+    if (!reply) return std::nullopt;
+    if (reply->type == REDIS_REPLY_INTEGER) return std::to_string(reply->integer);
+    if (reply->type == REDIS_REPLY_STRING || reply->type == REDIS_REPLY_STATUS)
+        return std::string(reply->str, reply->len);
+    return std::nullopt;
+}
+
+/// A redis-server without persistence on a free 127.0.0.1 port; `start` after `stop` reuses the
+/// port. Stopped by its PID only.
+class RedisServer {
+  public:
+    RedisServer() : port_(free_port()) {}
+    ~RedisServer() { stop(); }
+    RedisServer(const RedisServer&) = delete;
+    RedisServer& operator=(const RedisServer&) = delete;
+
+    static bool installed() { return ::access(redis_binary, X_OK) == 0; }
+
+    /// Spawns it and waits (at most 5 s) until it answers PING.
+    bool start() {
+        const auto port = std::to_string(port_);
+        std::vector<std::string> arguments = {
+            redis_binary,   "--port", port,          "--bind", "127.0.0.1", "--save",   "",
+            "--appendonly", "no",     "--daemonize", "no",     "--logfile", "/dev/null"};
+        std::vector<char*> argv;
+        for (auto& a : arguments) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        posix_spawn_file_actions_t actions;
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+        const int failed =
+            posix_spawn(&pid_, redis_binary, &actions, nullptr, argv.data(), environ);
+        posix_spawn_file_actions_destroy(&actions);
+        if (failed != 0) {
+            pid_ = -1;
+            return false;
+        }
+        for (int attempt = 0; attempt < 50; ++attempt) {
+            if (ask(port_, {"PING"}) == "PONG") return true;
+            std::this_thread::sleep_for(100ms);
+        }
+        return false;
+    }
+
+    /// SIGTERM, then SIGKILL when it has not exited within 5 s.
+    void stop() {
+        if (pid_ <= 0) return;
+        ::kill(pid_, SIGTERM);
+        for (int attempt = 0; attempt < 100; ++attempt) {
+            if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
+                pid_ = -1;
+                return;
+            }
+            std::this_thread::sleep_for(50ms);
+        }
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
+        pid_ = -1;
+    }
+
+    std::uint16_t port() const { return port_; }
+    RedisAddress address() const {
+        return {"127.0.0.1", port_, "", 0, "redis://127.0.0.1:" + std::to_string(port_) + "/0"};
+    }
+    /// The version of the state stored in Redis, 0 when there is none.
+    std::uint64_t stored_version() const {
+        const auto text = ask(port_, {"GET", std::string(key_prefix) + "runtime"});
+        std::string error;
+        const auto state = text ? runtime_state_from_json(*text, error) : std::nullopt;
+        return state ? state->version : 0;
+    }
+    void publish(const std::string& message) const {
+        ask(port_, {"PUBLISH", std::string(key_prefix) + "runtime", message});
+    }
+
+  private:
+    std::uint16_t port_;
+    pid_t pid_ = -1;
+};
+
+/// Starts `server` for a test; false, with a warning that says why, when there is no
+/// redis-server to run (the test is then skipped, visibly).
+bool start_redis(RedisServer& server) {
+    if (!RedisServer::installed()) {
+        WARN("skipped: redis-server is not installed at " << redis_binary);
+        return false;
+    }
+    ::signal(SIGPIPE, SIG_IGN);  // as proxy/main.cpp: hiredis writes to sockets Redis closed
+    REQUIRE(server.start());
+    return true;
+}
+
+/// Runs `io` until `done` holds, at most `limit` (and a bounded number of rounds).
+template <class Done>
+bool run_until(asio::io_context& io, Done done, Clock::duration limit) {
+    const auto deadline = Clock::now() + limit;
+    for (int round = 0; round < 100000 && !done() && Clock::now() < deadline; ++round) {
+        io.restart();
+        io.run_for(5ms);
+    }
+    return done();
+}
+
+RuntimeState maintenance_state(std::uint64_t version, std::string origin, std::string message) {
+    RuntimeState state;
+    state.version = version;
+    state.origin = std::move(origin);
+    state.global_maintenance = {true, std::move(message), 600};
+    return state;
+}
+
+/// One replica: its local state, what it adopted, and its StateSync.
+struct Replica {
+    Replica(asio::io_context& io, const RedisAddress& address, std::string name)
+        : id(std::move(name)),
+          sync(io, address, key_prefix, id,
+               {[this] { return state; },
+                [this](RuntimeState adopted) {
+                    state = std::move(adopted);
+                    adoptions.push_back(state);
+                }}) {}
+
+    /// Makes a local change, as the admin API does, and pushes it.
+    void change(std::uint64_t version, std::string message) {
+        state = maintenance_state(version, id, std::move(message));
+        sync.push();
+    }
+
+    std::string id;
+    RuntimeState state;
+    std::vector<RuntimeState> adoptions;
+    StateSync sync;
+    bool started = false;
+    bool running = false;
+};
+
+/// Replicas on one io_context; stops them and lets their loops end before they go.
+class Cluster {
+  public:
+    explicit Cluster(RedisAddress address) : address_(std::move(address)) {}
+    ~Cluster() {
+        for (auto& replica : replicas_) replica->sync.stop();
+        ::run_until(
+            io_,
+            [this] {
+                for (const auto& replica : replicas_)
+                    if (replica->running) return false;
+                return true;
+            },
+            5s);
+    }
+    Cluster(const Cluster&) = delete;
+    Cluster& operator=(const Cluster&) = delete;
+
+    Replica& add(std::string id) {
+        replicas_.push_back(std::make_unique<Replica>(io_, address_, std::move(id)));
+        return *replicas_.back();
+    }
+    /// Runs `start` to its end; false when it took longer than `limit`.
+    bool start(Replica& replica, Clock::duration timeout, Clock::duration limit) {
+        asio::co_spawn(io_, replica.sync.start(timeout),
+                       [&replica](std::exception_ptr) { replica.started = true; });
+        return run_until([&] { return replica.started; }, limit);
+    }
+    /// A replica through `start`, then with its background loop running.
+    Replica& launch(std::string id) {
+        auto& replica = add(std::move(id));
+        REQUIRE(start(replica, 2s, 3s));
+        replica.running = true;
+        asio::co_spawn(io_, replica.sync.run(),
+                       [&replica](std::exception_ptr) { replica.running = false; });
+        return replica;
+    }
+    template <class Done>
+    bool run_until(Done done, Clock::duration limit) {
+        return ::run_until(io_, done, limit);
+    }
+
+  private:
+    asio::io_context io_;
+    RedisAddress address_;
+    std::vector<std::unique_ptr<Replica>> replicas_;
+};
+
+std::uint64_t now_ms() {
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
+}
+
+}  // namespace
+
+TEST_CASE("state sync: a change reaches the other replica within a second",
+          "[proxy][state][redis]") {
+    RedisServer server;
+    if (!start_redis(server)) return;
+    Cluster cluster(server.address());
+    auto& a = cluster.launch("replica-a");
+    auto& b = cluster.launch("replica-b");
+    CHECK(a.sync.up());
+    CHECK(b.sync.up());
+
+    const auto version = now_ms();
+    const auto sent = Clock::now();
+    a.change(version, "Upgrading");
+    REQUIRE(cluster.run_until([&] { return !b.adoptions.empty(); }, 2s));
+    CHECK(Clock::now() - sent < 1s);
+    CHECK(b.state == a.state);
+    CHECK(b.adoptions.size() == 1);
+    CHECK(server.stored_version() == version);
+    // A hears its own message back and ignores it.
+    cluster.run_until([] { return false; }, 200ms);
+    CHECK(a.adoptions.empty());
+}
+
+TEST_CASE("state sync: an older version never replaces a newer one", "[proxy][state][redis]") {
+    RedisServer server;
+    if (!start_redis(server)) return;
+    Cluster cluster(server.address());
+    auto& a = cluster.launch("replica-a");
+    auto& b = cluster.launch("replica-b");
+
+    const auto newer = now_ms();
+    a.change(newer, "new");
+    REQUIRE(cluster.run_until([&] { return b.adoptions.size() == 1; }, 2s));
+
+    // B pushes an older change (made while it was cut off): Redis refuses it and B takes back
+    // the newer state the script returned.
+    b.change(newer - 500, "old");
+    REQUIRE(cluster.run_until([&] { return b.adoptions.size() == 2; }, 2s));
+    CHECK(b.state.version == newer);
+    CHECK(b.state.global_maintenance.message == "new");
+    CHECK(server.stored_version() == newer);
+
+    // An older message on the channel is ignored; the newer one after it is taken.
+    server.publish(
+        boost::json::serialize(to_json(maintenance_state(newer - 1000, "replica-x", "older"))));
+    server.publish(
+        boost::json::serialize(to_json(maintenance_state(newer + 1, "replica-x", "newest"))));
+    REQUIRE(cluster.run_until([&] { return a.adoptions.size() == 1; }, 2s));
+    CHECK(a.state.global_maintenance.message == "newest");
+    REQUIRE(cluster.run_until([&] { return b.adoptions.size() == 3; }, 2s));
+    CHECK(b.state.global_maintenance.message == "newest");
+}
+
+TEST_CASE("state sync: a replica that starts reads the current state first",
+          "[proxy][state][redis]") {
+    RedisServer server;
+    if (!start_redis(server)) return;
+    Cluster cluster(server.address());
+    auto& a = cluster.launch("replica-a");
+    const auto version = now_ms();
+    a.change(version, "stored");
+    REQUIRE(cluster.run_until([&] { return server.stored_version() == version; }, 2s));
+
+    // Only start(), no run(): the state is there when start() returns.
+    auto& b = cluster.add("replica-b");
+    REQUIRE(cluster.start(b, 2s, 3s));
+    CHECK(b.sync.up());
+    REQUIRE(b.adoptions.size() == 1);
+    CHECK(b.state == a.state);
+
+    // A replica whose local state is newer (changed while Redis was away) pushes it in start().
+    auto& c = cluster.add("replica-c");
+    c.state = maintenance_state(version + 10, "replica-c", "offline change");
+    REQUIRE(cluster.start(c, 2s, 3s));
+    CHECK(c.adoptions.empty());
+    CHECK(server.stored_version() == version + 10);
+    REQUIRE(cluster.run_until([&] { return a.adoptions.size() == 1; }, 1s));
+    CHECK(a.state == c.state);
+}
+
+TEST_CASE("state sync: changes made while Redis is down reach it once it is back",
+          "[proxy][state][redis]") {
+    RedisServer server;
+    if (!start_redis(server)) return;
+    Cluster cluster(server.address());
+    auto& a = cluster.launch("replica-a");
+    auto& b = cluster.launch("replica-b");
+
+    server.stop();
+    REQUIRE(cluster.run_until([&] { return !a.sync.up() && !b.sync.up(); }, 5s));
+    const auto version = now_ms();
+    a.change(version, "while redis was down");
+    cluster.run_until([] { return false; }, 300ms);
+    CHECK_FALSE(a.sync.up());
+    CHECK(a.state.version == version);  // the local state keeps working
+
+    REQUIRE(server.start());  // same port, empty: no persistence
+    REQUIRE(cluster.run_until([&] { return a.sync.up() && !b.adoptions.empty(); }, 10s));
+    CHECK(b.state == a.state);
+    CHECK(server.stored_version() == version);
+}
+
+TEST_CASE("state sync: a malformed message is ignored", "[proxy][state][redis]") {
+    RedisServer server;
+    if (!start_redis(server)) return;
+    Cluster cluster(server.address());
+    auto& b = cluster.launch("replica-b");
+
+    server.publish("not json at all");
+    server.publish(R"({"version":"soon","origin":"x"})");
+    const auto valid = maintenance_state(now_ms(), "replica-x", "valid");
+    server.publish(boost::json::serialize(to_json(valid)));
+    REQUIRE(cluster.run_until([&] { return !b.adoptions.empty(); }, 2s));
+    CHECK(b.adoptions.size() == 1);
+    CHECK(b.state == valid);
+    CHECK(b.sync.up());
+}
+
+TEST_CASE("state sync: start gives up within its timeout when Redis is away",
+          "[proxy][state][redis]") {
+    ::signal(SIGPIPE, SIG_IGN);
+    // A listener that never accepts: the TCP handshake succeeds, PING is never answered.
+    asio::io_context silent_io;
+    tcp::acceptor silent(silent_io, {asio::ip::make_address("127.0.0.1"), 0});
+    const auto silent_port = silent.local_endpoint().port();
+    for (const auto port : {free_port(), silent_port}) {
+        INFO("port " << port);
+        Cluster cluster({"127.0.0.1", port, "", 0, "redis://127.0.0.1/0"});
+        auto& a = cluster.add("replica-a");
+        a.state = maintenance_state(now_ms(), "replica-a", "local");
+        const auto began = Clock::now();
+        REQUIRE(cluster.start(a, 300ms, 2s));
+        CHECK(Clock::now() - began < 600ms);
+        CHECK_FALSE(a.sync.up());
+        CHECK(a.state.global_maintenance.message == "local");
+        a.sync.push();  // kept pending, no wait
+    }
+}
