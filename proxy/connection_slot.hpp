@@ -1,6 +1,10 @@
 #pragma once
 
+#include <string_view>
+
 #include <boost/intrusive/list.hpp>
+
+#include "config/snapshot.hpp"
 
 #include "proxy/io.hpp"
 
@@ -51,12 +55,53 @@ class ConnectionSlot : public boost::intrusive::list_base_hook<
         if (upstream_) upstream_->cancel(ignored);
     }
 
+    /// The release colour this connection's exchange or tunnel is on; `long_lived` when it is a
+    /// tunnel or a long poll parked upstream, which a drain closes at its deadline (requests
+    /// under way are never cut). `tenant` views into the session's generation.
+    void tag_release(std::string_view tenant, config::Color color, bool long_lived) {
+        release_tenant_ = tenant;
+        release_color_ = color;
+        long_lived_ = long_lived;
+    }
+    void set_long_lived(bool long_lived) { long_lived_ = long_lived; }
+    void untag_release() {
+        release_tenant_ = {};
+        long_lived_ = false;
+    }
+    std::string_view release_tenant() const { return release_tenant_; }
+    config::Color release_color() const { return release_color_; }
+    bool long_lived() const { return long_lived_; }
+
+    /// Who closes a tunnel for a release: the tunnel pump, which waits for a frame boundary.
+    using CloseHandler = void (*)(void* owner);
+    void on_release_close(CloseHandler handler, void* owner) {
+        close_handler_ = handler;
+        close_owner_ = owner;
+    }
+    /// A drain's deadline passed for this long-lived connection: the tunnel is asked to close
+    /// (or, for a parked long poll, its I/O is cancelled and the session answers it). Once.
+    void close_for_release() {
+        if (closing_for_release_) return;
+        closing_for_release_ = true;
+        if (close_handler_)
+            close_handler_(close_owner_);
+        else
+            cancel_io();
+    }
+    bool closing_for_release() const { return closing_for_release_; }
+
   private:
     Clock::time_point deadline_ = Clock::time_point::max();
     Phase phase_ = Phase::idle;
     bool timed_out_ = false;
     tcp::socket* client_ = nullptr;
     tcp::socket* upstream_ = nullptr;
+    std::string_view release_tenant_;
+    config::Color release_color_ = config::Color::blue;
+    bool long_lived_ = false;
+    bool closing_for_release_ = false;
+    CloseHandler close_handler_ = nullptr;
+    void* close_owner_ = nullptr;
 };
 
 /// A worker's live connections; slots unlink themselves when destroyed.

@@ -1,9 +1,11 @@
 #include "proxy/generation.hpp"
 
 #include <algorithm>
+#include <atomic>
 
 #include "proxy/upstream/health_board.hpp"
 #include "routing/balancer.hpp"
+#include "routing/release.hpp"
 
 namespace tg::proxy {
 namespace {
@@ -44,6 +46,8 @@ void add_endpoints(const std::vector<config::HostPort>& configured, const DnsAns
     }
 }
 
+std::atomic<std::uint64_t> serials{0};
+
 bool is_ip_literal(const std::string& host) {
     error_code ec;
     asio::ip::make_address(host, ec);
@@ -54,9 +58,11 @@ bool is_ip_literal(const std::string& host) {
 
 Generation::Generation(std::shared_ptr<const config::Snapshot> snapshot, std::uint64_t number,
                        const DnsAnswers& dns, TlsStores tls, const Generation* previous,
-                       Limiter& limiter)
+                       Limiter& limiter, std::shared_ptr<const Runtime> runtime)
     : snapshot_(std::move(snapshot)),
       number_(number),
+      serial_(++serials),
+      runtime_(std::move(runtime)),
       hosts_(*snapshot_),
       tls_(std::move(tls)),
       limiter_(&limiter),
@@ -71,6 +77,34 @@ Generation::Generation(std::shared_ptr<const config::Snapshot> snapshot, std::ui
         pools_.emplace(name, std::move(resolved));
     }
     if (previous != nullptr) health_->carry_over(previous->health());
+
+    const RuntimeState& state = runtime_->state;
+    colors_.reserve(snapshot_->tenants.size());
+    maintenance_.reserve(snapshot_->tenants.size());
+    std::vector<const std::string*> serving_pools;
+    for (const auto& [name, tenant] : snapshot_->tenants) {
+        std::optional<config::Color> color;
+        if (const auto found = state.releases.find(name);
+            found != state.releases.end() && tenant.policy.release)
+            color = found->second.active;
+        colors_.push_back(color);
+        const auto maintenance = state.tenant_maintenance.find(name);
+        maintenance_.push_back(maintenance != state.tenant_maintenance.end() &&
+                                       maintenance->second.enabled
+                                   ? &maintenance->second
+                                   : nullptr);
+        serving_pools.push_back(&routing::active_pool(tenant.policy, color));
+    }
+    for (const auto& tenant_template : snapshot_->tenant_templates)
+        serving_pools.push_back(&tenant_template.policy.pool);
+    for (const auto* name : serving_pools) {
+        const auto found = pools_.find(*name);
+        if (found == pools_.end()) continue;
+        for (const auto* list : {&found->second.web, &found->second.longpolling})
+            for (const auto& endpoint : *list) serving_.push_back(endpoint.address);
+    }
+    std::sort(serving_.begin(), serving_.end());
+    serving_.erase(std::unique(serving_.begin(), serving_.end()), serving_.end());
 }
 
 Generation::~Generation() = default;
@@ -80,14 +114,32 @@ const ResolvedPool* Generation::pool(std::string_view name) const {
     return found == pools_.end() ? nullptr : &found->second;
 }
 
-bool Generation::has_endpoint(const tcp::endpoint& address) const {
-    const auto in = [&](const std::vector<ResolvedEndpoint>& list) {
-        return std::any_of(list.begin(), list.end(),
-                           [&](const auto& e) { return e.address == address; });
-    };
-    return std::any_of(pools_.begin(), pools_.end(), [&](const auto& entry) {
-        return in(entry.second.web) || in(entry.second.longpolling);
-    });
+bool Generation::serves_endpoint(const tcp::endpoint& address) const {
+    return std::binary_search(serving_.begin(), serving_.end(), address);
+}
+
+const Maintenance* Generation::maintenance(const routing::TenantMatch& tenant) const {
+    const RuntimeState& state = runtime_->state;
+    if (state.global_maintenance.enabled) return &state.global_maintenance;
+    // Per-tenant maintenance is for named tenants (the admin API refuses others); a template
+    // tenant follows the global one.
+    return tenant.from_template ? nullptr : maintenance_[tenant.index];
+}
+
+config::Color Generation::active_color(const routing::TenantMatch& tenant) const {
+    const auto& release = tenant.policy->release;
+    if (!release || tenant.from_template) return config::Color::blue;
+    return colors_[tenant.index].value_or(release->active);
+}
+
+const std::string& Generation::active_pool(const routing::TenantMatch& tenant) const {
+    return routing::active_pool(*tenant.policy,
+                                tenant.from_template ? std::nullopt : colors_[tenant.index]);
+}
+
+const Drain* Generation::drain(std::string_view tenant) const {
+    const auto found = runtime_->drains.find(tenant);
+    return found == runtime_->drains.end() ? nullptr : &found->second;
 }
 
 std::vector<std::string> names_to_resolve(const config::Snapshot& snapshot) {

@@ -9,6 +9,7 @@
 #include "config/snapshot.hpp"
 #include "proxy/io.hpp"
 #include "proxy/limits/limiter.hpp"
+#include "proxy/state/runtime_control.hpp"
 #include "routing/host_table.hpp"
 #include "tls/context_store.hpp"
 
@@ -44,8 +45,10 @@ class Generation {
     /// `previous`, the generation this one replaces (null at start), lends its endpoints'
     /// health, so neither a reload nor a DNS change revives a dead endpoint. The tenants' budgets
     /// come from `limiter`, which outlives every generation and keeps them across reloads.
+    /// `runtime` (maintenance, switched colours, drains) is applied over the config.
     Generation(std::shared_ptr<const config::Snapshot> snapshot, std::uint64_t number,
-               const DnsAnswers& dns, TlsStores tls, const Generation* previous, Limiter& limiter);
+               const DnsAnswers& dns, TlsStores tls, const Generation* previous, Limiter& limiter,
+               std::shared_ptr<const Runtime> runtime);
     ~Generation();
 
     const config::Snapshot& config() const { return *snapshot_; }
@@ -58,8 +61,20 @@ class Generation {
     const std::shared_ptr<const tls::CertificateStore>& tls(std::size_t listener) const {
         return tls_[listener];
     }
-    /// True when `address` is an endpoint of any pool (connections to others are not reused).
-    bool has_endpoint(const tcp::endpoint& address) const;
+    /// Distinct for every generation published, even with the same config number.
+    std::uint64_t serial() const { return serial_; }
+    /// True when `address` is an endpoint of a pool that serves new requests: connections to
+    /// others (a pool gone with a reload, the colour a release left) are not reused.
+    bool serves_endpoint(const tcp::endpoint& address) const;
+    /// The maintenance that answers `tenant`'s requests (global first), or null.
+    const Maintenance* maintenance(const routing::TenantMatch& tenant) const;
+    /// The colour new requests of a release tenant go to (SPEC §5).
+    config::Color active_color(const routing::TenantMatch& tenant) const;
+    /// The pool new requests of `tenant` go to: its pool, or its active colour's.
+    const std::string& active_pool(const routing::TenantMatch& tenant) const;
+    const Runtime& runtime() const { return *runtime_; }
+    /// The drain of `tenant` under way on this replica, or null.
+    const Drain* drain(std::string_view tenant) const;
     /// The active health of the pools' endpoints. Not const: the health checker writes its
     /// atomic flags while workers read them through the same immutable generation.
     HealthBoard& health() const { return *health_; }
@@ -71,6 +86,12 @@ class Generation {
   private:
     std::shared_ptr<const config::Snapshot> snapshot_;
     std::uint64_t number_;
+    std::uint64_t serial_;
+    std::shared_ptr<const Runtime> runtime_;
+    /// By TenantMatch::index of named tenants: the switched colour, and the maintenance.
+    std::vector<std::optional<config::Color>> colors_;
+    std::vector<const Maintenance*> maintenance_;
+    std::vector<tcp::endpoint> serving_;  ///< sorted
     routing::HostTable hosts_;
     std::map<std::string, ResolvedPool, std::less<>> pools_;
     TlsStores tls_;

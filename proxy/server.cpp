@@ -15,6 +15,8 @@
 
 #include "config/load.hpp"
 #include "proxy/observe/ops_log.hpp"
+#include "proxy/state/replica_id.hpp"
+#include "routing/release.hpp"
 
 namespace tg::proxy {
 namespace {
@@ -113,7 +115,9 @@ Server::Server(std::string config_path, std::shared_ptr<const config::Snapshot> 
       dns_timer_(control_),
       tls_timer_(control_),
       health_checker_(control_),
-      limiter_(std::random_device{}()) {
+      limiter_(std::random_device{}()),
+      replica_id_(make_replica_id()),
+      drain_watch_timer_(control_) {
     signals_.add(SIGUSR1);
 }
 
@@ -157,9 +161,11 @@ asio::awaitable<void> Server::start() {
         throw std::runtime_error(joined);
     }
     state_.certificates = certificates_of(tls_stores_);
+    audit_log_ = std::make_unique<AuditLog>(snapshot_->audit_log);
+    co_await load_runtime_state();
     dns_ = co_await dns_refresher_.resolve(*snapshot_, {}, dns_timeout_);
-    const auto generation = std::make_shared<const Generation>(snapshot_, generation_number_, dns_,
-                                                               tls_stores_, nullptr, limiter_);
+    const auto generation = std::make_shared<const Generation>(
+        snapshot_, generation_number_, dns_, tls_stores_, nullptr, limiter_, runtime_->runtime());
     state_.generation = generation;
     health_checker_.track(generation, generation->health());
     const std::size_t worker_count = snapshot_->workers > 0
@@ -190,10 +196,11 @@ asio::awaitable<void> Server::start() {
                       {{"listener", listener.name}, {"address", endpoint_text(address)}});
     }
     metrics_ = std::make_unique<MetricsCollector>(worker_metrics, listener_names, state_);
-    AdminActions actions{[this] { return reload_config(); }, [this] { begin_drain(); }};
+    AdminActions actions{[this] { return reload_config(); }, [this] { begin_drain(); },
+                         [this](RuntimeState next) { return change_runtime(std::move(next)); }};
     admin_ = std::make_unique<AdminServer>(
         control_, open_acceptor(control_, bind_address(snapshot_->admin.address), false), state_,
-        worker_metrics, *metrics_, std::move(actions));
+        worker_metrics, *metrics_, *runtime_, *audit_log_, std::move(actions));
     ops_log::info("listening",
                   {{"listener", "admin"}, {"address", endpoint_text(admin_->local_endpoint())}});
 
@@ -201,16 +208,19 @@ asio::awaitable<void> Server::start() {
         std::string error;
         auto address = parse_redis_url(*snapshot_->state.redis_url, error);
         if (!address) throw std::runtime_error("state.redis: " + error);
-        budget_sync_ = std::make_unique<BudgetSync>(control_, std::move(*address), snapshot_->state,
-                                                    limiter_, [this] { return state_.generation; });
+        budget_sync_ = std::make_unique<BudgetSync>(
+            control_, std::move(*address), snapshot_->state, limiter_,
+            [this] { return state_.generation; }, replica_id_);
         state_.budget_sync = budget_sync_.get();
         asio::co_spawn(control_, budget_sync_->run(), asio::detached);
+        asio::co_spawn(control_, state_sync_->run(), asio::detached);
     }
     for (auto& worker : workers_) worker->start();
     admin_->start();
     asio::co_spawn(control_, signal_loop(), asio::detached);
     asio::co_spawn(control_, dns_loop(), asio::detached);
     asio::co_spawn(control_, tls_loop(), asio::detached);
+    asio::co_spawn(control_, drain_watch_loop(), asio::detached);
     ops_log::info("ready", {{"workers", std::to_string(worker_count), true},
                             {"config", snapshot_->source},
                             {"generation", std::to_string(generation_number_), true}});
@@ -226,6 +236,9 @@ asio::awaitable<void> Server::signal_loop() {
                 break;
             case SIGUSR1:
                 access_log_writer_->reopen();
+                if (std::string error; !audit_log_->reopen(error))
+                    ops_log::error("audit log not reopened, still writing to the old file",
+                                   {{"reason", error}});
                 break;
             case SIGTERM:
                 if (!state_.draining) {
@@ -295,6 +308,14 @@ asio::awaitable<std::vector<std::string>> Server::reload_config() {
             "restart");
     dns_ = co_await dns_refresher_.resolve(next, dns_, dns_timeout_);
     state_.admin_token = std::move(token);
+    // A tenant the new config removed (or that lost its release) takes its runtime state along.
+    if (auto pruned = runtime_->pruned_for(next, std::chrono::system_clock::now())) {
+        std::string error;
+        if (!state_file_->save(*pruned, error))
+            ops_log::error("state file not updated after the reload", {{"reason", error}});
+        runtime_->apply(std::move(*pruned), std::chrono::system_clock::now(), Clock::now());
+        if (state_sync_) state_sync_->push();
+    }
     co_await publish(loaded.snapshot, ++generation_number_);
     ++state_.reloads_succeeded;
     ops_log::info("config reloaded", {{"generation", std::to_string(generation_number_), true}});
@@ -307,11 +328,14 @@ asio::awaitable<void> Server::publish(std::shared_ptr<const config::Snapshot> sn
     state_.snapshot = snapshot_;
     state_.config_generation = number;
     state_.certificates = certificates_of(tls_stores_);
-    const auto generation = std::make_shared<const Generation>(snapshot_, number, dns_, tls_stores_,
-                                                               state_.generation.get(), limiter_);
+    const auto generation =
+        std::make_shared<const Generation>(snapshot_, number, dns_, tls_stores_,
+                                           state_.generation.get(), limiter_, runtime_->runtime());
     state_.generation = generation;
     health_checker_.track(generation, generation->health());
+    ++publishing_;
     for (auto& worker : workers_) co_await worker->publish(generation);
+    --publishing_;
 }
 
 asio::awaitable<void> Server::dns_loop() {
@@ -364,6 +388,78 @@ asio::awaitable<void> Server::tls_loop() {
     }
 }
 
+asio::awaitable<void> Server::load_runtime_state() {
+    state_file_.emplace(snapshot_->state.state_file);
+    auto loaded = state_file_->load();
+    if (!loaded.ok()) throw std::runtime_error(loaded.error);
+    runtime_ = std::make_unique<RuntimeControl>(replica_id_, std::move(loaded.state));
+    if (!snapshot_->state.redis_url) co_return;
+    std::string error;
+    auto address = parse_redis_url(*snapshot_->state.redis_url, error);
+    if (!address) throw std::runtime_error("state.redis: " + error);
+    StateSync::Callbacks callbacks{[this] { return runtime_->state(); },
+                                   [this](RuntimeState next) { adopt_runtime(std::move(next)); }};
+    state_sync_ =
+        std::make_unique<StateSync>(control_, std::move(*address), snapshot_->state.key_prefix,
+                                    replica_id_, std::move(callbacks));
+    state_.state_sync = state_sync_.get();
+    // What the other replicas decided while this one was away comes before the first request.
+    co_await state_sync_->start(state_fetch_timeout_);
+}
+
+asio::awaitable<std::optional<std::string>> Server::change_runtime(RuntimeState next) {
+    std::string error;
+    if (!state_file_->save(next, error)) co_return "state not saved, nothing changed: " + error;
+    runtime_->apply(std::move(next), std::chrono::system_clock::now(), Clock::now());
+    if (state_sync_) state_sync_->push();
+    if (!workers_.empty()) co_await publish(snapshot_, generation_number_);
+    co_return std::nullopt;
+}
+
+void Server::adopt_runtime(RuntimeState next) {
+    if (next.version <= runtime_->state().version) return;
+    // Kept whole, tenants this replica does not know included: its config may be the one
+    // behind, and what it pushes later must not erase them for the others.
+    std::string error;
+    if (!state_file_->save(next, error))
+        ops_log::error("state from another replica applied but not saved", {{"reason", error}});
+    ops_log::info("runtime state from another replica",
+                  {{"origin", next.origin}, {"version", std::to_string(next.version), true}});
+    runtime_->apply(std::move(next), std::chrono::system_clock::now(), Clock::now());
+    if (!workers_.empty())
+        asio::co_spawn(control_, publish(snapshot_, generation_number_), asio::detached);
+}
+
+asio::awaitable<void> Server::drain_watch_loop() {
+    for (;;) {
+        drain_watch_timer_.expires_after(drain_watch_interval_);
+        auto [ec] = co_await drain_watch_timer_.async_wait(use_nothrow);
+        if (ec || state_.draining) co_return;
+        // Until every worker has a generation with the latest runtime state, its drain counts
+        // are not in yet.
+        if (publishing_ != 0 || &state_.generation->runtime() != runtime_->runtime().get())
+            continue;
+        const auto drains = runtime_->runtime()->drains;
+        if (drains.empty()) continue;
+        bool ended = false;
+        for (const auto& [tenant, drain] : drains) {
+            std::int64_t left = 0;
+            for (const auto& worker : workers_)
+                worker->metrics().for_each_tenant(
+                    [&](const std::string& name, const TenantSeries& series) {
+                        if (name == tenant) left += series.draining.value();
+                    });
+            if (left != 0) continue;
+            ops_log::info(
+                "release drained",
+                {{"tenant", tenant}, {"color", std::string(routing::color_name(drain.color))}});
+            runtime_->end_drain(tenant);
+            ended = true;
+        }
+        if (ended) co_await publish(snapshot_, generation_number_);
+    }
+}
+
 void Server::begin_drain() {
     if (state_.draining) return;
     state_.draining = true;
@@ -395,7 +491,9 @@ asio::awaitable<void> Server::drain_then_exit() {
     }
     dns_timer_.cancel();
     tls_timer_.cancel();
+    drain_watch_timer_.cancel();
     if (budget_sync_) budget_sync_->stop();
+    if (state_sync_) state_sync_->stop();
     admin_->stop();
     control_.stop();
 }

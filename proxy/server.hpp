@@ -12,7 +12,11 @@
 #include "proxy/io.hpp"
 #include "proxy/observe/access_log.hpp"
 #include "proxy/observe/metrics_collector.hpp"
+#include "proxy/state/audit_log.hpp"
 #include "proxy/state/budget_sync.hpp"
+#include "proxy/state/runtime_control.hpp"
+#include "proxy/state/state_file.hpp"
+#include "proxy/state/state_sync.hpp"
 #include "proxy/upstream/dns_refresher.hpp"
 #include "proxy/upstream/health_checker.hpp"
 #include "proxy/worker.hpp"
@@ -47,12 +51,24 @@ class Server {
     void begin_drain();
     asio::awaitable<void> publish(std::shared_ptr<const config::Snapshot> snapshot,
                                   std::uint64_t number);
+    /// Loads the state file and, with Redis, the state the other replicas share (SPEC §5).
+    asio::awaitable<void> load_runtime_state();
+    /// Persists `next`, makes it current on every worker and shares it with the other
+    /// replicas; returns why it could not be persisted (then nothing changed).
+    asio::awaitable<std::optional<std::string>> change_runtime(RuntimeState next);
+    /// A newer state from another replica: kept in the state file and made current here.
+    void adopt_runtime(RuntimeState next);
+    /// Ends each release drain once its colour has no connection left on any worker.
+    asio::awaitable<void> drain_watch_loop();
     bool open_listeners(const config::Snapshot& snapshot, std::size_t worker_count);
 
     static constexpr Clock::duration dns_interval_ = std::chrono::seconds(30);
     static constexpr Clock::duration dns_timeout_ = std::chrono::seconds(5);
     static constexpr Clock::duration tunnel_grace_ = std::chrono::seconds(5);
     static constexpr Clock::duration tls_poll_interval_ = std::chrono::seconds(5);
+    static constexpr Clock::duration drain_watch_interval_ = std::chrono::milliseconds(100);
+    /// How long a starting replica waits for Redis to read the shared state first.
+    static constexpr Clock::duration state_fetch_timeout_ = std::chrono::seconds(2);
 
     std::string config_path_;
     std::shared_ptr<const config::Snapshot> snapshot_;
@@ -69,7 +85,14 @@ class Server {
     std::optional<tls::ReloadTrigger> tls_reload_trigger_;
     std::unique_ptr<AccessLogWriter> access_log_writer_;
     Limiter limiter_;  ///< outlives the generations that point into it
+    std::string replica_id_;
     std::unique_ptr<BudgetSync> budget_sync_;
+    std::optional<StateFile> state_file_;
+    std::unique_ptr<RuntimeControl> runtime_;
+    std::unique_ptr<AuditLog> audit_log_;
+    std::unique_ptr<StateSync> state_sync_;
+    asio::steady_timer drain_watch_timer_;
+    int publishing_ = 0;  ///< publishes under way (some workers may not have the latest yet)
     std::vector<std::unique_ptr<Worker>> workers_;
     std::unique_ptr<MetricsCollector> metrics_;
     std::unique_ptr<AdminServer> admin_;

@@ -1,5 +1,7 @@
 #include "proxy/worker.hpp"
 
+#include <algorithm>
+
 #include "proxy/http/direct_write.hpp"
 #include "proxy/http/session.hpp"
 #include "proxy/observe/ops_log.hpp"
@@ -49,7 +51,14 @@ asio::awaitable<void> Worker::publish(std::shared_ptr<const Generation> generati
 }
 
 asio::awaitable<void> Worker::take(std::shared_ptr<const Generation> generation) {
+    // Publishes may cross on their way here; the latest one built wins.
+    if (generation->serial() < generation_->serial()) co_return;
     generation_ = std::move(generation);
+    // A release takes effect now, not at the next tick: the idle keep-alives to the colour it
+    // left go, and the drain's progress is counted before the switch is answered.
+    const auto now = Clock::now();
+    enforce_drains(now);
+    prune_upstreams(now);
     co_return;
 }
 
@@ -130,10 +139,43 @@ void Worker::sweep(Clock::time_point now) {
         if (draining_ && slot.phase() == ConnectionSlot::Phase::idle) slot.cancel_io();
         slot.expire_if_due(now);
     }
-    const auto& generation = generation_;
+    enforce_drains(now);
+    prune_upstreams(now);
+}
+
+void Worker::prune_upstreams(Clock::time_point now) {
+    const auto& generation = *generation_;
     upstreams_.prune(now, upstream_idle_, [&](const tcp::endpoint& endpoint) {
-        return generation->has_endpoint(endpoint);
+        return generation.serves_endpoint(endpoint);
     });
+}
+
+void Worker::enforce_drains(Clock::time_point now) {
+    const Drains& drains = generation_->runtime().drains;
+    std::vector<std::int64_t> left(drains.size(), 0);
+    if (!drains.empty()) {
+        for (auto& slot : connections_) {
+            if (slot.release_tenant().empty() || slot.phase() == ConnectionSlot::Phase::idle)
+                continue;
+            const auto found = drains.find(slot.release_tenant());
+            if (found == drains.end() || found->second.color != slot.release_color()) continue;
+            ++left[static_cast<std::size_t>(std::distance(drains.begin(), found))];
+            if (slot.long_lived() && now >= found->second.deadline) slot.close_for_release();
+        }
+    }
+    // Each gauge goes straight to its new value: the control thread reads a drain's zero as
+    // its end, so it must never see a passing one.
+    std::vector<TenantSeries*> gauges;
+    std::size_t index = 0;
+    for (const auto& [tenant, drain] : drains) {
+        auto& series = metrics_.tenant(tenant, false);
+        series.draining.set(left[index++]);
+        gauges.push_back(&series);
+    }
+    for (auto* series : drain_gauges_)
+        if (std::find(gauges.begin(), gauges.end(), series) == gauges.end())
+            series->draining.set(0);
+    drain_gauges_ = std::move(gauges);
 }
 
 }  // namespace tg::proxy

@@ -77,6 +77,13 @@ class Worker {
                                            const ListenerInfo& listener);
     asio::awaitable<void> tick_loop();
     void sweep(Clock::time_point now);
+    /// Counts each draining tenant's connections on the colour it left (the progress the admin
+    /// API and release_draining_connections show) and closes the long-lived ones past the
+    /// drain's deadline; requests under way are left to finish (SPEC §5).
+    void enforce_drains(Clock::time_point now);
+    /// Closes idle upstream keep-alives that the current generation no longer routes to (a pool
+    /// gone with a reload, the colour a release left), and those idle too long.
+    void prune_upstreams(Clock::time_point now);
 
     static constexpr Clock::duration tick_ = std::chrono::milliseconds(250);
     static constexpr Clock::duration upstream_idle_ = std::chrono::seconds(30);
@@ -95,6 +102,7 @@ class Worker {
     std::mt19937_64 random_;
     std::map<std::string, std::uint64_t, std::less<>> cursors_;
     bool draining_ = false;
+    std::vector<TenantSeries*> drain_gauges_;  ///< set to non-zero by the last enforce_drains
     Clock::time_point tunnel_deadline_ = Clock::time_point::max();
     asio::steady_timer tick_timer_;
     std::atomic<bool> finished_{false};

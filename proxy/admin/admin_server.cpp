@@ -7,8 +7,10 @@
 #include <map>
 
 #include "config/units.hpp"
+#include "proxy/admin/admin_json.hpp"
 #include "proxy/observe/metrics_collector.hpp"
 #include "proxy/state/budget_sync.hpp"
+#include "proxy/state/runtime_state_json.hpp"
 #include "routing/release.hpp"
 
 namespace tg::proxy {
@@ -18,20 +20,6 @@ namespace json = boost::json;
 constexpr auto admin_read_timeout = std::chrono::seconds(10);
 constexpr std::size_t admin_body_limit = 1024 * 1024;
 
-http::response<http::string_body> json_response(http::status status, const json::value& body,
-                                                unsigned version) {
-    http::response<http::string_body> response{status, version};
-    response.set(http::field::content_type, "application/json");
-    response.set(http::field::cache_control, "no-store");
-    response.body() = json::serialize(body) + "\n";
-    response.prepare_payload();
-    return response;
-}
-
-json::object error_body(std::string message) {
-    return {{"error", std::move(message)}};
-}
-
 /// Compares secrets in time independent of where they differ (and of their lengths).
 bool same_secret(std::string_view a, std::string_view b) {
     unsigned char da[SHA256_DIGEST_LENGTH];
@@ -39,6 +27,15 @@ bool same_secret(std::string_view a, std::string_view b) {
     SHA256(reinterpret_cast<const unsigned char*>(a.data()), a.size(), da);
     SHA256(reinterpret_cast<const unsigned char*>(b.data()), b.size(), db);
     return CRYPTO_memcmp(da, db, sizeof da) == 0;
+}
+
+/// The token of an `Authorization: Bearer` header; empty when there is none.
+std::string_view bearer_token(const http::request<http::string_body>& request) {
+    const auto header = request[http::field::authorization];
+    constexpr std::string_view scheme = "Bearer ";
+    if (header.size() <= scheme.size() || !beast::iequals(header.substr(0, scheme.size()), scheme))
+        return {};
+    return header.substr(scheme.size());
 }
 
 json::value rate_limit_json(const std::optional<config::RateLimit>& limit) {
@@ -51,12 +48,15 @@ json::value rate_limit_json(const std::optional<config::RateLimit>& limit) {
 
 AdminServer::AdminServer(asio::io_context& control, tcp::acceptor acceptor,
                          const ServerState& state, std::vector<const WorkerMetrics*> workers,
-                         const prometheus::Collectable& metrics, AdminActions actions)
+                         const prometheus::Collectable& metrics, const RuntimeControl& runtime,
+                         AuditLog& audit, AdminActions actions)
     : control_(control),
       acceptor_(std::move(acceptor)),
       state_(state),
       workers_(std::move(workers)),
       metrics_(metrics),
+      runtime_(runtime),
+      audit_(audit),
       actions_(std::move(actions)) {}
 
 tcp::endpoint AdminServer::local_endpoint() const {
@@ -82,6 +82,9 @@ asio::awaitable<void> AdminServer::accept_loop() {
 }
 
 asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
+    error_code peer_error;
+    const auto peer = socket.remote_endpoint(peer_error);
+    const std::string client = peer_error ? "-" : peer.address().to_string();
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer;
     for (;;) {
@@ -98,7 +101,7 @@ asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
         } else {
             const auto& request = parser.get();
             keep_alive = request.keep_alive();
-            response = co_await handle(request);
+            response = co_await handle(request, client);
             response.version(request.version());
         }
         response.keep_alive(keep_alive);
@@ -112,10 +115,8 @@ asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
 
 std::optional<AdminServer::Response> AdminServer::refuse_unauthorized(
     const Request& request) const {
-    const auto header = request[http::field::authorization];
-    constexpr std::string_view scheme = "Bearer ";
-    if (header.size() <= scheme.size() ||
-        !beast::iequals(header.substr(0, scheme.size()), scheme)) {
+    const auto token = bearer_token(request);
+    if (token.empty()) {
         auto response = json_response(http::status::unauthorized,
                                       error_body("missing bearer token"), request.version());
         response.set(http::field::www_authenticate, "Bearer");
@@ -124,13 +125,14 @@ std::optional<AdminServer::Response> AdminServer::refuse_unauthorized(
     if (state_.admin_token.empty())
         return json_response(http::status::forbidden, error_body("no admin token is configured"),
                              request.version());
-    if (!same_secret(header.substr(scheme.size()), state_.admin_token))
+    if (!same_secret(token, state_.admin_token))
         return json_response(http::status::forbidden, error_body("invalid token"),
                              request.version());
     return std::nullopt;
 }
 
-asio::awaitable<AdminServer::Response> AdminServer::handle(const Request& request) {
+asio::awaitable<AdminServer::Response> AdminServer::handle(const Request& request,
+                                                           const std::string& client) {
     const std::string_view target = request.target();
     const std::string_view path = target.substr(0, target.find('?'));
     const unsigned version = request.version();
@@ -159,42 +161,101 @@ asio::awaitable<AdminServer::Response> AdminServer::handle(const Request& reques
         co_return response;
     }
 
+    // /api/v1/tenants/NAME[/maintenance|/release]
     constexpr std::string_view tenants_prefix = "/api/v1/tenants/";
-    const bool is_read_path =
-        path == "/api/v1/status" || path == "/api/v1/tenants" ||
-        (path.starts_with(tenants_prefix) && path.size() > tenants_prefix.size() &&
-         path.find('/', tenants_prefix.size()) == std::string_view::npos);
-    const bool is_action_path = path == "/api/v1/reload" || path == "/api/v1/drain";
-    if (!is_read_path && !is_action_path)
-        co_return json_response(http::status::not_found, error_body("no such admin endpoint"),
-                                version);
-
+    std::string_view tenant_name;
+    std::string_view tenant_action;
+    if (path.starts_with(tenants_prefix)) {
+        const auto rest = path.substr(tenants_prefix.size());
+        const auto slash = rest.find('/');
+        tenant_name = rest.substr(0, slash);
+        if (slash != std::string_view::npos) tenant_action = rest.substr(slash + 1);
+    }
+    const bool is_tenant_path =
+        !tenant_name.empty() &&
+        (tenant_action.empty() || tenant_action == "maintenance" || tenant_action == "release");
+    const bool is_read_path = path == "/api/v1/status" || path == "/api/v1/tenants" ||
+                              path == "/api/v1/audit" || (is_tenant_path && tenant_action.empty());
     if (is_read_path) {
         if (!read) co_return method_not_allowed("GET, HEAD");
         if (!state_.snapshot->admin.allow_read_without_token)
             if (auto refusal = refuse_unauthorized(request)) co_return std::move(*refusal);
         if (path == "/api/v1/status") co_return status(request);
         if (path == "/api/v1/tenants") co_return tenants(request);
-        co_return tenant(request, path.substr(tenants_prefix.size()));
+        if (path == "/api/v1/audit") co_return audit_lines(request);
+        co_return tenant(request, tenant_name);
     }
 
-    if (request.method() != http::verb::post) co_return method_not_allowed("POST");
-    if (auto refusal = refuse_unauthorized(request)) co_return std::move(*refusal);
-    if (path == "/api/v1/drain") {
-        actions_.drain();
-        co_return json_response(http::status::accepted, {{"result", "draining"}}, version);
+    const auto mutating = [&](http::verb method, std::string_view allow) {
+        return request.method() == method ? std::optional<Response>() : method_not_allowed(allow);
+    };
+    if (path == "/api/v1/reload" || path == "/api/v1/drain") {
+        if (auto refusal = mutating(http::verb::post, "POST")) co_return std::move(*refusal);
+        co_return co_await change(request, client, path.substr(path.rfind('/') + 1), std::nullopt);
     }
+    if (path == "/api/v1/maintenance") {
+        if (auto refusal = mutating(http::verb::put, "PUT")) co_return std::move(*refusal);
+        co_return co_await change(request, client, "maintenance", std::nullopt);
+    }
+    if (is_tenant_path) {
+        const bool release = tenant_action == "release";
+        if (auto refusal =
+                mutating(release ? http::verb::post : http::verb::put, release ? "POST" : "PUT"))
+            co_return std::move(*refusal);
+        co_return co_await change(request, client, tenant_action, std::string(tenant_name));
+    }
+    co_return json_response(http::status::not_found, error_body("no such admin endpoint"), version);
+}
+
+asio::awaitable<AdminServer::Response> AdminServer::change(const Request& request,
+                                                           const std::string& client,
+                                                           std::string_view action,
+                                                           std::optional<std::string> tenant) {
+    AuditEntry audit;
+    audit.time = std::chrono::system_clock::now();
+    audit.token_fingerprint = token_fingerprint(bearer_token(request));
+    audit.client = client;
+    audit.action = std::string(action);
+    audit.tenant = tenant;
+    Response response;
+    if (auto refusal = refuse_unauthorized(request))
+        response = std::move(*refusal);
+    else if (action == "drain") {
+        actions_.drain();
+        response =
+            json_response(http::status::accepted, {{"result", "draining"}}, request.version());
+    } else if (action == "reload")
+        response = co_await reload(request);
+    else if (action == "maintenance")
+        response = co_await set_maintenance(request, tenant, audit);
+    else
+        response = co_await switch_release(request, *tenant, audit);
+    audit.status = response.result_int();
+    audit.result = audit.status < 300 ? AuditResult::accepted : AuditResult::refused;
+    if (audit.status >= 300) {
+        json::error_code ec;
+        const auto body = json::parse(response.body(), ec);
+        if (!ec && body.is_object())
+            if (const auto* error = body.as_object().if_contains("error");
+                error && error->is_string())
+                audit.error = error->as_string();
+    }
+    audit_.record(audit);
+    co_return response;
+}
+
+asio::awaitable<AdminServer::Response> AdminServer::reload(const Request& request) {
     const auto errors = co_await actions_.reload();
     if (!errors.empty()) {
         json::array list;
         for (const auto& e : errors) list.emplace_back(e);
         co_return json_response(http::status::bad_request,
                                 {{"error", "invalid config"}, {"errors", std::move(list)}},
-                                version);
+                                request.version());
     }
     co_return json_response(http::status::ok,
                             {{"result", "reloaded"}, {"generation", state_.config_generation}},
-                            version);
+                            request.version());
 }
 
 AdminServer::Response AdminServer::status(const Request& request) const {
@@ -215,7 +276,8 @@ AdminServer::Response AdminServer::status(const Request& request) const {
                           {"connections", connections},
                           {"draining", state_.draining},
                           {"workers", state_.workers},
-                          {"redis", std::move(redis)}},
+                          {"redis", std::move(redis)},
+                          {"maintenance", to_json(runtime_.state().global_maintenance)}},
                          request.version());
 }
 
@@ -224,31 +286,8 @@ namespace {
 struct TenantLoad {
     std::int64_t in_flight = 0;
     std::int64_t tunnels = 0;
+    std::int64_t draining = 0;
 };
-
-json::object tenant_json(const config::Tenant& tenant, const TenantLoad& load) {
-    json::array hosts;
-    for (const auto& host : tenant.hosts) hosts.emplace_back(host);
-    const auto& policy = tenant.policy;
-    json::value release = nullptr;
-    if (policy.release)
-        release =
-            json::object{{"blue", policy.release->blue},
-                         {"green", policy.release->green},
-                         {"active", routing::color_name(policy.release->active)},
-                         {"drain_timeout", config::format_duration(policy.release->drain_timeout)}};
-    return {{"name", tenant.name},
-            {"hosts", std::move(hosts)},
-            {"pool", policy.release ? json::value(nullptr) : json::value(policy.pool)},
-            {"release", std::move(release)},
-            {"active_pool", routing::active_pool(policy, std::nullopt)},
-            {"limits",
-             {{"rate_limit", rate_limit_json(policy.rate_limit)},
-              {"per_client_rate_limit", rate_limit_json(policy.per_client_rate_limit)},
-              {"max_in_flight", policy.max_in_flight}}},
-            {"in_flight", load.in_flight},
-            {"tunnels", load.tunnels}};
-}
 
 std::map<std::string, TenantLoad, std::less<>> tenant_loads(
     const std::vector<const WorkerMetrics*>& workers) {
@@ -258,19 +297,65 @@ std::map<std::string, TenantLoad, std::less<>> tenant_loads(
             auto& load = loads[name];
             load.in_flight += series.in_flight.value();
             load.tunnels += series.tunnels.value();
+            load.draining += series.draining.value();
         });
     return loads;
 }
 
 }  // namespace
 
-AdminServer::Response AdminServer::tenants(const Request& request) const {
+json::object AdminServer::tenant_json(const config::Tenant& tenant) const {
     const auto loads = tenant_loads(workers_);
-    json::array list;
-    for (const auto& [name, tenant] : state_.snapshot->tenants) {
-        const auto load = loads.find(name);
-        list.push_back(tenant_json(tenant, load == loads.end() ? TenantLoad{} : load->second));
+    const auto found_load = loads.find(tenant.name);
+    const TenantLoad load = found_load == loads.end() ? TenantLoad{} : found_load->second;
+    const Runtime& runtime = *runtime_.runtime();
+    json::array hosts;
+    for (const auto& host : tenant.hosts) hosts.emplace_back(host);
+    const auto& policy = tenant.policy;
+    std::optional<config::Color> switched;
+    json::value release = nullptr;
+    if (policy.release) {
+        const auto state = runtime.state.releases.find(tenant.name);
+        json::value switched_at = nullptr;
+        if (state != runtime.state.releases.end()) {
+            switched = state->second.active;
+            switched_at = rfc3339(std::chrono::system_clock::time_point(
+                std::chrono::milliseconds(state->second.switched_at_ms)));
+        }
+        json::value draining = nullptr;
+        if (const auto drain = runtime.drains.find(tenant.name); drain != runtime.drains.end())
+            draining = json::object{{"color", routing::color_name(drain->second.color)},
+                                    {"connections", load.draining},
+                                    {"deadline", rfc3339(drain->second.wall_deadline)}};
+        release =
+            json::object{{"blue", policy.release->blue},
+                         {"green", policy.release->green},
+                         {"active", routing::color_name(switched.value_or(policy.release->active))},
+                         {"configured_active", routing::color_name(policy.release->active)},
+                         {"drain_timeout", config::format_duration(policy.release->drain_timeout)},
+                         {"switched_at", std::move(switched_at)},
+                         {"draining", std::move(draining)}};
     }
+    const auto maintenance = runtime.state.tenant_maintenance.find(tenant.name);
+    return {{"name", tenant.name},
+            {"hosts", std::move(hosts)},
+            {"pool", policy.release ? json::value(nullptr) : json::value(policy.pool)},
+            {"release", std::move(release)},
+            {"active_pool", routing::active_pool(policy, switched)},
+            {"maintenance", maintenance_json(maintenance == runtime.state.tenant_maintenance.end()
+                                                 ? nullptr
+                                                 : &maintenance->second)},
+            {"limits",
+             {{"rate_limit", rate_limit_json(policy.rate_limit)},
+              {"per_client_rate_limit", rate_limit_json(policy.per_client_rate_limit)},
+              {"max_in_flight", policy.max_in_flight}}},
+            {"in_flight", load.in_flight},
+            {"tunnels", load.tunnels}};
+}
+
+AdminServer::Response AdminServer::tenants(const Request& request) const {
+    json::array list;
+    for (const auto& [name, tenant] : state_.snapshot->tenants) list.push_back(tenant_json(tenant));
     json::array templates;
     for (const auto& t : state_.snapshot->tenant_templates)
         templates.push_back(json::object{{"host", t.host}, {"pool", t.policy.pool}});
@@ -285,12 +370,7 @@ AdminServer::Response AdminServer::tenant(const Request& request, std::string_vi
         return json_response(http::status::not_found,
                              error_body("unknown tenant \"" + std::string(name) + "\""),
                              request.version());
-    const auto loads = tenant_loads(workers_);
-    const auto load = loads.find(name);
-    return json_response(
-        http::status::ok,
-        tenant_json(found->second, load == loads.end() ? TenantLoad{} : load->second),
-        request.version());
+    return json_response(http::status::ok, tenant_json(found->second), request.version());
 }
 
 }  // namespace tg::proxy

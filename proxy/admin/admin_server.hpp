@@ -1,5 +1,6 @@
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -11,6 +12,8 @@
 #include "proxy/generation.hpp"
 #include "proxy/io.hpp"
 #include "proxy/observe/worker_metrics.hpp"
+#include "proxy/state/audit_log.hpp"
+#include "proxy/state/runtime_control.hpp"
 #include "tls/context_store.hpp"
 
 namespace prometheus {
@@ -20,6 +23,7 @@ class Collectable;
 namespace tg::proxy {
 
 class BudgetSync;
+class StateSync;
 
 /// What the admin API reports about the process; written and read by the control thread only.
 struct ServerState {
@@ -34,6 +38,7 @@ struct ServerState {
     std::size_t workers = 0;
     bool draining = false;
     const BudgetSync* budget_sync = nullptr;  ///< set when state.redis shares the budgets
+    const StateSync* state_sync = nullptr;    ///< set when state.redis shares the runtime state
 };
 
 /// What the admin API can ask of the server.
@@ -41,6 +46,9 @@ struct AdminActions {
     /// Reloads the config file; returns every error (empty when the new config is in effect).
     std::function<asio::awaitable<std::vector<std::string>>()> reload;
     std::function<void()> drain;
+    /// Makes `next` the runtime state: persisted, in effect on every worker, shared with the
+    /// other replicas. Returns why it could not be persisted (then nothing changed).
+    std::function<asio::awaitable<std::optional<std::string>>(RuntimeState next)> change_runtime;
 };
 
 /// The admin listener (SPEC §6), on the control thread and never on a public listener.
@@ -48,7 +56,7 @@ class AdminServer {
   public:
     AdminServer(asio::io_context& control, tcp::acceptor acceptor, const ServerState& state,
                 std::vector<const WorkerMetrics*> workers, const prometheus::Collectable& metrics,
-                AdminActions actions);
+                const RuntimeControl& runtime, AuditLog& audit, AdminActions actions);
     void start();
     void stop();
     tcp::endpoint local_endpoint() const;
@@ -59,18 +67,32 @@ class AdminServer {
 
     asio::awaitable<void> accept_loop();
     asio::awaitable<void> serve(tcp::socket socket);
-    asio::awaitable<Response> handle(const Request& request);
+    asio::awaitable<Response> handle(const Request& request, const std::string& client);
+    /// A mutating call: authorised, carried out and audited, accepted or refused (SPEC §5).
+    asio::awaitable<Response> change(const Request& request, const std::string& client,
+                                     std::string_view action, std::optional<std::string> tenant);
     /// Empty when `request` may proceed; else the 401/403 answer.
     std::optional<Response> refuse_unauthorized(const Request& request) const;
     Response status(const Request& request) const;
     Response tenants(const Request& request) const;
     Response tenant(const Request& request, std::string_view name) const;
+    Response audit_lines(const Request& request) const;
+    asio::awaitable<Response> reload(const Request& request);
+    asio::awaitable<Response> set_maintenance(const Request& request,
+                                              const std::optional<std::string>& tenant,
+                                              AuditEntry& audit);
+    asio::awaitable<Response> switch_release(const Request& request, const std::string& tenant,
+                                             AuditEntry& audit);
+    /// A tenant's state as GET /api/v1/tenants/NAME shows it.
+    boost::json::object tenant_json(const config::Tenant& tenant) const;
 
     asio::io_context& control_;
     tcp::acceptor acceptor_;
     const ServerState& state_;
     std::vector<const WorkerMetrics*> workers_;
     const prometheus::Collectable& metrics_;
+    const RuntimeControl& runtime_;
+    AuditLog& audit_;
     AdminActions actions_;
 };
 

@@ -20,6 +20,8 @@ unsigned status_of(ErrorKind kind) {
             return 404;
         case ErrorKind::forbidden:
             return 403;
+        case ErrorKind::maintenance:
+            return 503;
         case ErrorKind::rate_limited:
             return 429;
         case ErrorKind::no_endpoint:
@@ -51,6 +53,8 @@ std::string_view reason_of(ErrorKind kind) {
             return "unknown_host";
         case ErrorKind::forbidden:
             return "forbidden";
+        case ErrorKind::maintenance:
+            return "maintenance";
         case ErrorKind::rate_limited:
             return "rate_limited";
         case ErrorKind::no_endpoint:
@@ -66,7 +70,8 @@ std::string_view reason_of(ErrorKind kind) {
 }
 
 void build_local_response(std::string& out, unsigned status, std::string_view request_id,
-                          bool close, std::string_view extra_headers, std::string_view body) {
+                          bool close, std::string_view extra_headers, std::string_view body,
+                          std::string_view content_type) {
     const auto reason =
         boost::beast::http::obsolete_reason(static_cast<boost::beast::http::status>(status));
     std::string generated;
@@ -76,7 +81,7 @@ void build_local_response(std::string& out, unsigned status, std::string_view re
     }
     out.clear();
     out.append("HTTP/1.1 ").append(std::to_string(status)).append(" ").append(reason);
-    out.append("\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ");
+    out.append("\r\nContent-Type: ").append(content_type).append("\r\nContent-Length: ");
     out.append(std::to_string(body.size()));
     out.append("\r\nX-Request-Id: ").append(request_id).append("\r\n");
     out.append(extra_headers);

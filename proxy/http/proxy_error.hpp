@@ -14,6 +14,7 @@ enum class ErrorKind {
     headers_too_large,  ///< over limits.max_header_bytes
     unknown_host,       ///< no tenant for the Host
     forbidden,          ///< /web/database/* with database_manager: deny
+    maintenance,        ///< global or tenant maintenance (SPEC §5)
     rate_limited,       ///< a tenant, per-client or in-flight limit (SPEC §4)
     no_endpoint,        ///< the pool has no address at all
     connect_failed,     ///< could not connect (or a reused connection died before answering)
@@ -40,11 +41,14 @@ bool closes_connection(ErrorKind kind);
 /// A short machine-friendly reason, e.g. "connect_failed".
 std::string_view reason_of(ErrorKind kind);
 
-/// A complete HTTP/1.1 response produced by the proxy: status line, a short text body,
-/// Content-Length, X-Request-Id and, when `close`, `Connection: close`.
-/// `extra_headers` is inserted verbatim (each line ending in CRLF).
+inline constexpr std::string_view default_local_content_type = "text/plain; charset=utf-8";
+
+/// A complete HTTP/1.1 response produced by the proxy: status line, a body (by default a
+/// short text naming the status), Content-Length, X-Request-Id and, when `close`,
+/// `Connection: close`. `extra_headers` is inserted verbatim (each line ending in CRLF).
 void build_local_response(std::string& out, unsigned status, std::string_view request_id,
                           bool close, std::string_view extra_headers = {},
-                          std::string_view body = {});
+                          std::string_view body = {},
+                          std::string_view content_type = default_local_content_type);
 
 }  // namespace tg::proxy

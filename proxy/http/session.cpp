@@ -7,8 +7,10 @@
 #include "config/net.hpp"
 #include "proxy/http/header_block.hpp"
 #include "proxy/http/header_rewrite.hpp"
+#include "proxy/http/maintenance_page.hpp"
 #include "proxy/http/relay.hpp"
 #include "proxy/http/tunnel_pump.hpp"
+#include "proxy/http/websocket_frames.hpp"
 #include "proxy/observe/ops_log.hpp"
 #include "proxy/upstream/health_board.hpp"
 #include "routing/balancer.hpp"
@@ -24,6 +26,11 @@ namespace tg::proxy {
 namespace {
 
 constexpr std::string_view continue_100 = "HTTP/1.1 100 Continue\r\n\r\n";
+/// What Odoo's /longpolling/poll answers when its timeout passes without a notification: the
+/// bus client polls again at once, and a poll parked on a drained colour lands on the new one.
+constexpr std::string_view empty_poll_result = R"({"jsonrpc": "2.0", "id": null, "result": []})";
+/// RFC 6455 §7.4.1: 1012, the service is restarting; the client reconnects.
+constexpr std::uint16_t websocket_service_restart = 1012;
 constexpr std::size_t max_endpoints_tracked = 64;
 constexpr std::size_t min_read_size = 4096;
 constexpr std::size_t idle_buffer_capacity = 16 * 1024;
@@ -161,6 +168,8 @@ void Session<Stream>::begin_exchange() {
     pool_name_ = {};
     route_ = routing::Route::web;
     color_ = {};
+    maintenance_ = nullptr;
+    slot_.untag_release();
     websocket_ = false;
     client_keep_alive_ = false;
     status_ = 0;
@@ -339,12 +348,21 @@ std::optional<ErrorKind> Session<Stream>::apply_policy() {
     routing::forwarded_for(peer_ip_, peer, incoming, config.trusted_proxies, forwarded_for_,
                            client_ip_);
 
-    if (!tenant_->policy->database_manager_allow &&
-        routing::is_database_manager_path(request.target())) {
-        const auto client = config::parse_ip(client_ip_);
-        if (!client || !config::contains_any(config.maintenance_bypass, *client))
-            return ErrorKind::forbidden;
+    // SPEC §3's order: maintenance before the limits, so a tenant in maintenance spends none.
+    const auto bypasses = [&] {
+        const auto client =
+            client_ip_ == peer_ip_ ? std::optional(peer) : config::parse_ip(client_ip_);
+        return client && config::contains_any(config.maintenance_bypass, *client);
+    };
+    if (const Maintenance* maintenance = generation_->maintenance(*tenant_)) {
+        if (!bypasses()) {
+            maintenance_ = maintenance;
+            return ErrorKind::maintenance;
+        }
     }
+    if (!tenant_->policy->database_manager_allow &&
+        routing::is_database_manager_path(request.target()) && !bypasses())
+        return ErrorKind::forbidden;
     return apply_limits(peer);
 }
 
@@ -372,10 +390,13 @@ std::optional<ErrorKind> Session<Stream>::apply_limits(const config::IpAddress& 
 template <class Stream>
 asio::awaitable<std::shared_ptr<UpstreamConnection>> Session<Stream>::select_upstream(
     std::uint64_t& tried, bool& no_endpoint, bool allow_idle) {
-    const auto& policy = *tenant_->policy;
-    const auto& pool_name = routing::active_pool(policy, std::nullopt);
+    const auto& pool_name = generation_->active_pool(*tenant_);
     pool_name_ = pool_name;
-    if (policy.release) color_ = routing::color_name(policy.release->active);
+    if (tenant_->policy->release && !tenant_->from_template) {
+        const auto color = generation_->active_color(*tenant_);
+        color_ = routing::color_name(color);
+        slot_.tag_release(tenant_->name, color, false);
+    }
     const ResolvedPool* pool = generation_->pool(pool_name);
     const bool longpolling_list =
         route_ == routing::Route::longpolling && !pool->longpolling.empty();
@@ -485,6 +506,8 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::forward() {
                 status_ = 499;
                 finish();
                 co_return Next::close;
+            case Attempt::release_drained:
+                co_return co_await answer_drained_poll();
             case Attempt::request_malformed:
                 co_return co_await respond_error(ErrorKind::bad_request);
             case Attempt::request_too_large:
@@ -526,6 +549,7 @@ std::optional<bool> Session<Stream>::endpoint_health_shown(const UpstreamConnect
             if (connection.idle_epoch == 0) return false;
             return std::nullopt;
         case Attempt::client_failed:
+        case Attempt::release_drained:
         case Attempt::request_malformed:
         case Attempt::request_too_large:
             return std::nullopt;  // the client's doing
@@ -565,6 +589,9 @@ asio::awaitable<typename Session<Stream>::Attempt> Session<Stream>::exchange(
     arm(route_timeout());
     if (route_ == routing::Route::web)
         connection->buffer.reserve(UpstreamConnection::read_capacity);
+    // Parked until the upstream answers: a drain of this colour may close it at its deadline.
+    const bool parks = route_ == routing::Route::longpolling && !websocket_;
+    if (parks) slot_.set_long_lived(true);
     auto& response_parser = response_parser_.emplace();
     response_parser.body_limit(boost::none);
     response_parser.header_limit(
@@ -574,6 +601,7 @@ asio::awaitable<typename Session<Stream>::Attempt> Session<Stream>::exchange(
         auto [ec, _] = co_await http::async_read_header(upstream, connection->buffer,
                                                         response_parser, use_nothrow);
         if (ec) {
+            if (parks && slot_.closing_for_release()) co_return Attempt::release_drained;
             if (slot_.timed_out()) co_return Attempt::upstream_timeout;
             const bool nothing_received = ec == http::error::end_of_stream ||
                                           ec == asio::error::connection_reset ||
@@ -588,6 +616,8 @@ asio::awaitable<typename Session<Stream>::Attempt> Session<Stream>::exchange(
         response_parser_->body_limit(boost::none);
         if (request_parser_->get().method() == http::verb::head) response_parser_->skip(true);
     }
+    // Answered: the response is relayed to its end whatever a drain decides meanwhile.
+    if (parks) slot_.set_long_lived(false);
     co_return Attempt::responded;
 }
 
@@ -639,7 +669,8 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::relay_response(
         tunnel_upstream_ = std::move(connection);
         co_return Next::tunnel;
     }
-    if (upstream_reusable && !worker_.draining() && generation_->has_endpoint(connection->endpoint))
+    if (upstream_reusable && !worker_.draining() &&
+        generation_->serves_endpoint(connection->endpoint))
         worker_.upstreams().keep(std::move(connection), Clock::now());
     finish();
     co_return keep_alive ? Next::keep_alive : Next::close;
@@ -659,8 +690,13 @@ asio::awaitable<void> Session<Stream>::tunnel(UpstreamConnection& connection) {
         bytes_in_ += n;
         client_buffer_.consume(n);
     }
+    TunnelPump<Stream> pump(client_, connection.socket, worker_.buffers(), slot_, idle, bytes_in_,
+                            bytes_out_);
+    slot_.set_long_lived(true);
     if (connection.buffer.size() != 0) {
-        auto [ec, n] = co_await write_bytes(client_, connection.buffer.data());
+        const auto early = connection.buffer.data();
+        pump.sent_to_client({static_cast<const char*>(early.data()), early.size()});
+        auto [ec, n] = co_await write_bytes(client_, early);
         if (ec) co_return;
         bytes_out_ += n;
         connection.buffer.consume(n);
@@ -670,13 +706,19 @@ asio::awaitable<void> Session<Stream>::tunnel(UpstreamConnection& connection) {
     std::string().swap(header_text_);
     leave_in_flight();  // tunnels are bounded by max_connections, not max_in_flight (SPEC §4)
     if constexpr (record_metrics) series_->tunnels.add(1);
-    TunnelPump<Stream> pump(client_, connection.socket, worker_.buffers(), slot_, idle, bytes_in_,
-                            bytes_out_);
     co_await pump.run();
     if constexpr (record_metrics) series_->tunnels.add(-1);
     slot_.watch_upstream(nullptr);
     error_code ignored;
     connection.socket.close(ignored);
+    if (pump.stopped_at_boundary()) {
+        // RFC 6455 §7.4.1: 1012, the server is restarting; Odoo's bus client reconnects, and the
+        // new connection goes to the colour now active.
+        const std::string close = websocket_close_frame(websocket_service_restart, "release");
+        arm(TunnelPump<Stream>::boundary_wait);
+        auto [ec, n] = co_await write_bytes(client_, asio::buffer(close));
+        if (!ec) bytes_out_ += n;
+    }
 }
 
 template <class Stream>
@@ -693,13 +735,33 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::respond_error(E
                             : "";
     if (kind == ErrorKind::rate_limited)
         extra.append("Retry-After: ").append(std::to_string(retry_after_seconds_)).append("\r\n");
-    co_return co_await send_local_response(close, extra);
+    if (kind != ErrorKind::maintenance) co_return co_await send_local_response(close, extra);
+    extra.append("Retry-After: ").append(std::to_string(maintenance_->retry_after)).append("\r\n");
+    extra.append("Cache-Control: no-store\r\n");
+    co_return co_await send_local_response(close, extra, maintenance_page(maintenance_->message),
+                                           "text/html; charset=utf-8");
+}
+
+/// A long poll parked on a colour whose drain deadline passed: Odoo's poll gets the empty
+/// result it gets on its own timeout, so the bus client polls again at once (on the new
+/// colour); another long-lived path is closed unanswered, and the client reconnects.
+template <class Stream>
+asio::awaitable<typename Session<Stream>::Next> Session<Stream>::answer_drained_poll() {
+    if (path_of(request_parser_->get().target()) != "/longpolling/poll") {
+        status_ = 499;
+        finish();
+        co_return Next::close;
+    }
+    status_ = 200;
+    co_return co_await send_local_response(true, {}, empty_poll_result, "application/json");
 }
 
 template <class Stream>
 asio::awaitable<typename Session<Stream>::Next> Session<Stream>::send_local_response(
-    bool close, std::string_view extra_headers) {
-    build_local_response(local_response_, status_, request_id_, close, extra_headers);
+    bool close, std::string_view extra_headers, std::string_view body,
+    std::string_view content_type) {
+    build_local_response(local_response_, status_, request_id_, close, extra_headers, body,
+                         content_type);
     arm(generation_->config().timeouts.client_idle);
     auto [ec, n] = co_await write_bytes(client_, asio::buffer(local_response_));
     bytes_out_ += n;

@@ -43,6 +43,7 @@ class Session {
         upstream_timeout,
         upstream_protocol,
         client_failed,
+        release_drained,  ///< a parked long poll whose colour's drain deadline passed
         request_malformed,
         request_too_large
     };
@@ -53,7 +54,10 @@ class Session {
     bool needs_https_redirect() const;
     asio::awaitable<Next> respond_redirect();
     /// Writes the proxy's own response with status `status_` and ends the request.
-    asio::awaitable<Next> send_local_response(bool close, std::string_view extra_headers);
+    asio::awaitable<Next> send_local_response(
+        bool close, std::string_view extra_headers, std::string_view body = {},
+        std::string_view content_type = default_local_content_type);
+    asio::awaitable<Next> answer_drained_poll();
     void harden_session_cookies(ProxyFields& response);
     asio::awaitable<Admission> admit();
     std::optional<ErrorKind> parse_header_block();
@@ -110,8 +114,9 @@ class Session {
     std::optional<routing::TenantMatch> tenant_;
     TenantSeries* series_ = nullptr;
     bool counted_in_flight_ = false;
-    InFlightTicket in_flight_ticket_;       ///< the tenant's max_in_flight slot
-    std::int64_t retry_after_seconds_ = 0;  ///< of a 429 being answered
+    InFlightTicket in_flight_ticket_;           ///< the tenant's max_in_flight slot
+    std::int64_t retry_after_seconds_ = 0;      ///< of a 429 being answered
+    const Maintenance* maintenance_ = nullptr;  ///< of a 503 being answered
     std::string_view pool_name_;
     int passive_fall_ = PassiveHealth::default_fall;  ///< of the pool being forwarded to
     routing::Route route_ = routing::Route::web;

@@ -7,7 +7,9 @@
 
 #include "proxy/limits/limiter.hpp"
 #include "proxy/state/budget_sync.hpp"
+#include "proxy/state/state_sync.hpp"
 #include "proxy/upstream/health_board.hpp"
+#include "routing/release.hpp"
 #include "routing/route_rule.hpp"
 
 namespace tg::proxy {
@@ -27,6 +29,7 @@ struct TenantTotals {
     std::array<std::uint64_t, 2> sum_ns{};
     std::int64_t in_flight = 0;
     std::int64_t tunnels = 0;
+    std::int64_t draining = 0;
     std::array<std::uint64_t, limit_reasons> rate_limited{};
 };
 
@@ -69,6 +72,7 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
             }
             totals.in_flight += series.in_flight.value();
             totals.tunnels += series.tunnels.value();
+            totals.draining += series.draining.value();
             for (std::size_t r = 0; r < limit_reasons; ++r)
                 totals.rate_limited[r] += series.rate_limited[r].value();
         });
@@ -176,15 +180,56 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
         m.counter.value = static_cast<double>(n);
         reloads.metric.push_back(std::move(m));
     }
-    auto redis = family("redis_up", "1 while Redis answers the budget sync (absent without Redis).",
+    auto redis = family("redis_up",
+                        "1 while Redis answers the budget and state sync (absent without Redis).",
                         MetricType::Gauge);
-    if (state_.budget_sync) {
+    if (state_.budget_sync && state_.state_sync) {
         redis.metric.push_back({});
-        redis.metric.back().gauge.value = state_.budget_sync->up() ? 1 : 0;
+        redis.metric.back().gauge.value =
+            state_.budget_sync->up() && state_.state_sync->up() ? 1 : 0;
+    }
+    auto maintenance =
+        family("maintenance_enabled", "1 while maintenance mode answers 503 (tenant=\"\": global).",
+               MetricType::Gauge);
+    auto colors = family("release_active_color",
+                         "1 for the colour a release tenant's new requests go to, 0 for the other.",
+                         MetricType::Gauge);
+    auto draining =
+        family("release_draining_connections",
+               "Connections left on the colour a release is draining.", MetricType::Gauge);
+    if (state_.generation) {
+        const Runtime& runtime = state_.generation->runtime();
+        auto global = labelled({{"tenant", ""}});
+        global.gauge.value = runtime.state.global_maintenance.enabled ? 1 : 0;
+        maintenance.metric.push_back(std::move(global));
+        for (const auto& [name, tenant] : state_.generation->config().tenants) {
+            const auto found = runtime.state.tenant_maintenance.find(name);
+            auto m = labelled({{"tenant", name}});
+            m.gauge.value =
+                found != runtime.state.tenant_maintenance.end() && found->second.enabled ? 1 : 0;
+            maintenance.metric.push_back(std::move(m));
+            const auto& release = tenant.policy.release;
+            if (!release) continue;
+            const auto switched = runtime.state.releases.find(name);
+            const auto active = switched == runtime.state.releases.end() ? release->active
+                                                                         : switched->second.active;
+            for (const auto color : {config::Color::blue, config::Color::green}) {
+                auto c = labelled(
+                    {{"color", std::string(routing::color_name(color))}, {"tenant", name}});
+                c.gauge.value = color == active ? 1 : 0;
+                colors.metric.push_back(std::move(c));
+            }
+            const auto totals = tenants.find(name);
+            auto d = labelled({{"tenant", name}});
+            d.gauge.value =
+                totals == tenants.end() ? 0 : static_cast<double>(totals->second.draining);
+            draining.metric.push_back(std::move(d));
+        }
     }
     std::vector<MetricFamily> families;
-    for (auto* f : {&requests, &durations, &in_flight, &tunnels, &limited, &errors, &handshakes,
-                    &expiry, &active, &generation, &reloads, &redis})
+    for (auto* f :
+         {&requests, &durations, &in_flight, &tunnels, &limited, &errors, &handshakes, &expiry,
+          &active, &generation, &reloads, &redis, &maintenance, &colors, &draining})
         if (!f->metric.empty()) families.push_back(std::move(*f));
     if (state_.generation) append_endpoint_up(state_.generation->health(), families);
     return families;

@@ -40,6 +40,7 @@ class LocalGauge {
     void add(std::int64_t n) {
         value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
     }
+    void set(std::int64_t n) { value_.store(n, std::memory_order_relaxed); }
     std::int64_t value() const { return value_.load(std::memory_order_relaxed); }
 
   private:
@@ -74,6 +75,7 @@ struct TenantSeries {
     std::array<RouteSeries, 2> routes;  ///< indexed by routing::Route
     LocalGauge in_flight;
     LocalGauge tunnels;
+    LocalGauge draining;  ///< connections left on the colour a release drains, set by the sweep
     std::array<LocalCounter, 3> rate_limited;  ///< by LimitReason
 };
 

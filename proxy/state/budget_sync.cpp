@@ -1,22 +1,13 @@
 #include "proxy/state/budget_sync.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
-#include <random>
 
 #include "proxy/observe/ops_log.hpp"
 #include "routing/rate_limit.hpp"
 
 namespace tg::proxy {
 namespace {
-
-using namespace std::chrono_literals;
-
-constexpr Clock::duration call_timeout = 1s;
-constexpr Clock::duration first_backoff = 100ms;
-constexpr Clock::duration max_backoff = 5s;
 
 /// ARGV: prefix, replica id, tenant count, then per tenant: name, admitted, attempted,
 /// interval (µs), capacity (µs). Returns live replicas, then per tenant: how far the cluster
@@ -63,13 +54,6 @@ end
 return out
 )lua";
 
-std::string make_replica_id() {
-    char host[256] = {};
-    ::gethostname(host, sizeof host - 1);
-    return std::string(host) + ":" + std::to_string(::getpid()) + ":" +
-           std::to_string(std::random_device{}() % 1000000);
-}
-
 /// Raises `tat` to at least `value`.
 void raise_to(std::atomic<std::int64_t>& tat, std::int64_t value) {
     auto current = tat.load(std::memory_order_relaxed);
@@ -81,14 +65,14 @@ void raise_to(std::atomic<std::int64_t>& tat, std::int64_t value) {
 }  // namespace
 
 BudgetSync::BudgetSync(asio::io_context& control, RedisAddress address, const config::State& state,
-                       Limiter& limiter, CurrentGeneration current)
+                       Limiter& limiter, CurrentGeneration current, std::string replica_id)
     : control_(control),
       redis_(control, std::move(address)),
       key_prefix_(state.key_prefix),
       on_failure_(state.rate_limit_on_redis_failure),
       limiter_(limiter),
       current_(std::move(current)),
-      replica_id_(make_replica_id()),
+      replica_id_(std::move(replica_id)),
       timer_(control) {
     limiter_.set_counting(true);
 }
@@ -100,14 +84,14 @@ void BudgetSync::stop() {
 }
 
 asio::awaitable<void> BudgetSync::run() {
-    auto backoff = first_backoff;
+    RedisBackoff backoff;
     bool reported_down = false;
     while (!stopped_) {
         Clock::duration wait = interval;
         if (!redis_.connected()) {
             std::string error;
-            if (co_await redis_.connect(call_timeout, error)) {
-                backoff = first_backoff;
+            if (co_await redis_.connect(RedisClient::call_timeout, error)) {
+                backoff.reset();
             } else {
                 if (stopped_) co_return;
                 if (!reported_down) {
@@ -118,8 +102,7 @@ asio::awaitable<void> BudgetSync::run() {
                     reported_down = true;
                 }
                 went_down(error);
-                wait = backoff;
-                backoff = std::min(backoff * 2, max_backoff);
+                wait = backoff.next();
             }
         }
         if (redis_.connected()) {
@@ -205,7 +188,7 @@ asio::awaitable<bool> BudgetSync::reconcile() {
         rows.push_back({budget, seen, &reported});
     }
     arguments[5] = std::to_string(rows.size());
-    const auto reply = co_await redis_.command(std::move(arguments), call_timeout);
+    const auto reply = co_await redis_.command(std::move(arguments), RedisClient::call_timeout);
     if (!reply || reply->type != RedisValue::Type::array ||
         reply->elements.size() != 1 + 3 * rows.size()) {
         if (reply && reply->type == RedisValue::Type::error)

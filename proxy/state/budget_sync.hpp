@@ -26,7 +26,7 @@ class BudgetSync {
     using CurrentGeneration = std::function<std::shared_ptr<const Generation>()>;
 
     BudgetSync(asio::io_context& control, RedisAddress address, const config::State& state,
-               Limiter& limiter, CurrentGeneration current);
+               Limiter& limiter, CurrentGeneration current, std::string replica_id);
 
     /// The reconciling loop; runs until `stop`.
     asio::awaitable<void> run();

@@ -75,8 +75,9 @@ def test_status_fields_and_connection_count(gateway):
     g = gateway()
     st = status_of(g.proxy)
     assert set(st) == {"version", "config_generation", "uptime_seconds", "connections",
-                       "draining", "workers", "redis"}, st
+                       "draining", "workers", "redis", "maintenance"}, st
     assert st["redis"] is None, st  # no state.redis: budgets are local
+    assert st["maintenance"] == {"enabled": False, "message": "", "retry_after": 0}, st
     assert isinstance(st["version"], str) and st["version"], st
     assert type(st["config_generation"]) is int, st
     assert type(st["uptime_seconds"]) in (int, float) and st["uptime_seconds"] >= 0, st
@@ -109,15 +110,16 @@ def test_tenants_list_and_single_tenant(upstream, proxy):
     templates = [{"host": "{tenant}.erp.example.com", "pool": "alpha"}]
     p = proxy(tgconfig.render(pools, tenants, tenant_templates=templates))
     acme = {"name": "acme", "hosts": [HOST, "*.acme.com"], "pool": "alpha", "release": None,
-            "active_pool": "alpha",
+            "active_pool": "alpha", "maintenance": None,
             "limits": {"rate_limit": {"requests_per_second": 200, "burst": 400},
                        "per_client_rate_limit": {"requests_per_second": 20, "burst": 60},
                        "max_in_flight": 128},
             "in_flight": 0, "tunnels": 0}
     globex = {"name": "globex", "hosts": ["globex.example.com"], "pool": None,
               "release": {"blue": "blue", "green": "green", "active": "green",
-                          "drain_timeout": "30s"},
-              "active_pool": "green",
+                          "configured_active": "green", "drain_timeout": "30s",
+                          "switched_at": None, "draining": None},
+              "active_pool": "green", "maintenance": None,
               "limits": {"rate_limit": None, "per_client_rate_limit": None},
               "in_flight": 0, "tunnels": 0}
 

@@ -13,32 +13,16 @@
 #include <string>
 #include <vector>
 
+#include "tests/unit/file_fixtures.hpp"
+
 namespace fs = std::filesystem;
 using tg::proxy::AccessLog;
 using tg::proxy::AccessLogWriter;
 using tg::proxy::AccessRecord;
 
+using tg::test::TempDir;
+
 namespace {
-
-/// A fresh directory under the system temp dir, removed with everything in it.
-class TempDir {
-  public:
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "tg-access-log-XXXXXX").string();
-        REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-        path_ = pattern;
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path_, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    fs::path operator/(const char* name) const { return path_ / name; }
-
-  private:
-    fs::path path_;
-};
 
 std::string read_file(const fs::path& path) {
     std::ifstream in(path, std::ios::binary);
@@ -104,7 +88,7 @@ AccessRecord web_record() {
 }  // namespace
 
 TEST_CASE("each request is one JSON line with every SPEC key", "[proxy][access_log]") {
-    TempDir dir;
+    TempDir dir("tg-access-log");
     const auto path = dir / "access.log";
     {
         AccessLogWriter writer(path.string());
@@ -170,7 +154,7 @@ TEST_CASE("each request is one JSON line with every SPEC key", "[proxy][access_l
 }
 
 TEST_CASE("a client-controlled path cannot break the line", "[proxy][access_log]") {
-    TempDir dir;
+    TempDir dir("tg-access-log");
     const auto path = dir / "access.log";
     const std::string hostile = "/web\"}\n{\"status\":200,\"x\":\"\\\r\x01";
     AccessLogWriter writer(path.string());
@@ -191,7 +175,7 @@ TEST_CASE("a client-controlled path cannot break the line", "[proxy][access_log]
 
 TEST_CASE("a large burst is written whole, line by line", "[proxy][access_log]") {
     // More than the worker's 64 KiB buffer: record() hands batches over on its own.
-    TempDir dir;
+    TempDir dir("tg-access-log");
     const auto path = dir / "access.log";
     AccessLogWriter writer(path.string());
     AccessLog log(writer);
@@ -216,7 +200,7 @@ TEST_CASE("a large burst is written whole, line by line", "[proxy][access_log]")
 }
 
 TEST_CASE("lines queued at shutdown are written", "[proxy][access_log]") {
-    TempDir dir;
+    TempDir dir("tg-access-log");
     const auto path = dir / "access.log";
     {
         AccessLogWriter writer(path.string());
@@ -246,7 +230,7 @@ TEST_CASE("access_log: off writes nothing", "[proxy][access_log]") {
 
 TEST_CASE("reopen after logrotate's rename writes to a new file at the original path",
           "[proxy][access_log]") {
-    TempDir dir;
+    TempDir dir("tg-access-log");
     const auto path = dir / "access.log";
     const auto rotated = dir / "access.log.1";
     AccessLogWriter writer(path.string());
@@ -278,7 +262,7 @@ TEST_CASE("reopen after logrotate's rename writes to a new file at the original 
 
 TEST_CASE("without reopen, lines keep going to the renamed file", "[proxy][access_log]") {
     // The counterpart of the test above: it is reopen() that moves the writer, not the rename.
-    TempDir dir;
+    TempDir dir("tg-access-log");
     const auto path = dir / "access.log";
     const auto rotated = dir / "access.log.1";
     AccessLogWriter writer(path.string());

@@ -16,33 +16,18 @@
 #include <string>
 #include <vector>
 
+#include "tests/unit/file_fixtures.hpp"
+
 namespace fs = std::filesystem;
 using tg::proxy::AuditEntry;
 using tg::proxy::AuditLog;
 using tg::proxy::AuditResult;
 using tg::proxy::token_fingerprint;
 
+using tg::test::FileSizeLimit;
+using tg::test::TempDir;
+
 namespace {
-
-/// A fresh directory under the system temp dir, removed with everything in it.
-class TempDir {
-  public:
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "tg-audit-log-XXXXXX").string();
-        REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-        path_ = pattern;
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path_, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    fs::path operator/(const char* name) const { return path_ / name; }
-
-  private:
-    fs::path path_;
-};
 
 std::string read_file(const fs::path& path) {
     std::ifstream in(path, std::ios::binary);
@@ -108,29 +93,6 @@ class CapturedStderr {
     int saved_ = -1;
 };
 
-/// Limits the size of files this process writes, so that a write fails as on a full disk
-/// (root ignores permissions, not this limit).
-class FileSizeLimit {
-  public:
-    explicit FileSizeLimit(rlim_t bytes) {
-        REQUIRE(::getrlimit(RLIMIT_FSIZE, &saved_) == 0);
-        previous_handler_ = ::signal(SIGXFSZ, SIG_IGN);  // EFBIG instead of being killed
-        rlimit limited = saved_;
-        limited.rlim_cur = bytes;
-        REQUIRE(::setrlimit(RLIMIT_FSIZE, &limited) == 0);
-    }
-    ~FileSizeLimit() {
-        ::setrlimit(RLIMIT_FSIZE, &saved_);
-        ::signal(SIGXFSZ, previous_handler_);
-    }
-    FileSizeLimit(const FileSizeLimit&) = delete;
-    FileSizeLimit& operator=(const FileSizeLimit&) = delete;
-
-  private:
-    rlimit saved_{};
-    sighandler_t previous_handler_ = SIG_DFL;
-};
-
 std::size_t count_of(const std::string& text, const std::string& what) {
     std::size_t count = 0;
     for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++count;
@@ -183,7 +145,7 @@ TEST_CASE("audit: a token's fingerprint is a short SHA-256, never the token", "[
 }
 
 TEST_CASE("audit: each call is one line with the contract's keys in order", "[proxy][state]") {
-    TempDir dir;
+    TempDir dir("tg-audit-log");
     const auto path = dir / "audit.log";
     AuditLog log(path.string());
     REQUIRE(log.is_open());
@@ -201,7 +163,7 @@ TEST_CASE("audit: each call is one line with the contract's keys in order", "[pr
 }
 
 TEST_CASE("audit: hostile text cannot split or break a line", "[proxy][state]") {
-    TempDir dir;
+    TempDir dir("tg-audit-log");
     const auto path = dir / "audit.log";
     AuditLog log(path.string());
     auto entry = refused_entry(404);
@@ -220,7 +182,7 @@ TEST_CASE("audit: hostile text cannot split or break a line", "[proxy][state]") 
 }
 
 TEST_CASE("audit: memory keeps the last 1000 lines, oldest first", "[proxy][state]") {
-    TempDir dir;
+    TempDir dir("tg-audit-log");
     AuditLog log((dir / "audit.log").string());
     for (unsigned i = 0; i < 1005; ++i) log.record(refused_entry(i));
     const auto all = log.last(5000);
@@ -237,7 +199,7 @@ TEST_CASE("audit: memory keeps the last 1000 lines, oldest first", "[proxy][stat
 }
 
 TEST_CASE("audit: reopen after logrotate writes to the new file", "[proxy][state]") {
-    TempDir dir;
+    TempDir dir("tg-audit-log");
     const auto path = dir / "audit.log";
     AuditLog log(path.string());
     log.record(refused_entry(401));
@@ -257,7 +219,7 @@ TEST_CASE("audit: reopen after logrotate writes to the new file", "[proxy][state
 }
 
 TEST_CASE("audit: a failed reopen keeps writing to the old file", "[proxy][state]") {
-    TempDir dir;
+    TempDir dir("tg-audit-log");
     fs::create_directory(dir / "logs");
     const auto path = dir / "logs" / "audit.log";
     AuditLog log(path.string());
@@ -270,7 +232,7 @@ TEST_CASE("audit: a failed reopen keeps writing to the old file", "[proxy][state
 }
 
 TEST_CASE("audit: a failing destination keeps lines in memory and says so once", "[proxy][state]") {
-    TempDir dir;
+    TempDir dir("tg-audit-log");
     const auto path = dir / "audit.log";
     AuditLog log(path.string());
     std::string ops;
@@ -295,7 +257,7 @@ TEST_CASE("audit: a failing destination keeps lines in memory and says so once",
 }
 
 TEST_CASE("audit: a target that cannot be opened still keeps lines in memory", "[proxy][state]") {
-    TempDir dir;
+    TempDir dir("tg-audit-log");
     const auto path = dir / "missing" / "audit.log";
     CapturedStderr captured;
     AuditLog log(path.string());

@@ -12,6 +12,8 @@
 #include <set>
 #include <string>
 
+#include "tests/unit/file_fixtures.hpp"
+
 namespace fs = std::filesystem;
 using tg::config::Color;
 using tg::proxy::Maintenance;
@@ -20,28 +22,10 @@ using tg::proxy::RuntimeState;
 using tg::proxy::StateFile;
 using Outcome = tg::proxy::StateFileLoad::Outcome;
 
+using tg::test::FileSizeLimit;
+using tg::test::TempDir;
+
 namespace {
-
-/// A fresh directory under the system temp dir, removed with everything in it.
-class TempDir {
-  public:
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "tg-state-file-XXXXXX").string();
-        REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-        path_ = pattern;
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path_, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const fs::path& path() const { return path_; }
-    fs::path operator/(const char* name) const { return path_ / name; }
-
-  private:
-    fs::path path_;
-};
 
 std::string read_file(const fs::path& path) {
     std::ifstream in(path, std::ios::binary);
@@ -69,33 +53,10 @@ RuntimeState switched_state() {
     return state;
 }
 
-/// Limits the size of files this process writes, so that a write fails as on a full disk
-/// (root ignores permissions, not this limit).
-class FileSizeLimit {
-  public:
-    explicit FileSizeLimit(rlim_t bytes) {
-        REQUIRE(::getrlimit(RLIMIT_FSIZE, &saved_) == 0);
-        previous_handler_ = ::signal(SIGXFSZ, SIG_IGN);  // EFBIG instead of being killed
-        rlimit limited = saved_;
-        limited.rlim_cur = bytes;
-        REQUIRE(::setrlimit(RLIMIT_FSIZE, &limited) == 0);
-    }
-    ~FileSizeLimit() {
-        ::setrlimit(RLIMIT_FSIZE, &saved_);
-        ::signal(SIGXFSZ, previous_handler_);
-    }
-    FileSizeLimit(const FileSizeLimit&) = delete;
-    FileSizeLimit& operator=(const FileSizeLimit&) = delete;
-
-  private:
-    rlimit saved_{};
-    sighandler_t previous_handler_ = SIG_DFL;
-};
-
 }  // namespace
 
 TEST_CASE("state file: none yet is a fresh start, not an error", "[proxy][state]") {
-    TempDir dir;
+    TempDir dir("tg-state-file");
     const auto load = StateFile((dir / "state.json").string()).load();
     CHECK(load.outcome == Outcome::absent);
     CHECK(load.ok());
@@ -104,7 +65,7 @@ TEST_CASE("state file: none yet is a fresh start, not an error", "[proxy][state]
 }
 
 TEST_CASE("state file: what is saved is loaded, and replaced whole", "[proxy][state]") {
-    TempDir dir;
+    TempDir dir("tg-state-file");
     const auto path = dir / "state.json";
     const StateFile file(path.string());
     std::string error;
@@ -130,7 +91,7 @@ TEST_CASE("state file: what is saved is loaded, and replaced whole", "[proxy][st
 }
 
 TEST_CASE("state file: a corrupt file is an error naming it, and is left alone", "[proxy][state]") {
-    TempDir dir;
+    TempDir dir("tg-state-file");
     const auto path = dir / "state.json";
     const StateFile file(path.string());
     for (
@@ -154,7 +115,7 @@ TEST_CASE("state file: a corrupt file is an error naming it, and is left alone",
 }
 
 TEST_CASE("state file: an unreadable path is an error with the reason", "[proxy][state]") {
-    TempDir dir;
+    TempDir dir("tg-state-file");
     const auto path = dir / "state.json";
     fs::create_directory(path);
     const auto load = StateFile(path.string()).load();
@@ -164,7 +125,7 @@ TEST_CASE("state file: an unreadable path is an error with the reason", "[proxy]
 
 TEST_CASE("state file: a failed save keeps the old file and leaves no temporary file",
           "[proxy][state]") {
-    TempDir dir;
+    TempDir dir("tg-state-file");
     const auto path = dir / "state.json";
     const StateFile file(path.string());
     std::string error;
@@ -200,7 +161,7 @@ TEST_CASE("state file: a failed save keeps the old file and leaves no temporary 
 }
 
 TEST_CASE("state file: a save into a vanished directory fails with the reason", "[proxy][state]") {
-    TempDir dir;
+    TempDir dir("tg-state-file");
     const auto path = dir / "gone" / "state.json";
     std::string error;
     CHECK_FALSE(StateFile(path.string()).save(switched_state(), error));
@@ -210,7 +171,7 @@ TEST_CASE("state file: a save into a vanished directory fails with the reason", 
 }
 
 TEST_CASE("state file: a relative path saves in the current directory", "[proxy][state]") {
-    TempDir dir;
+    TempDir dir("tg-state-file");
     const auto cwd = fs::current_path();
     fs::current_path(dir.path());
     std::string error;
