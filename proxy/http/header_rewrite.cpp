@@ -6,6 +6,8 @@
 #include <boost/range/iterator_range.hpp>
 #include <string>
 
+#include "routing/text.hpp"
+
 namespace tg::proxy {
 namespace {
 
@@ -55,12 +57,25 @@ bool always_hop_by_hop(http::field name, bool keep_upgrade) {
 
 /// Removes the hop-by-hop fields, those listed in Connection and those `also_removed` picks,
 /// in one walk of the list: Beast's erase by name is a tree lookup each, and a request had a
-/// dozen. `keep_upgrade`: see strip_hop_by_hop.
+/// dozen. `keep_upgrade`: see strip_hop_by_hop. A length the parser accepted repeated
+/// (`Content-Length: 5, 5`, or two lines of 5: RFC 9112 §6.3) leaves as one field with the one
+/// value, so no hop after this one can read the repetition differently.
 template <class Pick>
 void remove_fields(ProxyFields& fields, bool keep_upgrade, Pick also_removed) {
     const auto options = connection_options(fields, keep_upgrade);
+    std::string_view length;
+    bool repeated_length = false;
     for (auto it = fields.begin(); it != fields.end();) {
         const auto name = it->name();
+        if (name == http::field::content_length) {
+            repeated_length = repeated_length || !length.empty() ||
+                              it->value().find(',') != std::string_view::npos;
+            if (!length.empty()) {
+                it = fields.erase(it);
+                continue;
+            }
+            length = it->value();
+        }
         const bool remove = name != http::field::connection &&
                             (always_hop_by_hop(name, keep_upgrade) || also_removed(*it) ||
                              std::ranges::any_of(options, [&](auto n) {
@@ -68,8 +83,31 @@ void remove_fields(ProxyFields& fields, bool keep_upgrade, Pick also_removed) {
                              }));
         it = remove ? fields.erase(it) : std::next(it);
     }
+    if (repeated_length) {
+        // The parser refused lists whose items differ, so the first item is the length.
+        const std::string single(
+            routing::trim_optional_whitespace(length.substr(0, length.find(','))));
+        fields.set(http::field::content_length, single);
+    }
     fields.erase(http::field::connection);  // last: `options` are views into it
     if (keep_upgrade) fields.insert(http::field::connection, "upgrade");
+}
+
+/// This hop's element of `Forwarded` (RFC 7239 §4): who connected, the scheme, the Host.
+std::string forwarded_element(const ForwardedHeaders& forwarded) {
+    std::string element = "for=";
+    const bool v6 = forwarded.peer_ip.find(':') != std::string_view::npos;
+    if (v6)
+        element.append("\"[").append(forwarded.peer_ip).append("]\"");
+    else
+        element.append(forwarded.peer_ip);
+    element.append(";proto=").append(forwarded.proto).append(";host=\"");
+    for (const char c : forwarded.original_host) {
+        if (c == '"' || c == '\\') element.push_back('\\');
+        element.push_back(c);
+    }
+    element.push_back('"');
+    return element;
 }
 
 /// Odoo applies X-Odoo-dbfilter as a regular expression: tenant names are matched literally.
@@ -117,9 +155,17 @@ void rewrite_upstream_request(http::request_header<ProxyFields>& request,
         "X-Forwarded-For", "X-Forwarded-Host", "X-Real-IP",
         "X-Request-Id",    "X-Tenant",         "X-Odoo-dbfilter"};
     bool proto_kept = false;
+    bool forwarded_kept = false;
     remove_fields(request, websocket_upgrade, [&](const ProxyFields::value_type& field) {
+        if (field.name() == http::field::forwarded) {
+            forwarded_kept = forwarded.peer_trusted;  // like X-Forwarded-For: a trusted chain
+            return !forwarded_kept;
+        }
         if (field.name() != http::field::unknown) return false;
         const auto name = field.name_string();
+        // WSGI servers fold `_` and `-` into one environ key (HTTP_X_FORWARDED_FOR): a client's
+        // X_Forwarded_For would shadow the value Odoo trusts (nginx: underscores_in_headers off).
+        if (name.find('_') != std::string_view::npos) return true;
         if (beast::iequals(name, "X-Forwarded-Proto")) {
             proto_kept = forwarded.peer_trusted;  // a trusted proxy's scheme is kept
             return !proto_kept;
@@ -134,6 +180,7 @@ void rewrite_upstream_request(http::request_header<ProxyFields>& request,
     request.insert("X-Request-Id", forwarded.request_id);
     request.insert("X-Tenant", forwarded.tenant);
     if (forwarded.odoo_dbfilter) request.insert("X-Odoo-dbfilter", dbfilter_for(forwarded.tenant));
+    if (forwarded_kept) request.insert(http::field::forwarded, forwarded_element(forwarded));
 }
 
 }  // namespace tg::proxy

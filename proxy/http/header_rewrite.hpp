@@ -11,8 +11,9 @@ namespace tg::proxy {
 struct ForwardedHeaders {
     std::string_view forwarded_for;  ///< the full X-Forwarded-For value to send
     std::string_view client_ip;      ///< X-Real-IP
+    std::string_view peer_ip;        ///< who connected to this hop: `for=` of Forwarded
     std::string_view proto;          ///< "http" or "https": the scheme the client used here
-    bool peer_trusted = false;       ///< a trusted proxy's X-Forwarded-Proto is kept
+    bool peer_trusted = false;       ///< a trusted proxy's X-Forwarded-Proto and Forwarded are kept
     std::string_view original_host;  ///< the client's Host header as sent, port included
     std::string_view request_id;
     std::string_view tenant;
@@ -34,7 +35,9 @@ void strip_hop_by_hop(ProxyFields& fields, bool keep_upgrade);
 
 /// Rewrites a client request for the upstream: hop-by-hop fields out, X-Forwarded-*,
 /// X-Real-IP, X-Request-Id, X-Tenant and (when enabled) X-Odoo-dbfilter in. Client-sent
-/// copies of the headers the proxy asserts are removed, so they cannot be spoofed.
+/// copies of the headers the proxy asserts are removed, so they cannot be spoofed, and so are
+/// fields whose name has an underscore (a WSGI server reads X_Real_IP as X-Real-IP) and, from
+/// an untrusted peer, `Forwarded` (a trusted proxy's is kept, with this hop's element added).
 void rewrite_upstream_request(http::request_header<ProxyFields>& request,
                               const ForwardedHeaders& forwarded, bool websocket_upgrade);
 

@@ -463,7 +463,7 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::forward() {
     if (expects_continue) request.erase(http::field::expect);
     rewrite_upstream_request(
         request,
-        {forwarded_for_, client_ip_, listener_.tls ? "https" : "http",
+        {forwarded_for_, client_ip_, peer_ip_, listener_.tls ? "https" : "http",
          config::contains_any(generation_->config().trusted_proxies, to_ip(peer_.address())),
          original_host_, request_id_, tenant_->name, tenant_->policy->odoo_dbfilter_header},
         websocket_);

@@ -116,3 +116,53 @@ def test_multiple_set_cookie_headers_pass_unmerged(gateway):
     assert len(cookies) == 2, cookies
     assert cookies[0].startswith("session_id=abc123") and "HttpOnly" in cookies[0]
     assert cookies[1].startswith("other=1")
+
+
+def test_repeated_identical_length_reaches_the_upstream_once(gateway):
+    """RFC 9112 §6.3 lets `Content-Length: 5, 5` through; the upstream gets one plain length."""
+    g = gateway()
+    for lengths in ([("Content-Length", "5, 5")],
+                    [("Content-Length", "5"), ("Content-Length", "5")]):
+        with g.proxy.connect() as conn:
+            resp = conn.request("POST", "/echo/length", g.host, lengths, b"hello")
+            assert resp.status == 200, (lengths, resp)
+            echo = resp.json()
+            assert header_values(echo, "Content-Length") == ["5"], (lengths, echo["headers"])
+            assert echo["body_length"] == 5
+            # The connection stays in step: the next request on it is read where it starts.
+            again = conn.request("GET", "/echo/next", g.host)
+            assert again.status == 200 and again.json()["target"] == "/echo/next", again
+    # A normal request is untouched.
+    echo = g.echo("/echo/plain", method="POST", body=b"abc")
+    assert header_values(echo, "Content-Length") == ["3"]
+
+
+def test_client_forwarded_header_from_untrusted_peer_is_dropped(gateway):
+    g = gateway(trusted_proxies=[])
+    echo = g.echo(headers=[("Forwarded", "for=6.6.6.6;proto=https;host=evil.example")])
+    assert header_values(echo, "Forwarded") == [], echo["headers"]
+
+
+def test_forwarded_from_trusted_proxy_gets_this_hop_appended(gateway):
+    g = gateway(trusted_proxies=["127.0.0.0/8"])
+    echo = g.echo(headers=[("Forwarded", "for=198.51.100.7;proto=https")])
+    assert header_values(echo, "Forwarded") == [
+        "for=198.51.100.7;proto=https", f'for=127.0.0.1;proto=http;host="{g.host}"'], echo
+    # A trusted proxy that sent none: none is made up.
+    assert header_values(g.echo(), "Forwarded") == []
+
+
+def test_underscore_header_names_never_reach_the_upstream(gateway):
+    """WSGI folds X_Real_IP and X-Real-IP into one environ key: a client must not shadow the
+    values tenantgate asserts (nginx's underscores_in_headers off)."""
+    for trusted in ([], ["127.0.0.0/8"]):
+        g = gateway(trusted_proxies=trusted)
+        echo = g.echo(headers=[("X_Forwarded_For", "6.6.6.6"), ("x_forwarded_host", "evil.example"),
+                               ("X_FORWARDED_PROTO", "https"), ("X_Real_IP", "6.6.6.6"),
+                               ("X_Tenant", "globex"), ("X_Odoo_dbfilter", ".*"),
+                               ("My_Header", "1"), ("X-Normal", "kept")])
+        names = [name for name, _ in echo["headers"]]
+        assert not [n for n in names if "_" in n], (trusted, names)
+        assert header_values(echo, "X-Normal") == ["kept"]
+        assert header_values(echo, "X-Real-IP") == ["127.0.0.1"]
+        assert header_values(echo, "X-Tenant") == ["acme"]

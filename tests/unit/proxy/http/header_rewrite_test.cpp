@@ -29,6 +29,15 @@ http::request_header<tg::proxy::ProxyFields> make_request(http::verb method, uns
     return request;
 }
 
+/// A response header as an upstream could send it.
+http::response_header<tg::proxy::ProxyFields> make_response(Fields fields) {
+    http::response_header<tg::proxy::ProxyFields> response;
+    response.result(http::status::ok);
+    response.version(11);
+    for (const auto& [name, value] : fields) response.insert(name, value);
+    return response;
+}
+
 /// Every value of `name`, in order (field names compare case-insensitively).
 std::vector<std::string> values(const tg::proxy::ProxyFields& fields, std::string_view name) {
     std::vector<std::string> out;
@@ -200,6 +209,7 @@ ForwardedHeaders forwarded_for_acme() {
     ForwardedHeaders forwarded;
     forwarded.forwarded_for = "203.0.113.7";
     forwarded.client_ip = "203.0.113.7";
+    forwarded.peer_ip = "203.0.113.7";
     forwarded.proto = "http";
     forwarded.peer_trusted = false;
     forwarded.original_host = "erp.acme.com:8443";
@@ -315,4 +325,84 @@ TEST_CASE("a rewritten WebSocket handshake keeps Upgrade", "[proxy][header_rewri
     rewrite_upstream_request(request, forwarded_for_acme(), false);
     CHECK(request.count("Upgrade") == 0);
     CHECK(request.count("Connection") == 0);
+}
+
+TEST_CASE("a repeated identical length leaves as one Content-Length", "[proxy][header_rewrite]") {
+    // RFC 9112 §6.3 lets a recipient accept `5, 5`; the next hop gets exactly one value.
+    auto list = make_request(http::verb::post, 11,
+                             {{"Host", "a"}, {"Content-Length", "5, 5"}, {"X-Kept", "1"}});
+    rewrite_upstream_request(list, forwarded_for_acme(), false);
+    CHECK(values(list, "Content-Length") == Values{"5"});
+    CHECK(values(list, "X-Kept") == Values{"1"});
+
+    auto lines = make_request(http::verb::post, 11,
+                              {{"Host", "a"}, {"Content-Length", "5"}, {"Content-Length", " 5 "}});
+    rewrite_upstream_request(lines, forwarded_for_acme(), false);
+    CHECK(values(lines, "Content-Length") == Values{"5"});
+
+    // A response relayed to the client: the same.
+    auto response = make_response({{"Content-Length", "12 ,12"}, {"Content-Length", "12"}});
+    strip_hop_by_hop(response, false);
+    CHECK(values(response, "Content-Length") == Values{"12"});
+
+    // A single plain length is left as it is.
+    auto plain = make_request(http::verb::post, 11, {{"Host", "a"}, {"Content-Length", "7"}});
+    rewrite_upstream_request(plain, forwarded_for_acme(), false);
+    CHECK(values(plain, "Content-Length") == Values{"7"});
+}
+
+TEST_CASE("Forwarded: an untrusted peer's is dropped, a trusted proxy's gets this hop's element",
+          "[proxy][header_rewrite]") {
+    auto forwarded = forwarded_for_acme();
+    forwarded.peer_trusted = false;
+    auto request = make_request(http::verb::get, 11,
+                                {{"Host", "erp.acme.com:8443"}, {"Forwarded", "for=1.2.3.4"}});
+    rewrite_upstream_request(request, forwarded, false);
+    CHECK(request.count("Forwarded") == 0);
+
+    forwarded.peer_trusted = true;
+    forwarded.peer_ip = "10.0.0.5";
+    forwarded.proto = "https";
+    request = make_request(http::verb::get, 11,
+                           {{"Host", "erp.acme.com:8443"}, {"forwarded", "for=198.51.100.1"}});
+    rewrite_upstream_request(request, forwarded, false);
+    CHECK(values(request, "Forwarded") ==
+          Values{"for=198.51.100.1", R"(for=10.0.0.5;proto=https;host="erp.acme.com:8443")"});
+
+    forwarded.peer_ip = "2001:db8::1";
+    forwarded.original_host = R"(a"b)";
+    request = make_request(http::verb::get, 11, {{"Host", "a"}, {"Forwarded", "for=x"}});
+    rewrite_upstream_request(request, forwarded, false);
+    CHECK(values(request, "Forwarded") ==
+          Values{"for=x", R"(for="[2001:db8::1]";proto=https;host="a\"b")"});
+
+    // A trusted proxy that sent none: none is made up (Odoo reads X-Forwarded-*).
+    request = make_request(http::verb::get, 11, {{"Host", "a"}});
+    rewrite_upstream_request(request, forwarded, false);
+    CHECK(request.count("Forwarded") == 0);
+}
+
+TEST_CASE("fields with an underscore in their name never reach the upstream",
+          "[proxy][header_rewrite]") {
+    for (const bool trusted : {false, true}) {
+        auto forwarded = forwarded_for_acme();
+        forwarded.peer_trusted = trusted;
+        auto request = make_request(http::verb::get, 11,
+                                    {{"Host", "erp.acme.com:8443"},
+                                     {"X_Forwarded_For", "6.6.6.6"},
+                                     {"x_forwarded_host", "evil.example"},
+                                     {"X_FORWARDED_PROTO", "https"},
+                                     {"X_Real_IP", "6.6.6.6"},
+                                     {"X_Tenant", "globex"},
+                                     {"X_Odoo_dbfilter", ".*"},
+                                     {"My_Custom", "1"},
+                                     {"X-Custom", "kept"}});
+        rewrite_upstream_request(request, forwarded, false);
+        for (const auto& field : request)
+            CHECK(std::string_view(field.name_string()).find('_') == std::string_view::npos);
+        CHECK(values(request, "X-Custom") == Values{"kept"});
+        CHECK(values(request, "X-Forwarded-For") == Values{"203.0.113.7"});
+        CHECK(values(request, "X-Real-IP") == Values{"203.0.113.7"});
+        CHECK(values(request, "X-Tenant") == Values{"acme"});
+    }
 }
