@@ -120,10 +120,14 @@ struct TenantPolicy {
     bool database_manager_allow = false;
 };
 
+/// Where a named tenant is defined: the config file, or the admin API (SPEC §6).
+enum class TenantOrigin { file, api };
+
 struct Tenant {
     std::string name;
     std::vector<std::string> hosts;  ///< lower-case; "*.example.com" for wildcards
     TenantPolicy policy;
+    TenantOrigin origin = TenantOrigin::file;
 };
 
 /// `{tenant}.erp.example.com`: one DNS label before `suffix` names the tenant.

@@ -136,7 +136,7 @@ void check_tenants(const Snapshot& snapshot, Diagnostics& diag) {
     std::vector<HostUse> uses;
     for (const auto& [name, tenant] : snapshot.tenants) {
         const std::string path = child_path("tenants", name);
-        check_policy_pools(snapshot, tenant.policy, path, diag);
+        check_tenant_pools(snapshot, tenant, diag);
         const std::string hosts = child_path(path, "hosts");
         if (!usable(diag, hosts)) continue;
         if (tenant.hosts.empty()) diag.error(hosts, "at least one host is required");
@@ -153,10 +153,7 @@ void check_tenants(const Snapshot& snapshot, Diagnostics& diag) {
     for (const auto& use : uses) {
         const auto [owner, inserted] = owners.emplace(use.host, use.tenant);
         if (inserted) continue;
-        diag.error(use.path, owner->second == use.tenant
-                                 ? "duplicate host " + in_quotes(use.host)
-                                 : "host " + in_quotes(use.host) + " is listed by tenants " +
-                                       in_quotes(owner->second) + " and " + in_quotes(use.tenant));
+        diag.error(use.path, host_overlap_message(use.host, owner->second, use.tenant));
     }
 }
 
@@ -224,6 +221,17 @@ void check_pool_usage(const Snapshot& snapshot, Diagnostics& diag) {
 }
 
 }  // namespace
+
+void check_tenant_pools(const Snapshot& snapshot, const Tenant& tenant, Diagnostics& diag) {
+    check_policy_pools(snapshot, tenant.policy, child_path("tenants", tenant.name), diag);
+}
+
+std::string host_overlap_message(std::string_view host, std::string_view owner,
+                                 std::string_view tenant) {
+    if (owner == tenant) return "duplicate host " + in_quotes(host);
+    return "host " + in_quotes(host) + " is listed by tenants " + in_quotes(owner) + " and " +
+           in_quotes(tenant);
+}
 
 void validate(const Snapshot& snapshot, Diagnostics& diag) {
     check_listeners(snapshot, diag);
