@@ -26,7 +26,8 @@ struct AuditEntry {
     std::chrono::system_clock::time_point time;
     std::string token_fingerprint;  ///< token_fingerprint() of the bearer token, never the token
     std::string client;             ///< the client address
-    std::string action;             ///< "maintenance", "release", "reload" or "drain"
+    std::string
+        action;  ///< "maintenance", "release", "reload", "drain", "tenant_set" or "tenant_remove"
     std::optional<std::string> tenant;
     boost::json::value before;  ///< null when there is nothing to show
     boost::json::value after;

@@ -45,6 +45,22 @@ RuntimeState RuntimeControl::with_release(const std::string& tenant, config::Col
     return next;
 }
 
+RuntimeState RuntimeControl::with_tenant(const std::string& tenant,
+                                         std::optional<std::string> definition,
+                                         WallTime now) const {
+    RuntimeState next = state();
+    next.version = next_version(now);
+    next.origin = replica_id_;
+    if (definition) {
+        next.tenants.insert_or_assign(tenant, std::move(*definition));
+    } else {
+        next.tenants.erase(tenant);
+        next.tenant_maintenance.erase(tenant);
+        next.releases.erase(tenant);
+    }
+    return next;
+}
+
 std::optional<RuntimeState> RuntimeControl::pruned_for(const config::Snapshot& snapshot,
                                                        WallTime now) const {
     RuntimeState next = state();
@@ -74,13 +90,28 @@ void RuntimeControl::apply(RuntimeState next, WallTime wall_now, Clock::time_poi
             std::chrono::milliseconds(release.switched_at_ms + release.drain_timeout_ms)};
         // A switch that reaches this replica after its deadline (Redis was away) still moves
         // what is left here on the old colour: at once.
-        drains[tenant] = Drain{*release.previous,
+        drains[tenant] = Drain{*release.previous, false,
                                now + std::chrono::duration_cast<Clock::duration>(
                                          std::max(wall_deadline - wall_now, WallTime::duration{})),
                                wall_deadline};
     }
-    std::erase_if(drains, [&](const auto& entry) { return !next.releases.contains(entry.first); });
+    std::erase_if(drains, [&](const auto& entry) {
+        return !entry.second.whole_tenant && !next.releases.contains(entry.first);
+    });
     publish(std::move(next), std::move(drains));
+}
+
+void RuntimeControl::drain_tenants(
+    const std::vector<std::pair<std::string, config::Duration>>& removed,
+    const std::vector<std::string>& returned, WallTime wall_now, Clock::time_point now) {
+    if (removed.empty() && returned.empty()) return;
+    Drains drains = runtime_->drains;
+    for (const auto& [tenant, timeout] : removed)
+        drains.insert_or_assign(
+            tenant, Drain{config::Color::blue, true, now + timeout, wall_now + timeout});
+    // A tenant added again under its old name: its new connections must not be cut.
+    for (const auto& tenant : returned) drains.erase(tenant);
+    publish(runtime_->state, std::move(drains));
 }
 
 void RuntimeControl::end_drain(std::string_view tenant) {

@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "config/snapshot.hpp"
 #include "proxy/io.hpp"
@@ -13,10 +15,11 @@
 
 namespace tg::proxy {
 
-/// A colour a release left, being drained on this replica: its tunnels and parked long polls
-/// are closed at `deadline`, its requests under way finish.
+/// A colour a release left, or a tenant that was removed, being drained on this replica: its
+/// tunnels and parked long polls are closed at `deadline`, its requests under way finish.
 struct Drain {
     config::Color color = config::Color::blue;
+    bool whole_tenant = false;  ///< the tenant was removed: every colour drains
     Clock::time_point deadline = Clock::time_point::max();
     std::chrono::system_clock::time_point wall_deadline;  ///< the same instant, for the API
 };
@@ -53,6 +56,12 @@ class RuntimeControl {
     [[nodiscard]] RuntimeState with_release(const std::string& tenant, config::Color from,
                                             config::Color to, config::Duration drain_timeout,
                                             WallTime now) const;
+    /// The state after adding or replacing (`definition`: the tenants.NAME shape as compact
+    /// JSON) or, with nullopt, removing the runtime tenant `tenant`; a removed tenant takes
+    /// its maintenance and release state along.
+    [[nodiscard]] RuntimeState with_tenant(const std::string& tenant,
+                                           std::optional<std::string> definition,
+                                           WallTime now) const;
     /// The state without what belongs to tenants `snapshot` no longer has (or that no longer
     /// have a release); nullopt when nothing would change.
     [[nodiscard]] std::optional<RuntimeState> pruned_for(const config::Snapshot& snapshot,
@@ -62,6 +71,11 @@ class RuntimeControl {
     /// until switched_at + drain_timeout (the same instant on every replica); a switch during
     /// a drain supersedes it. `wall_now` and `now` are the same instant on the two clocks.
     void apply(RuntimeState next, WallTime wall_now, Clock::time_point now);
+    /// Tenants no longer served (`removed`, each with its drain timeout) drain every
+    /// connection they have; tenants served again (`returned`) stop draining. One publish.
+    void drain_tenants(const std::vector<std::pair<std::string, config::Duration>>& removed,
+                       const std::vector<std::string>& returned, WallTime wall_now,
+                       Clock::time_point now);
     /// The drain of `tenant` has no connection left: it is over.
     void end_drain(std::string_view tenant);
 

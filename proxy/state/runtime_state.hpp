@@ -39,6 +39,10 @@ struct RuntimeState {
     Maintenance global_maintenance;
     std::map<std::string, Maintenance, std::less<>> tenant_maintenance;  ///< enabled ones only
     std::map<std::string, ReleaseState, std::less<>> releases;           ///< switched tenants only
+    /// Tenants added through the admin API (SPEC §6), by name: the `tenants.NAME` shape as
+    /// compact JSON text, kept as the API accepted it and checked again at every merge with
+    /// the config file (whose tenants win a conflict).
+    std::map<std::string, std::string, std::less<>> tenants;
 
     bool operator==(const RuntimeState&) const = default;
 };

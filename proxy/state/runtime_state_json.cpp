@@ -143,6 +143,15 @@ bool read_release(StrictReader& reader, const json::value& value, std::string_vi
     return true;
 }
 
+/// A runtime tenant's definition: any object here, its keys are the config schema's business
+/// (checked at every merge); kept as compact JSON text.
+bool read_definition(StrictReader& reader, const json::value& value, std::string_view path,
+                     std::string& out) {
+    if (!reader.object(value, path, {})) return false;
+    out = json::serialize(value);
+    return true;
+}
+
 /// Reads a map of tenant name to T, e.g. "releases": {"acme": {...}}.
 template <class T, class ReadOne>
 bool read_tenants(StrictReader& reader, const json::object& state, std::string_view key,
@@ -182,11 +191,18 @@ json::value to_json(const RuntimeState& state) {
         tenant_maintenance.emplace(name, to_json(maintenance));
     json::object releases;
     for (const auto& [name, release] : state.releases) releases.emplace(name, to_json(release));
+    json::object tenants;
+    tenants.reserve(state.tenants.size());
+    for (const auto& [name, definition] : state.tenants) {
+        // Written by runtime_state_from_json or the admin API from parsed JSON: never fails.
+        tenants.emplace(name, json::parse(definition));
+    }
     return json::object{{"version", state.version},
                         {"origin", state.origin},
                         {"global_maintenance", to_json(state.global_maintenance)},
                         {"tenant_maintenance", std::move(tenant_maintenance)},
-                        {"releases", std::move(releases)}};
+                        {"releases", std::move(releases)},
+                        {"tenants", std::move(tenants)}};
 }
 
 std::optional<RuntimeState> runtime_state_from_json(std::string_view text, std::string& error) {
@@ -207,7 +223,7 @@ std::optional<RuntimeState> runtime_state_from_json(std::string_view text, std::
     StrictReader reader(error);
     const json::object* object = reader.object(
         document, "",
-        {"version", "origin", "global_maintenance", "tenant_maintenance", "releases"});
+        {"version", "origin", "global_maintenance", "tenant_maintenance", "releases", "tenants"});
     if (!object) return std::nullopt;
     // Every top-level key may be absent: it then keeps RuntimeState's default (a fresh start).
     RuntimeState state;
@@ -222,7 +238,8 @@ std::optional<RuntimeState> runtime_state_from_json(std::string_view text, std::
         return std::nullopt;
     if (!read_tenants(reader, *object, "tenant_maintenance", state.tenant_maintenance,
                       read_maintenance) ||
-        !read_tenants(reader, *object, "releases", state.releases, read_release))
+        !read_tenants(reader, *object, "releases", state.releases, read_release) ||
+        !read_tenants(reader, *object, "tenants", state.tenants, read_definition))
         return std::nullopt;
     return state;
 }

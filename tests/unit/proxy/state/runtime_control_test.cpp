@@ -123,3 +123,45 @@ tenants:
     CHECK_FALSE(control.runtime()->drains.contains("demoted"));
     CHECK_FALSE(control.pruned_for(*loaded.snapshot, wall_start + 2s));
 }
+
+TEST_CASE("a runtime tenant is added, replaced and removed with what belongs to it",
+          "[proxy][state][runtime]") {
+    RuntimeControl control("r1", {});
+    const std::string first = R"({"hosts":["a.com"],"pool":"p"})";
+    control.apply(control.with_tenant("globex", first, wall_start), wall_start, start);
+    CHECK(control.state().tenants.at("globex") == first);
+    control.apply(control.with_maintenance("globex", {true, "m", 60}, wall_start), wall_start,
+                  start);
+    switch_now(control, "globex", Color::blue, Color::green, 10s, wall_start, start);
+    REQUIRE(control.runtime()->drains.contains("globex"));
+
+    const auto removed = control.with_tenant("globex", std::nullopt, wall_start);
+    CHECK(removed.version > control.state().version);
+    CHECK(removed.tenants.empty());
+    CHECK(removed.tenant_maintenance.empty());
+    CHECK(removed.releases.empty());
+}
+
+TEST_CASE("a removed tenant drains every colour until it is back or drained",
+          "[proxy][state][runtime]") {
+    RuntimeControl control("r1", {});
+    control.drain_tenants({{"globex", 30s}}, {}, wall_start, start);
+    const auto& drain = control.runtime()->drains.at("globex");
+    CHECK(drain.whole_tenant);
+    CHECK(drain.deadline == start + 30s);
+    CHECK(drain.wall_deadline == wall_start + 30s);
+
+    // Release changes of other tenants leave it alone.
+    switch_now(control, "acme", Color::blue, Color::green, 5s, wall_start, start);
+    CHECK(control.runtime()->drains.contains("globex"));
+    CHECK(control.runtime()->drains.contains("acme"));
+
+    // Added again under the same name: its new connections are not cut.
+    control.drain_tenants({}, {"globex"}, wall_start, start);
+    CHECK_FALSE(control.runtime()->drains.contains("globex"));
+    CHECK(control.runtime()->drains.contains("acme"));
+    // Nothing to do: nothing published.
+    const auto unchanged = control.runtime();
+    control.drain_tenants({}, {}, wall_start, start);
+    CHECK(control.runtime() == unchanged);
+}

@@ -22,6 +22,7 @@ RuntimeState sample_state() {
     state.tenant_maintenance["beta"] = Maintenance{true, "", 0};
     state.releases["acme"] = ReleaseState{Color::green, Color::blue, 1733380000123, 120000};
     state.releases["beta"] = ReleaseState{Color::blue, std::nullopt, 1733380000000, 0};
+    state.tenants["globex"] = R"({"hosts":["erp.globex.com"],"pool":"shared-eu"})";
     return state;
 }
 
@@ -61,7 +62,8 @@ TEST_CASE("runtime state: the JSON is the shape of the contract", "[proxy][state
             "acme": {"active": "green", "previous": "blue", "switched_at_ms": 1733380000123,
                      "drain_timeout_ms": 120000},
             "beta": {"active": "blue", "previous": null, "switched_at_ms": 1733380000000,
-                     "drain_timeout_ms": 0}}})");
+                     "drain_timeout_ms": 0}},
+        "tenants": {"globex": {"hosts": ["erp.globex.com"], "pool": "shared-eu"}}})");
     CHECK(tg::proxy::to_json(sample_state()) == expected);
 }
 
@@ -121,6 +123,9 @@ TEST_CASE("runtime state: anything else is refused, naming the key path", "[prox
          "releases.acme.switched_at_ms: expected a non-negative integer"},
         {R"({"releases": {"acme": {"active": "green", "drain_timeout_ms": 1}}})",
          "releases.acme.switched_at_ms: missing"},
+        {R"({"tenants": []})", "tenants: expected an object"},
+        {R"({"tenants": {"globex": ["erp.globex.com"]}})", "tenants.globex: expected an object"},
+        {R"({"tenant": {}})", "tenant: unknown key"},
     };
     for (const auto& c : cases) {
         INFO(c.text);
@@ -128,6 +133,21 @@ TEST_CASE("runtime state: anything else is refused, naming the key path", "[prox
         CHECK_FALSE(runtime_state_from_json(c.text, error));
         CHECK(error == c.error);
     }
+}
+
+TEST_CASE("runtime state: a runtime tenant's definition is kept as compact JSON text",
+          "[proxy][state]") {
+    std::string error;
+    const auto parsed = runtime_state_from_json(
+        R"({"tenants": {"globex": {"hosts": [ "erp.globex.com" ],
+            "rate_limit": {"requests_per_second": 2.5, "burst": 10}}}})",
+        error);
+    REQUIRE(parsed);
+    CHECK(parsed->tenants.at("globex") ==
+          R"({"hosts":["erp.globex.com"],"rate_limit":{"requests_per_second":2.5E0,"burst":10}})");
+    const auto again = runtime_state_from_json(text_of(*parsed), error);
+    REQUIRE(again);
+    CHECK(*again == *parsed);
 }
 
 TEST_CASE("runtime state: text that is not JSON is refused with where", "[proxy][state]") {
