@@ -14,6 +14,9 @@
 #include <thread>
 
 #include "config/load.hpp"
+#include "config/runtime_tenants.hpp"
+#include "config/units.hpp"
+#include "proxy/admin/tenant_definition.hpp"
 #include "proxy/observe/ops_log.hpp"
 #include "proxy/state/replica_id.hpp"
 #include "routing/release.hpp"
@@ -108,6 +111,7 @@ std::vector<std::string> error_texts(const std::vector<config::ConfigError>& err
 
 Server::Server(std::string config_path, std::shared_ptr<const config::Snapshot> snapshot)
     : config_path_(std::move(config_path)),
+      file_snapshot_(snapshot),
       snapshot_(std::move(snapshot)),
       control_(1),
       signals_(control_, SIGHUP, SIGTERM, SIGINT),
@@ -162,7 +166,18 @@ asio::awaitable<void> Server::start() {
     }
     state_.certificates = certificates_of(tls_stores_);
     audit_log_ = std::make_unique<AuditLog>(snapshot_->audit_log);
+    const auto load_started = Clock::now();
     co_await load_runtime_state();
+    merge_tenants();
+    if (!runtime_->state().tenants.empty()) {
+        const auto took =
+            std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - load_started);
+        ops_log::info("runtime tenants loaded",
+                      {{"runtime_tenants", std::to_string(runtime_->state().tenants.size()), true},
+                       {"tenants", std::to_string(snapshot_->tenants.size()), true},
+                       {"ms", std::to_string(took.count()), true}});
+    }
+    state_.snapshot = snapshot_;
     dns_ = co_await dns_refresher_.resolve(*snapshot_, {}, dns_timeout_);
     const auto generation = std::make_shared<const Generation>(
         snapshot_, generation_number_, dns_, tls_stores_, nullptr, limiter_, runtime_->runtime());
@@ -308,15 +323,18 @@ asio::awaitable<std::vector<std::string>> Server::reload_config() {
             "restart");
     dns_ = co_await dns_refresher_.resolve(next, dns_, dns_timeout_);
     state_.admin_token = std::move(token);
-    // A tenant the new config removed (or that lost its release) takes its runtime state along.
-    if (auto pruned = runtime_->pruned_for(next, std::chrono::system_clock::now())) {
+    file_snapshot_ = loaded.snapshot;
+    merge_tenants();
+    // A tenant the new config removed (or that lost its release) takes its runtime state along;
+    // the runtime tenants are part of what is served, so theirs stays.
+    if (auto pruned = runtime_->pruned_for(*snapshot_, std::chrono::system_clock::now())) {
         std::string error;
         if (!state_file_->save(*pruned, error))
             ops_log::error("state file not updated after the reload", {{"reason", error}});
         runtime_->apply(std::move(*pruned), std::chrono::system_clock::now(), Clock::now());
         if (state_sync_) state_sync_->push();
     }
-    co_await publish(loaded.snapshot, ++generation_number_);
+    co_await publish(snapshot_, ++generation_number_);
     ++state_.reloads_succeeded;
     ops_log::info("config reloaded", {{"generation", std::to_string(generation_number_), true}});
     co_return std::vector<std::string>{};
@@ -410,8 +428,10 @@ asio::awaitable<void> Server::load_runtime_state() {
 asio::awaitable<std::optional<std::string>> Server::change_runtime(RuntimeState next) {
     std::string error;
     if (!state_file_->save(next, error)) co_return "state not saved, nothing changed: " + error;
+    const bool tenants_changed = next.tenants != runtime_->state().tenants;
     runtime_->apply(std::move(next), std::chrono::system_clock::now(), Clock::now());
     if (state_sync_) state_sync_->push();
+    if (tenants_changed) merge_tenants();
     if (!workers_.empty()) co_await publish(snapshot_, generation_number_);
     co_return std::nullopt;
 }
@@ -425,9 +445,65 @@ void Server::adopt_runtime(RuntimeState next) {
         ops_log::error("state from another replica applied but not saved", {{"reason", error}});
     ops_log::info("runtime state from another replica",
                   {{"origin", next.origin}, {"version", std::to_string(next.version), true}});
+    const bool tenants_changed = next.tenants != runtime_->state().tenants;
     runtime_->apply(std::move(next), std::chrono::system_clock::now(), Clock::now());
-    if (!workers_.empty())
-        asio::co_spawn(control_, publish(snapshot_, generation_number_), asio::detached);
+    // Before the first publish (start-up) the merge comes with the first generation.
+    if (workers_.empty()) return;
+    if (tenants_changed) merge_tenants();
+    asio::co_spawn(control_, publish(snapshot_, generation_number_), asio::detached);
+}
+
+void Server::merge_tenants() {
+    const auto& definitions = runtime_->state().tenants;
+    // Drop what is gone, parse what is new or changed: an update parses one definition.
+    std::erase_if(runtime_tenant_texts_,
+                  [&](const auto& entry) { return !definitions.contains(entry.first); });
+    std::erase_if(runtime_tenants_,
+                  [&](const auto& entry) { return !definitions.contains(entry.first); });
+    for (const auto& [name, text] : definitions) {
+        const auto known = runtime_tenant_texts_.find(name);
+        if (known != runtime_tenant_texts_.end() && known->second == text) continue;
+        runtime_tenant_texts_.insert_or_assign(name, text);
+        runtime_tenants_.erase(name);
+        std::string error;
+        std::vector<config::ConfigError> errors;
+        const auto definition = tenant_definition_from_json(text, error);
+        std::optional<config::Tenant> tenant;
+        if (definition) tenant = config::parse_runtime_tenant(name, definition->yaml, errors);
+        if (tenant) {
+            runtime_tenants_.emplace(name, std::move(*tenant));
+            continue;
+        }
+        // Accepted once by a replica, so only a different version's schema gets here.
+        if (!definition) errors.push_back({"", 0, 0, "tenants." + name, error});
+        std::vector<std::string> lines;
+        for (const auto& e : errors) lines.push_back(e.path + ": " + e.message);
+        ops_log::error_list("tenant added through the admin API does not parse, not served", lines);
+    }
+    auto merged = config::merge_runtime_tenants(*file_snapshot_, runtime_tenants_);
+    for (const auto& problem : merged.problems) ops_log::warn(problem);
+
+    // Tenants served before and not now drain like a release's colour (SPEC §5), with their
+    // release's drain timeout or the default one; tenants served again stop draining.
+    std::vector<std::pair<std::string, config::Duration>> removed;
+    std::vector<std::string> returned;
+    if (snapshot_) {
+        const auto& before = snapshot_->tenants;
+        const auto& after = merged.snapshot->tenants;
+        for (const auto& [name, tenant] : before)
+            if (!after.contains(name))
+                removed.emplace_back(name, tenant.policy.release
+                                               ? tenant.policy.release->drain_timeout
+                                               : config::Release{}.drain_timeout);
+        const auto& drains = runtime_->runtime()->drains;
+        for (const auto& [name, drain] : drains)
+            if (drain.whole_tenant && after.contains(name)) returned.push_back(name);
+    }
+    runtime_->drain_tenants(removed, returned, std::chrono::system_clock::now(), Clock::now());
+    for (const auto& [name, timeout] : removed)
+        ops_log::info("tenant removed, draining",
+                      {{"tenant", name}, {"drain_timeout", config::format_duration(timeout)}});
+    snapshot_ = std::move(merged.snapshot);
 }
 
 asio::awaitable<void> Server::drain_watch_loop() {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -58,6 +59,10 @@ class Server {
     asio::awaitable<std::optional<std::string>> change_runtime(RuntimeState next);
     /// A newer state from another replica: kept in the state file and made current here.
     void adopt_runtime(RuntimeState next);
+    /// Rebuilds `snapshot_` from the config file's snapshot and the runtime tenants (parsing
+    /// only definitions that changed), logs each runtime tenant left out, and drains tenants
+    /// the merge no longer serves. Does not publish.
+    void merge_tenants();
     /// Ends each release drain once its colour has no connection left on any worker.
     asio::awaitable<void> drain_watch_loop();
     bool open_listeners(const config::Snapshot& snapshot, std::size_t worker_count);
@@ -71,7 +76,13 @@ class Server {
     static constexpr Clock::duration state_fetch_timeout_ = std::chrono::seconds(2);
 
     std::string config_path_;
+    std::shared_ptr<const config::Snapshot> file_snapshot_;  ///< the config file's, as loaded
+    /// What is served: the file's snapshot with the runtime tenants merged in.
     std::shared_ptr<const config::Snapshot> snapshot_;
+    /// The runtime tenants parsed, by name, and the definitions they were parsed from (those
+    /// that did not parse have a text and no tenant): only changed ones are parsed again.
+    std::map<std::string, config::Tenant, std::less<>> runtime_tenants_;
+    std::map<std::string, std::string, std::less<>> runtime_tenant_texts_;
     std::uint64_t generation_number_ = 1;
     DnsAnswers dns_;
     asio::io_context control_;

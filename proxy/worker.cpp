@@ -158,7 +158,9 @@ void Worker::enforce_drains(Clock::time_point now) {
             if (slot.release_tenant().empty() || slot.phase() == ConnectionSlot::Phase::idle)
                 continue;
             const auto found = drains.find(slot.release_tenant());
-            if (found == drains.end() || found->second.color != slot.release_color()) continue;
+            if (found == drains.end() ||
+                (!found->second.whole_tenant && found->second.color != slot.release_color()))
+                continue;
             ++left[static_cast<std::size_t>(std::distance(drains.begin(), found))];
             if (slot.long_lived() && now >= found->second.deadline) slot.close_for_release();
         }

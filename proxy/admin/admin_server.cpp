@@ -174,10 +174,19 @@ asio::awaitable<AdminServer::Response> AdminServer::handle(const Request& reques
     const bool is_tenant_path =
         !tenant_name.empty() &&
         (tenant_action.empty() || tenant_action == "maintenance" || tenant_action == "release");
+    const bool is_tenant_resource = is_tenant_path && tenant_action.empty();
+    if (is_tenant_resource &&
+        (request.method() == http::verb::put || request.method() == http::verb::delete_)) {
+        const bool put = request.method() == http::verb::put;
+        co_return co_await change(request, client, put ? "tenant_set" : "tenant_remove",
+                                  std::string(tenant_name));
+    }
     const bool is_read_path = path == "/api/v1/status" || path == "/api/v1/tenants" ||
-                              path == "/api/v1/audit" || (is_tenant_path && tenant_action.empty());
+                              path == "/api/v1/audit" || is_tenant_resource;
     if (is_read_path) {
-        if (!read) co_return method_not_allowed("GET, HEAD");
+        if (!read)
+            co_return method_not_allowed(is_tenant_resource ? "GET, HEAD, PUT, DELETE"
+                                                            : "GET, HEAD");
         if (!state_.snapshot->admin.allow_read_without_token)
             if (auto refusal = refuse_unauthorized(request)) co_return std::move(*refusal);
         if (path == "/api/v1/status") co_return status(request);
@@ -228,6 +237,10 @@ asio::awaitable<AdminServer::Response> AdminServer::change(const Request& reques
         response = co_await reload(request);
     else if (action == "maintenance")
         response = co_await set_maintenance(request, tenant, audit);
+    else if (action == "tenant_set")
+        response = co_await put_tenant(request, *tenant, audit);
+    else if (action == "tenant_remove")
+        response = co_await delete_tenant(request, *tenant, audit);
     else
         response = co_await switch_release(request, *tenant, audit);
     audit.status = response.result_int();
@@ -283,12 +296,6 @@ AdminServer::Response AdminServer::status(const Request& request) const {
 
 namespace {
 
-struct TenantLoad {
-    std::int64_t in_flight = 0;
-    std::int64_t tunnels = 0;
-    std::int64_t draining = 0;
-};
-
 std::map<std::string, TenantLoad, std::less<>> tenant_loads(
     const std::vector<const WorkerMetrics*>& workers) {
     std::map<std::string, TenantLoad, std::less<>> loads;
@@ -305,7 +312,12 @@ std::map<std::string, TenantLoad, std::less<>> tenant_loads(
 }  // namespace
 
 json::object AdminServer::tenant_json(const config::Tenant& tenant) const {
-    const auto loads = tenant_loads(workers_);
+    return tenant_json(tenant, tenant_loads(workers_));
+}
+
+json::object AdminServer::tenant_json(
+    const config::Tenant& tenant,
+    const std::map<std::string, TenantLoad, std::less<>>& loads) const {
     const auto found_load = loads.find(tenant.name);
     const TenantLoad load = found_load == loads.end() ? TenantLoad{} : found_load->second;
     const Runtime& runtime = *runtime_.runtime();
@@ -338,6 +350,7 @@ json::object AdminServer::tenant_json(const config::Tenant& tenant) const {
     }
     const auto maintenance = runtime.state.tenant_maintenance.find(tenant.name);
     return {{"name", tenant.name},
+            {"origin", tenant.origin == config::TenantOrigin::api ? "api" : "file"},
             {"hosts", std::move(hosts)},
             {"pool", policy.release ? json::value(nullptr) : json::value(policy.pool)},
             {"release", std::move(release)},
@@ -355,7 +368,10 @@ json::object AdminServer::tenant_json(const config::Tenant& tenant) const {
 
 AdminServer::Response AdminServer::tenants(const Request& request) const {
     json::array list;
-    for (const auto& [name, tenant] : state_.snapshot->tenants) list.push_back(tenant_json(tenant));
+    list.reserve(state_.snapshot->tenants.size());
+    const auto loads = tenant_loads(workers_);
+    for (const auto& [name, tenant] : state_.snapshot->tenants)
+        list.push_back(tenant_json(tenant, loads));
     json::array templates;
     for (const auto& t : state_.snapshot->tenant_templates)
         templates.push_back(json::object{{"host", t.host}, {"pool", t.policy.pool}});

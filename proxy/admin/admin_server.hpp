@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,6 +40,13 @@ struct ServerState {
     bool draining = false;
     const BudgetSync* budget_sync = nullptr;  ///< set when state.redis shares the budgets
     const StateSync* state_sync = nullptr;    ///< set when state.redis shares the runtime state
+};
+
+/// A tenant's connections summed over the workers.
+struct TenantLoad {
+    std::int64_t in_flight = 0;
+    std::int64_t tunnels = 0;
+    std::int64_t draining = 0;
 };
 
 /// What the admin API can ask of the server.
@@ -83,8 +91,18 @@ class AdminServer {
                                               AuditEntry& audit);
     asio::awaitable<Response> switch_release(const Request& request, const std::string& tenant,
                                              AuditEntry& audit);
+    /// PUT /api/v1/tenants/NAME: adds or replaces a runtime tenant (SPEC §6).
+    asio::awaitable<Response> put_tenant(const Request& request, const std::string& tenant,
+                                         AuditEntry& audit);
+    /// DELETE /api/v1/tenants/NAME: removes a runtime tenant; its connections drain.
+    asio::awaitable<Response> delete_tenant(const Request& request, const std::string& tenant,
+                                            AuditEntry& audit);
     /// A tenant's state as GET /api/v1/tenants/NAME shows it.
     boost::json::object tenant_json(const config::Tenant& tenant) const;
+    /// The same with the per-tenant load already summed (once for a whole listing).
+    boost::json::object tenant_json(
+        const config::Tenant& tenant,
+        const std::map<std::string, TenantLoad, std::less<>>& loads) const;
 
     asio::io_context& control_;
     tcp::acceptor acceptor_;

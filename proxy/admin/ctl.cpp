@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "proxy/admin/tenant_definition.hpp"
 #include "proxy/io.hpp"
 
 namespace tg::proxy {
@@ -24,13 +25,17 @@ constexpr auto request_timeout = std::chrono::seconds(10);
 constexpr std::string_view usage =
     "usage: tenantgate ctl [--admin URL] [--token-file F] [--json] COMMAND\n"
     "  status | tenants | tenant NAME | reload | drain\n"
+    "  tenant add|set|remove NAME [--file F]   add (never replaces), add or replace, remove a\n"
+    "                     tenant through the admin API; F holds its definition (JSON or YAML,\n"
+    "                     the shape of tenants.NAME in the config file)\n"
     "  --admin URL        admin API (default http://127.0.0.1:9901)\n"
-    "  --token-file F     bearer token for reload and drain (and reads, if required)\n"
+    "  --token-file F     bearer token for changes (and reads, if required)\n"
     "  --json             print the API's JSON as is\n";
 
 struct Options {
     std::string admin = "http://127.0.0.1:9901";
     std::string token_file;
+    std::string file;  ///< tenant add|set: the definition
     bool json = false;
     std::vector<std::string> command;
 };
@@ -41,7 +46,8 @@ struct Reply {
 };
 
 /// One request to the admin API; throws with a readable message when it cannot be made.
-Reply call(const Options& options, http::verb method, const std::string& path) {
+Reply call(const Options& options, http::verb method, const std::string& path,
+           const std::string& body = {}, bool create_only = false) {
     const auto url = boost::urls::parse_uri(options.admin);
     if (!url || url->scheme() != "http" || url->host().empty())
         throw std::runtime_error("--admin must be an http:// URL, got \"" + options.admin + "\"");
@@ -72,6 +78,11 @@ Reply call(const Options& options, http::verb method, const std::string& path) {
     request.set(http::field::host, host);
     request.set(http::field::user_agent, "tenantgate-ctl");
     if (!token.empty()) request.set(http::field::authorization, "Bearer " + token);
+    if (create_only) request.set(http::field::if_none_match, "*");
+    if (!body.empty()) {
+        request.set(http::field::content_type, "application/json");
+        request.body() = body;
+    }
     request.prepare_payload();
     http::write(stream, request, ec);
     beast::flat_buffer buffer;
@@ -127,16 +138,36 @@ void print_tenants(const json::object& body) {
         std::cout << "template " << text(t.at("host")) << " -> " << text(t.at("pool")) << "\n";
 }
 
+/// The tenant definition in `file` as JSON text: JSON as it is, YAML converted.
+std::optional<std::string> read_definition(const std::string& file, std::string& error) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+        error = "cannot read " + file;
+        return std::nullopt;
+    }
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    json::error_code ec;
+    if (const auto value = json::parse(text, ec); !ec) return json::serialize(value);
+    const auto converted = json_from_yaml(text, error);
+    if (!converted) {
+        error = file + ": " + error;
+        return std::nullopt;
+    }
+    return json::serialize(*converted);
+}
+
 std::optional<Options> parse(std::span<const std::string_view> args) {
     Options options;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const auto arg = args[i];
-        if (arg == "--admin" || arg == "--token-file") {
+        if (arg == "--admin" || arg == "--token-file" || arg == "--file") {
             if (i + 1 == args.size()) {
                 std::cerr << "tenantgate ctl: " << arg << " needs a value\n" << usage;
                 return std::nullopt;
             }
-            (arg == "--admin" ? options.admin : options.token_file) = args[++i];
+            (arg == "--admin"        ? options.admin
+             : arg == "--token-file" ? options.token_file
+                                     : options.file) = args[++i];
         } else if (arg == "--json") {
             options.json = true;
         } else if (arg.starts_with("-")) {
@@ -155,9 +186,14 @@ std::optional<Options> parse(std::span<const std::string_view> args) {
     const bool known = c[0] == "status" || c[0] == "tenants" || c[0] == "tenant" ||
                        c[0] == "reload" || c[0] == "drain";
     if (!known) return fail("unknown command \"" + c[0] + "\"");
-    const std::size_t expected = c[0] == "tenant" ? 2 : 1;
+    const bool changes_tenant =
+        c[0] == "tenant" && c.size() > 1 && (c[1] == "add" || c[1] == "set" || c[1] == "remove");
+    const std::size_t expected = c[0] == "tenant" ? (changes_tenant ? 3 : 2) : 1;
     if (c.size() < expected) return fail("tenant needs a NAME");
     if (c.size() > expected) return fail("unexpected argument \"" + c[expected] + "\"");
+    const bool needs_file = changes_tenant && c[1] != "remove";
+    if (needs_file && options.file.empty()) return fail("tenant " + c[1] + " needs --file F");
+    if (!needs_file && !options.file.empty()) return fail("--file goes with tenant add and set");
     return options;
 }
 
@@ -168,13 +204,28 @@ int run_ctl(std::span<const std::string_view> args) {
     if (!options) return exit_usage;
     const auto& command = options->command;
     const bool mutating = command[0] == "reload" || command[0] == "drain";
+    const bool changes_tenant = command[0] == "tenant" && command.size() == 3;
     const std::string path = command[0] == "status"    ? "/api/v1/status"
                              : command[0] == "tenants" ? "/api/v1/tenants"
-                             : command[0] == "tenant"  ? "/api/v1/tenants/" + command[1]
+                             : command[0] == "tenant"  ? "/api/v1/tenants/" + command.back()
                                                        : "/api/v1/" + command[0];
+    http::verb method = mutating ? http::verb::post : http::verb::get;
+    std::string request_body;
+    if (changes_tenant) {
+        method = command[1] == "remove" ? http::verb::delete_ : http::verb::put;
+        if (method == http::verb::put) {
+            std::string error;
+            const auto definition = read_definition(options->file, error);
+            if (!definition) {
+                std::cerr << "tenantgate ctl: " << error << "\n";
+                return exit_failed;
+            }
+            request_body = *definition;
+        }
+    }
     Reply reply;
     try {
-        reply = call(*options, mutating ? http::verb::post : http::verb::get, path);
+        reply = call(*options, method, path, request_body, changes_tenant && command[1] == "add");
     } catch (const std::exception& e) {
         std::cerr << "tenantgate ctl: " << e.what() << "\n";
         return exit_failed;

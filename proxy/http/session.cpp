@@ -392,9 +392,11 @@ asio::awaitable<std::shared_ptr<UpstreamConnection>> Session<Stream>::select_ups
     std::uint64_t& tried, bool& no_endpoint, bool allow_idle) {
     const auto& pool_name = generation_->active_pool(*tenant_);
     pool_name_ = pool_name;
-    if (tenant_->policy->release && !tenant_->from_template) {
+    // Every named tenant's connection is tagged: a release drains the colour it left, a removed
+    // tenant drains them all.
+    if (!tenant_->from_template) {
         const auto color = generation_->active_color(*tenant_);
-        color_ = routing::color_name(color);
+        if (tenant_->policy->release) color_ = routing::color_name(color);
         slot_.tag_release(tenant_->name, color, false);
     }
     const ResolvedPool* pool = generation_->pool(pool_name);

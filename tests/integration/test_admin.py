@@ -109,13 +109,14 @@ def test_tenants_list_and_single_tenant(upstream, proxy):
     }
     templates = [{"host": "{tenant}.erp.example.com", "pool": "alpha"}]
     p = proxy(tgconfig.render(pools, tenants, tenant_templates=templates))
-    acme = {"name": "acme", "hosts": [HOST, "*.acme.com"], "pool": "alpha", "release": None,
+    acme = {"name": "acme", "origin": "file", "hosts": [HOST, "*.acme.com"], "pool": "alpha",
+            "release": None,
             "active_pool": "alpha", "maintenance": None,
             "limits": {"rate_limit": {"requests_per_second": 200, "burst": 400},
                        "per_client_rate_limit": {"requests_per_second": 20, "burst": 60},
                        "max_in_flight": 128},
             "in_flight": 0, "tunnels": 0}
-    globex = {"name": "globex", "hosts": ["globex.example.com"], "pool": None,
+    globex = {"name": "globex", "origin": "file", "hosts": ["globex.example.com"], "pool": None,
               "release": {"blue": "blue", "green": "green", "active": "green",
                           "configured_active": "green", "drain_timeout": "30s",
                           "switched_at": None, "draining": None},
@@ -295,6 +296,8 @@ def test_wrong_method_answers_405_json_with_allow(gateway):
     for method, path, allowed in (("DELETE", "/api/v1/status", "GET"),
                                   ("PUT", "/api/v1/tenants", "GET"),
                                   ("POST", "/api/v1/tenants/acme", "GET"),
+                                  ("POST", "/api/v1/tenants/acme", "PUT"),
+                                  ("POST", "/api/v1/tenants/acme", "DELETE"),
                                   ("GET", "/api/v1/reload", "POST"),
                                   ("GET", "/api/v1/drain", "POST"),
                                   ("POST", "/healthz", "GET")):

@@ -195,11 +195,46 @@ def test_default_admin_url(tenantgate_bin, tmp_path):
 
 
 @pytest.mark.parametrize("args", [[], ["frobnicate"], ["tenant"], ["--bogus", "status"],
-                                  ["--admin"]],
+                                  ["--admin"], ["tenant", "add", "x"], ["tenant", "set"],
+                                  ["tenant", "remove", "x", "--file", "f.json"]],
                          ids=["no-command", "unknown-command", "tenant-without-name",
-                              "unknown-flag", "admin-without-url"])
+                              "unknown-flag", "admin-without-url", "add-without-file",
+                              "set-without-name", "remove-with-file"])
 def test_usage_errors_exit_2(tenantgate_bin, tmp_path, args):
     # A closed admin port first (except where --admin itself is the error): a usage error must
     # be reported before any connection attempt, and nothing else gets contacted.
     prefix = [] if args == ["--admin"] else ["--admin", f"http://127.0.0.1:{harness.closed_port()}"]
     failed(ctl(tenantgate_bin, *prefix, *args, cwd=tmp_path, timeout=10), code=2)
+
+
+def test_tenant_add_set_remove(upstream, proxy, tmp_path):
+    up = upstream("alpha")
+    p = proxy(tgconfig.render({"alpha": tgconfig.pool(up)},
+                              {"acme": {"hosts": ["erp.acme.com"], "pool": "alpha"}}))
+    yaml_file = tmp_path / "initech.yaml"
+    yaml_file.write_text("hosts: [erp.initech.com, initech.erp.example.com]\n"
+                         "pool: alpha\n"
+                         "rate_limit: { requests_per_second: 50, burst: 100 }\n"
+                         "odoo_dbfilter_header: true\n")
+    out = ok(ctl_to(p, "tenant", "add", "initech", "--file", str(yaml_file)))
+    assert "result: created" in out and "tenant.origin: api" in out, out
+    assert p.get("/echo", "erp.initech.com").status == 200
+    # add never replaces; set does, from JSON as well.
+    err = failed(ctl_to(p, "tenant", "add", "initech", "--file", str(yaml_file)))
+    assert "412" in err and "already exists" in err, err
+    json_file = tmp_path / "initech.json"
+    json_file.write_text(json.dumps({"hosts": ["erp.initech.com"], "pool": "alpha",
+                                     "max_in_flight": 7}))
+    assert "result: replaced" in ok(ctl_to(p, "tenant", "set", "initech", "--file",
+                                           str(json_file)))
+    assert p.get("/echo", "initech.erp.example.com").status == 404
+    shown = json.loads(ok(ctl_to(p, "--json", "tenant", "initech")))
+    assert shown["limits"]["max_in_flight"] == 7 and shown["origin"] == "api"
+    # Errors come back one per line, with their key paths.
+    bad_file = tmp_path / "bad.yaml"
+    bad_file.write_text("hosts: [erp.hooli.com]\npool: alpha\nrate_limit: { burst: 5 }\n")
+    err = failed(ctl_to(p, "tenant", "set", "hooli", "--file", str(bad_file)))
+    assert "tenants.hooli.rate_limit: missing required key \"requests_per_second\"" in err, err
+    assert "result: removed" in ok(ctl_to(p, "tenant", "remove", "initech"))
+    assert p.get("/echo", "erp.initech.com").status == 404
+    assert "412" not in failed(ctl_to(p, "tenant", "remove", "initech"))
