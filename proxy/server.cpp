@@ -417,13 +417,12 @@ asio::awaitable<std::optional<std::string>> Server::change_runtime(RuntimeState 
 }
 
 void Server::adopt_runtime(RuntimeState next) {
-    if (next.version <= runtime_->state().version) return;
     // Kept whole, tenants this replica does not know included: its config may be the one
     // behind, and what it pushes later must not erase them for the others.
     std::string error;
     if (!state_file_->save(next, error))
         ops_log::error("state from another replica applied but not saved", {{"reason", error}});
-    ops_log::info("runtime state from another replica",
+    ops_log::info("runtime state merged with the other replicas'",
                   {{"origin", next.origin}, {"version", std::to_string(next.version), true}});
     runtime_->apply(std::move(next), std::chrono::system_clock::now(), Clock::now());
     if (!workers_.empty())

@@ -56,7 +56,8 @@ class Server {
     /// Persists `next`, makes it current on every worker and shares it with the other
     /// replicas; returns why it could not be persisted (then nothing changed).
     asio::awaitable<std::optional<std::string>> change_runtime(RuntimeState next);
-    /// A newer state from another replica: kept in the state file and made current here.
+    /// The state merged with the other replicas' (StateSync decides): kept in the state file
+    /// and made current here.
     void adopt_runtime(RuntimeState next);
     /// Ends each release drain once its colour has no connection left on any worker.
     asio::awaitable<void> drain_watch_loop();

@@ -601,7 +601,9 @@ asio::awaitable<typename Session<Stream>::Attempt> Session<Stream>::exchange(
         auto [ec, _] = co_await http::async_read_header(upstream, connection->buffer,
                                                         response_parser, use_nothrow);
         if (ec) {
-            if (parks && slot_.closing_for_release()) co_return Attempt::release_drained;
+            const bool drained = parks && slot_.closing_for_release();
+            if (parks) slot_.set_long_lived(false);  // whatever is answered now is not cut
+            if (drained) co_return Attempt::release_drained;
             if (slot_.timed_out()) co_return Attempt::upstream_timeout;
             const bool nothing_received = ec == http::error::end_of_stream ||
                                           ec == asio::error::connection_reset ||
