@@ -333,6 +333,22 @@ class Proxy:
         return httpraw.request(self.admin_port, method, path, f"127.0.0.1:{self.admin_port}",
                                headers, body, timeout=timeout)
 
+    def admin_call(self, method: str, path: str, body=None, token: str | None = ADMIN_TOKEN,
+                   timeout: float = 5.0) -> httpraw.Response:
+        """A mutating admin call: `body` is a JSON-able object (bytes are sent as they are),
+        with `Authorization: Bearer token` (token=None: no Authorization header)."""
+        data = body if isinstance(body, bytes) else b"" if body is None else json.dumps(body).encode()
+        headers = [("Content-Type", "application/json")] if data else []
+        if token is not None:
+            headers.append(("Authorization", f"Bearer {token}"))
+        return self.admin_request(method, path, headers, data, timeout)
+
+    def admin_json(self, path: str) -> dict:
+        """A GET on the admin API that must answer 200 with JSON."""
+        resp = self.admin_get(path)
+        assert resp.status == 200, f"GET {path}: {resp!r}"
+        return resp.json()
+
     # ---- signals -------------------------------------------------------------------------
     def signal(self, sig: int) -> None:
         assert self.proc.poll() is None, f"tenantgate already exited: {tail(self.stderr_path)}"
