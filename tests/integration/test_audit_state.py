@@ -362,9 +362,8 @@ def test_three_replicas_see_a_switch_and_a_maintenance_toggle_within_a_second(
     assert late.get("/echo/late", OTHER).status == 503
 
 
-@needs_redis
-def test_redis_down_local_changes_work_and_reach_the_others_once_it_is_back(
-        upstream, proxy, redis):  # noqa: F811
+def two_replicas_then_redis_down(upstream, proxy, redis):
+    """Two replicas sharing a Redis that is then killed; both have seen it go."""
     r = redis()
     blue, green = upstream("blue"), upstream("green")
     text = redis_config(blue, green, r.url)
@@ -374,6 +373,13 @@ def test_redis_down_local_changes_work_and_reach_the_others_once_it_is_back(
     r.kill()
     for p in (first, second):
         wait_redis_up(p, 0)
+    return r, first, second
+
+
+@needs_redis
+def test_redis_down_local_changes_work_and_reach_the_others_once_it_is_back(
+        upstream, proxy, redis):  # noqa: F811
+    r, first, second = two_replicas_then_redis_down(upstream, proxy, redis)
     switch(first, "green", drain_timeout="0s")
     put_maintenance(first, {"enabled": True, "message": "offline change"}, "globex")
     assert served_by(first) == "green" and first.get("/echo/o", OTHER).status == 503
@@ -390,15 +396,7 @@ def test_redis_down_local_changes_work_and_reach_the_others_once_it_is_back(
 @needs_redis
 def test_changes_made_on_two_replicas_while_redis_is_down_are_both_kept(
         upstream, proxy, redis):  # noqa: F811
-    r = redis()
-    blue, green = upstream("blue"), upstream("green")
-    text = redis_config(blue, green, r.url)
-    first, second = proxy(text), proxy(text)
-    for p in (first, second):
-        wait_redis_up(p, 1)
-    r.kill()
-    for p in (first, second):
-        wait_redis_up(p, 0)
+    r, first, second = two_replicas_then_redis_down(upstream, proxy, redis)
     # Different things changed on each side of the outage, the later one on `second`.
     switch(first, "green", drain_timeout="0s")
     put_maintenance(second, {"enabled": True, "message": "later change"}, "globex")
