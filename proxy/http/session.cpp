@@ -530,14 +530,37 @@ asio::awaitable<std::shared_ptr<UpstreamConnection>> Session<Stream>::select_ups
     const auto& endpoint = endpoints[*chosen];
     upstream_label_ = endpoint.label;
 
+    // send_proxy_protocol: the upstream takes the connection's first bytes as the client's
+    // address, so a kept connection serves that client again and no other.
+    std::optional<config::IpAddress> proxied_for;
+    if (pool->config->send_proxy_protocol) {
+        const auto peer = to_ip(peer_.address());
+        proxied_for = client_address(peer).value_or(peer);
+    }
     if (allow_idle && !websocket_) {
-        if (auto idle = worker_.upstreams().lease(endpoint.address)) co_return idle;
+        if (auto idle =
+                worker_.upstreams().lease(endpoint.address, proxied_for ? &*proxied_for : nullptr))
+            co_return idle;
     }
     auto connection =
         std::make_shared<UpstreamConnection>(client_socket().get_executor(), endpoint.address);
     slot_.watch_upstream(&connection->socket);
     arm(generation_->config().timeouts.upstream_connect);
     auto [ec] = co_await connection->socket.async_connect(endpoint.address, use_nothrow);
+    if (!ec && proxied_for) {
+        // The client's port is known only when it is the peer, not from X-Forwarded-For.
+        const proxy_protocol::Endpoint source{
+            *proxied_for, client_ip_ == peer_ip_ ? peer_.port() : std::uint16_t{0}};
+        const tcp::endpoint local =
+            proxy_destination_ ? *proxy_destination_ : client_socket().local_endpoint(ec);
+        std::array<std::uint8_t, proxy_protocol::max_written_length> header;
+        const std::size_t length =
+            proxy_protocol::write_v2(source, {to_ip(local.address()), local.port()}, header);
+        if (!ec)
+            std::tie(ec, std::ignore) =
+                co_await write_bytes(connection->socket, asio::buffer(header.data(), length));
+        connection->proxied_for = proxied_for;
+    }
     slot_.watch_upstream(nullptr);
     if (ec) {
         tried |= std::uint64_t{1} << *chosen;  // a retry goes to another endpoint
