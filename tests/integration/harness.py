@@ -11,6 +11,7 @@ import os
 import pathlib
 import re
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
@@ -22,6 +23,7 @@ import tgconfig
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 FAKE_UPSTREAM = REPO / "tests" / "fakes" / "odoo_upstream.py"
+HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 READY_TIMEOUT = 20.0
 UPSTREAM_START_TIMEOUT = 10.0
 STOP_TIMEOUT = 15.0
@@ -149,6 +151,31 @@ def terminate(proc: subprocess.Popen, timeout: float) -> int | None:
         proc.kill()
         proc.wait(10)
         return None
+
+
+# ---- HAProxy (an edge or a load balancer in front of tenantgate) ----------------------------
+class HAProxy:
+    """HAProxy in the foreground (-db) on `config_text`, written to workdir/NAME.cfg; its output
+    goes to workdir/NAME.log."""
+
+    def __init__(self, workdir: pathlib.Path, name: str, config_text: str, env=None):
+        self.config_path = workdir / f"{name}.cfg"
+        self.config_path.write_text(config_text)
+        self.log_path = workdir / f"{name}.log"
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([HAPROXY, "-db", "-f", str(self.config_path)],
+                                     env={**os.environ, **(env or {})}, stdout=self._log,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+    def check_running(self) -> None:
+        if self.proc.poll() is not None:
+            raise AssertionError(f"haproxy exited with code {self.proc.returncode}: "
+                                 f"{tail(self.log_path)}")
+
+    def stop(self) -> int | None:
+        rc = terminate(self.proc, 5)
+        self._log.close()
+        return rc
 
 
 # ---- fake upstream ---------------------------------------------------------------------------
