@@ -45,8 +45,8 @@ std::string temporary_path(const std::string& target) {
 
 /// Makes the rename itself durable: without this, a power loss may bring the old name back.
 bool sync_directory(const std::string& target, std::string& error) {
-    std::string directory = std::filesystem::path(target).parent_path().string();
-    if (directory.empty()) directory = ".";
+    const auto parent = std::filesystem::path(target).parent_path();
+    const std::string directory = parent.empty() ? std::string(".") : parent.string();
     const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
         error = failure("cannot open directory", directory, errno);
