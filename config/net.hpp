@@ -16,6 +16,8 @@ namespace tg::config {
 struct IpAddress {
     bool v6 = false;
     std::array<std::uint8_t, 16> bytes{};
+
+    bool operator==(const IpAddress&) const = default;
 };
 
 /// Dotted IPv4 or RFC 4291 IPv6 text. An IPv4-mapped address (::ffff:a.b.c.d) comes back as

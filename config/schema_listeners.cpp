@@ -40,11 +40,13 @@ TlsSettings parse_tls(const Field& field, const std::string& base_dir, Diagnosti
 
 Listener parse_listener(const Field& field, const std::string& base_dir, Diagnostics& diag) {
     Listener listener;
-    const MapReader map(field, {"name", "address", "redirect_https", "tls"}, diag);
+    const MapReader map(field, {"name", "address", "redirect_https", "proxy_protocol", "tls"},
+                        diag);
     set_if(read_string(map.require("name"), diag), listener.name);
     // Port 0 binds any free port: tests and side-by-side instances rely on it.
     set_if(read_host_port(map.require("address"), true, diag), listener.address);
     set_if(read_bool(map.get("redirect_https"), diag), listener.redirect_https);
+    set_if(read_bool(map.get("proxy_protocol"), diag), listener.proxy_protocol);
     if (const auto tls = map.get("tls")) listener.tls = parse_tls(*tls, base_dir, diag);
     return listener;
 }

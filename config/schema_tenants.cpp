@@ -52,7 +52,8 @@ HealthCheck parse_health_check(const Field& field, Diagnostics& diag) {
 Pool parse_pool(std::string name, const Field& field, Diagnostics& diag) {
     Pool pool;
     pool.name = std::move(name);
-    const MapReader map(field, {"web", "longpolling", "balance", "health_check"}, diag);
+    const MapReader map(
+        field, {"web", "longpolling", "balance", "health_check", "send_proxy_protocol"}, diag);
     pool.web = parse_endpoints(map.require("web"), diag);
     pool.longpolling = parse_endpoints(map.get("longpolling"), diag);
     set_if(read_enum<Balance>(map.get("balance"),
@@ -63,6 +64,7 @@ Pool parse_pool(std::string name, const Field& field, Diagnostics& diag) {
            pool.balance);
     if (const auto check = map.get("health_check"))
         pool.health_check = parse_health_check(*check, diag);
+    set_if(read_bool(map.get("send_proxy_protocol"), diag), pool.send_proxy_protocol);
     return pool;
 }
 

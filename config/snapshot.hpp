@@ -45,6 +45,8 @@ struct Listener {
     std::string name;
     HostPort address;
     bool redirect_https = false;
+    /// Every connection starts with a PROXY v1/v2 header from a `trusted_proxies` peer.
+    bool proxy_protocol = false;
     std::optional<TlsSettings> tls;
 };
 
@@ -93,6 +95,7 @@ struct Pool {
     std::vector<HostPort> longpolling;  ///< empty: long-lived routes use `web`
     Balance balance = Balance::round_robin;
     std::optional<HealthCheck> health_check;
+    bool send_proxy_protocol = false;  ///< a PROXY v2 header opens every upstream connection
 };
 
 struct RateLimit {

@@ -62,6 +62,12 @@ void check_listeners(const Snapshot& snapshot, Diagnostics& diag) {
         if (listener.tls && listener.redirect_https) {
             diag.warning(child_path(path, "redirect_https"), "has no effect on a TLS listener");
         }
+        // The header is believed only from trusted_proxies: without any, nothing could connect.
+        if (listener.proxy_protocol && snapshot.trusted_proxies.empty() &&
+            usable(diag, child_path(path, "proxy_protocol"))) {
+            diag.error(child_path(path, "proxy_protocol"),
+                       "needs trusted_proxies: a PROXY header is accepted only from them");
+        }
     }
     const auto admin = addresses.find(endpoint_key(snapshot.admin.address));
     if (snapshot.admin.address.port != 0 && admin != addresses.end() &&

@@ -62,11 +62,13 @@ class ConnectionSlot : public boost::intrusive::list_base_hook<
         release_tenant_ = tenant;
         release_color_ = color;
         long_lived_ = long_lived;
+        closing_for_release_ = false;
     }
     void set_long_lived(bool long_lived) { long_lived_ = long_lived; }
     void untag_release() {
         release_tenant_ = {};
         long_lived_ = false;
+        closing_for_release_ = false;
     }
     std::string_view release_tenant() const { return release_tenant_; }
     config::Color release_color() const { return release_color_; }

@@ -21,7 +21,9 @@ constexpr std::string_view usage =
     "usage: tenantgate [run] [--config FILE]   serve (default: the embedded demo config)\n"
     "       tenantgate check --config FILE     validate a config file and exit\n"
     "       tenantgate ctl [--admin URL] [--token-file F] [--json] COMMAND\n"
-    "                  status | tenants | tenant NAME | reload | drain\n"
+    "                  status | tenants | tenant NAME | reload | drain | audit [--limit N]\n"
+    "                  maintenance on|off [--tenant NAME] [--message TEXT] [--retry-after S]\n"
+    "                  release NAME --to blue|green [--drain-timeout D] [--force]\n"
     "       tenantgate --version | --help\n";
 
 struct CommandLine {

@@ -86,7 +86,13 @@ std::vector<tls::CertificateSummary> certificates_of(const TlsStores& stores) {
 }
 
 ListenerInfo listener_info(const config::Listener& listener, std::size_t index) {
-    ListenerInfo info{listener.name, index, listener.tls.has_value(), listener.redirect_https, {}};
+    ListenerInfo info{listener.name,
+                      index,
+                      listener.tls.has_value(),
+                      listener.redirect_https,
+                      {},
+                      listener.proxy_protocol,
+                      std::make_shared<LogThrottle>()};
     if (listener.tls && listener.tls->hsts_seconds > 0)
         info.hsts = "max-age=" + std::to_string(listener.tls->hsts_seconds);
     return info;
@@ -201,11 +207,12 @@ asio::awaitable<void> Server::start() {
         const std::size_t index = listener_names.size();
         listener_names.push_back(listener.name);
         auto address = bind_address(listener.address);
+        const ListenerInfo info = listener_info(listener, index);  // one refusal log for all
         for (auto& worker : workers_) {
             auto acceptor = open_acceptor(worker->context(), address, true);
             address =
                 acceptor.local_endpoint();  // port 0: every worker shares the first one's port
-            worker->add_acceptor(std::move(acceptor), listener_info(listener, index));
+            worker->add_acceptor(std::move(acceptor), info);
         }
         ops_log::info("listening",
                       {{"listener", listener.name}, {"address", endpoint_text(address)}});
@@ -311,7 +318,8 @@ asio::awaitable<std::vector<std::string>> Server::reload_config() {
         if (next.listeners.size() != snapshot_->listeners.size()) return false;
         for (std::size_t i = 0; i < next.listeners.size(); ++i)
             if (next.listeners[i].name != snapshot_->listeners[i].name ||
-                next.listeners[i].address.text != snapshot_->listeners[i].address.text)
+                next.listeners[i].address.text != snapshot_->listeners[i].address.text ||
+                next.listeners[i].proxy_protocol != snapshot_->listeners[i].proxy_protocol)
                 return false;
         return next.admin.address.text == snapshot_->admin.address.text &&
                next.workers == snapshot_->workers && next.access_log == snapshot_->access_log &&
@@ -437,13 +445,12 @@ asio::awaitable<std::optional<std::string>> Server::change_runtime(RuntimeState 
 }
 
 void Server::adopt_runtime(RuntimeState next) {
-    if (next.version <= runtime_->state().version) return;
     // Kept whole, tenants this replica does not know included: its config may be the one
     // behind, and what it pushes later must not erase them for the others.
     std::string error;
     if (!state_file_->save(next, error))
         ops_log::error("state from another replica applied but not saved", {{"reason", error}});
-    ops_log::info("runtime state from another replica",
+    ops_log::info("runtime state merged with the other replicas'",
                   {{"origin", next.origin}, {"version", std::to_string(next.version), true}});
     const bool tenants_changed = next.tenants != runtime_->state().tenants;
     runtime_->apply(std::move(next), std::chrono::system_clock::now(), Clock::now());

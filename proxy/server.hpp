@@ -57,7 +57,8 @@ class Server {
     /// Persists `next`, makes it current on every worker and shares it with the other
     /// replicas; returns why it could not be persisted (then nothing changed).
     asio::awaitable<std::optional<std::string>> change_runtime(RuntimeState next);
-    /// A newer state from another replica: kept in the state file and made current here.
+    /// The state merged with the other replicas' (StateSync decides): kept in the state file
+    /// and made current here.
     void adopt_runtime(RuntimeState next);
     /// Rebuilds `snapshot_` from the config file's snapshot and the runtime tenants (parsing
     /// only definitions that changed), logs each runtime tenant left out, and drains tenants

@@ -14,6 +14,7 @@
 #include "proxy/generation.hpp"
 #include "proxy/io.hpp"
 #include "proxy/observe/access_log.hpp"
+#include "proxy/observe/log_throttle.hpp"
 #include "proxy/observe/worker_metrics.hpp"
 #include "proxy/upstream/upstream_pool.hpp"
 
@@ -26,6 +27,9 @@ struct ListenerInfo {
     bool tls = false;
     bool redirect_https = false;  ///< plain listener answering 308 to https (ACME excepted)
     std::string hsts;             ///< Strict-Transport-Security value; empty: none
+    bool proxy_protocol = false;  ///< every connection starts with a PROXY header
+    /// Refused PROXY headers: one ops log line per second for the listener, across workers.
+    std::shared_ptr<LogThrottle> refusal_log;
 };
 
 /// One thread with its own io_context (concurrency hint 1), its own SO_REUSEPORT acceptors,

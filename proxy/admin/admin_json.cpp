@@ -20,11 +20,15 @@ json::object error_body(std::string message) {
     return {{"error", std::move(message)}};
 }
 
+json::object maintenance_setting_json(const Maintenance& maintenance) {
+    return {{"enabled", maintenance.enabled},
+            {"message", maintenance.message},
+            {"retry_after", maintenance.retry_after}};
+}
+
 json::value maintenance_json(const Maintenance* maintenance) {
     if (!maintenance || !maintenance->enabled) return nullptr;
-    return json::object{{"enabled", true},
-                        {"message", maintenance->message},
-                        {"retry_after", maintenance->retry_after}};
+    return maintenance_setting_json(*maintenance);
 }
 
 std::string rfc3339(std::chrono::system_clock::time_point time) {

@@ -17,7 +17,10 @@ http::response<http::string_body> json_response(http::status status, const boost
 /// `{"error": message}`.
 boost::json::object error_body(std::string message);
 
-/// A maintenance as the API shows it: null when off.
+/// A maintenance setting as the API and the audit show it: enabled, message, retry_after.
+boost::json::object maintenance_setting_json(const Maintenance& maintenance);
+
+/// A tenant's maintenance as the API shows it: null when off.
 boost::json::value maintenance_json(const Maintenance* maintenance);
 
 /// An RFC 3339 UTC time with milliseconds.

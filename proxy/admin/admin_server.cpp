@@ -10,7 +10,6 @@
 #include "proxy/admin/admin_json.hpp"
 #include "proxy/observe/metrics_collector.hpp"
 #include "proxy/state/budget_sync.hpp"
-#include "proxy/state/runtime_state_json.hpp"
 #include "routing/release.hpp"
 
 namespace tg::proxy {
@@ -95,13 +94,16 @@ asio::awaitable<void> AdminServer::serve(tcp::socket socket) {
         if (read_ec == http::error::end_of_stream || read_ec == beast::error::timeout) break;
         Response response;
         bool keep_alive = false;
-        if (read_ec) {
+        if (read_ec == http::error::body_limit) {
+            // A mutating call still gets its audit line (SPEC §5), with what was too large.
+            response = co_await handle(parser.get(), client, true);
+        } else if (read_ec) {
             response =
                 json_response(http::status::bad_request, error_body("malformed request"), 11);
         } else {
             const auto& request = parser.get();
             keep_alive = request.keep_alive();
-            response = co_await handle(request, client);
+            response = co_await handle(request, client, false);
             response.version(request.version());
         }
         response.keep_alive(keep_alive);
@@ -132,7 +134,8 @@ std::optional<AdminServer::Response> AdminServer::refuse_unauthorized(
 }
 
 asio::awaitable<AdminServer::Response> AdminServer::handle(const Request& request,
-                                                           const std::string& client) {
+                                                           const std::string& client,
+                                                           bool body_too_large) {
     const std::string_view target = request.target();
     const std::string_view path = target.substr(0, target.find('?'));
     const unsigned version = request.version();
@@ -179,10 +182,16 @@ asio::awaitable<AdminServer::Response> AdminServer::handle(const Request& reques
         (request.method() == http::verb::put || request.method() == http::verb::delete_)) {
         const bool put = request.method() == http::verb::put;
         co_return co_await change(request, client, put ? "tenant_set" : "tenant_remove",
-                                  std::string(tenant_name));
+                                  std::string(tenant_name), body_too_large);
     }
     const bool is_read_path = path == "/api/v1/status" || path == "/api/v1/tenants" ||
                               path == "/api/v1/audit" || is_tenant_resource;
+    const bool is_mutating_path = path == "/api/v1/reload" || path == "/api/v1/drain" ||
+                                  path == "/api/v1/maintenance" ||
+                                  (is_tenant_path && !tenant_action.empty());
+    if (body_too_large && !is_mutating_path)
+        co_return json_response(http::status::payload_too_large, error_body("body too large"),
+                                version);
     if (is_read_path) {
         if (!read)
             co_return method_not_allowed(is_tenant_resource ? "GET, HEAD, PUT, DELETE"
@@ -200,18 +209,20 @@ asio::awaitable<AdminServer::Response> AdminServer::handle(const Request& reques
     };
     if (path == "/api/v1/reload" || path == "/api/v1/drain") {
         if (auto refusal = mutating(http::verb::post, "POST")) co_return std::move(*refusal);
-        co_return co_await change(request, client, path.substr(path.rfind('/') + 1), std::nullopt);
+        co_return co_await change(request, client, path.substr(path.rfind('/') + 1), std::nullopt,
+                                  body_too_large);
     }
     if (path == "/api/v1/maintenance") {
         if (auto refusal = mutating(http::verb::put, "PUT")) co_return std::move(*refusal);
-        co_return co_await change(request, client, "maintenance", std::nullopt);
+        co_return co_await change(request, client, "maintenance", std::nullopt, body_too_large);
     }
     if (is_tenant_path) {
         const bool release = tenant_action == "release";
         if (auto refusal =
                 mutating(release ? http::verb::post : http::verb::put, release ? "POST" : "PUT"))
             co_return std::move(*refusal);
-        co_return co_await change(request, client, tenant_action, std::string(tenant_name));
+        co_return co_await change(request, client, tenant_action, std::string(tenant_name),
+                                  body_too_large);
     }
     co_return json_response(http::status::not_found, error_body("no such admin endpoint"), version);
 }
@@ -219,7 +230,8 @@ asio::awaitable<AdminServer::Response> AdminServer::handle(const Request& reques
 asio::awaitable<AdminServer::Response> AdminServer::change(const Request& request,
                                                            const std::string& client,
                                                            std::string_view action,
-                                                           std::optional<std::string> tenant) {
+                                                           std::optional<std::string> tenant,
+                                                           bool body_too_large) {
     AuditEntry audit;
     audit.time = std::chrono::system_clock::now();
     audit.token_fingerprint = token_fingerprint(bearer_token(request));
@@ -229,6 +241,11 @@ asio::awaitable<AdminServer::Response> AdminServer::change(const Request& reques
     Response response;
     if (auto refusal = refuse_unauthorized(request))
         response = std::move(*refusal);
+    else if (body_too_large)
+        response = json_response(
+            http::status::payload_too_large,
+            error_body("body over " + std::to_string(admin_body_limit / 1024) + " KiB"),
+            request.version());
     else if (action == "drain") {
         actions_.drain();
         response =
@@ -282,24 +299,22 @@ AdminServer::Response AdminServer::status(const Request& request) const {
     if (const auto* sync = state_.budget_sync)
         redis = json::object{
             {"url", sync->address().display}, {"up", sync->up()}, {"replicas", sync->replicas()}};
-    return json_response(http::status::ok,
-                         {{"version", TG_VERSION},
-                          {"config_generation", state_.config_generation},
-                          {"uptime_seconds", uptime.count()},
-                          {"connections", connections},
-                          {"draining", state_.draining},
-                          {"workers", state_.workers},
-                          {"redis", std::move(redis)},
-                          {"maintenance", to_json(runtime_.state().global_maintenance)}},
-                         request.version());
+    return json_response(
+        http::status::ok,
+        {{"version", TG_VERSION},
+         {"config_generation", state_.config_generation},
+         {"uptime_seconds", uptime.count()},
+         {"connections", connections},
+         {"draining", state_.draining},
+         {"workers", state_.workers},
+         {"redis", std::move(redis)},
+         {"maintenance", maintenance_setting_json(runtime_.state().global_maintenance)}},
+        request.version());
 }
 
-namespace {
-
-std::map<std::string, TenantLoad, std::less<>> tenant_loads(
-    const std::vector<const WorkerMetrics*>& workers) {
-    std::map<std::string, TenantLoad, std::less<>> loads;
-    for (const auto* worker : workers)
+TenantLoads AdminServer::tenant_loads() const {
+    TenantLoads loads;
+    for (const auto* worker : workers_)
         worker->for_each_tenant([&](const std::string& name, const TenantSeries& series) {
             auto& load = loads[name];
             load.in_flight += series.in_flight.value();
@@ -309,15 +324,8 @@ std::map<std::string, TenantLoad, std::less<>> tenant_loads(
     return loads;
 }
 
-}  // namespace
-
-json::object AdminServer::tenant_json(const config::Tenant& tenant) const {
-    return tenant_json(tenant, tenant_loads(workers_));
-}
-
-json::object AdminServer::tenant_json(
-    const config::Tenant& tenant,
-    const std::map<std::string, TenantLoad, std::less<>>& loads) const {
+json::object AdminServer::tenant_json(const config::Tenant& tenant,
+                                      const TenantLoads& loads) const {
     const auto found_load = loads.find(tenant.name);
     const TenantLoad load = found_load == loads.end() ? TenantLoad{} : found_load->second;
     const Runtime& runtime = *runtime_.runtime();
@@ -369,7 +377,7 @@ json::object AdminServer::tenant_json(
 AdminServer::Response AdminServer::tenants(const Request& request) const {
     json::array list;
     list.reserve(state_.snapshot->tenants.size());
-    const auto loads = tenant_loads(workers_);
+    const auto loads = tenant_loads();
     for (const auto& [name, tenant] : state_.snapshot->tenants)
         list.push_back(tenant_json(tenant, loads));
     json::array templates;
@@ -386,7 +394,8 @@ AdminServer::Response AdminServer::tenant(const Request& request, std::string_vi
         return json_response(http::status::not_found,
                              error_body("unknown tenant \"" + std::string(name) + "\""),
                              request.version());
-    return json_response(http::status::ok, tenant_json(found->second), request.version());
+    return json_response(http::status::ok, tenant_json(found->second, tenant_loads()),
+                         request.version());
 }
 
 }  // namespace tg::proxy

@@ -46,8 +46,9 @@ struct ServerState {
 struct TenantLoad {
     std::int64_t in_flight = 0;
     std::int64_t tunnels = 0;
-    std::int64_t draining = 0;
+    std::int64_t draining = 0;  ///< on the colour a release is draining
 };
+using TenantLoads = std::map<std::string, TenantLoad, std::less<>>;
 
 /// What the admin API can ask of the server.
 struct AdminActions {
@@ -75,10 +76,13 @@ class AdminServer {
 
     asio::awaitable<void> accept_loop();
     asio::awaitable<void> serve(tcp::socket socket);
-    asio::awaitable<Response> handle(const Request& request, const std::string& client);
+    /// `body_too_large`: the body was cut at the limit; the call is answered 413 (and audited).
+    asio::awaitable<Response> handle(const Request& request, const std::string& client,
+                                     bool body_too_large);
     /// A mutating call: authorised, carried out and audited, accepted or refused (SPEC §5).
     asio::awaitable<Response> change(const Request& request, const std::string& client,
-                                     std::string_view action, std::optional<std::string> tenant);
+                                     std::string_view action, std::optional<std::string> tenant,
+                                     bool body_too_large);
     /// Empty when `request` may proceed; else the 401/403 answer.
     std::optional<Response> refuse_unauthorized(const Request& request) const;
     Response status(const Request& request) const;
@@ -97,12 +101,10 @@ class AdminServer {
     /// DELETE /api/v1/tenants/NAME: removes a runtime tenant; its connections drain.
     asio::awaitable<Response> delete_tenant(const Request& request, const std::string& tenant,
                                             AuditEntry& audit);
+    /// Every tenant's connections, summed over the workers (one lock per worker).
+    TenantLoads tenant_loads() const;
     /// A tenant's state as GET /api/v1/tenants/NAME shows it.
-    boost::json::object tenant_json(const config::Tenant& tenant) const;
-    /// The same with the per-tenant load already summed (once for a whole listing).
-    boost::json::object tenant_json(
-        const config::Tenant& tenant,
-        const std::map<std::string, TenantLoad, std::less<>>& loads) const;
+    boost::json::object tenant_json(const config::Tenant& tenant, const TenantLoads& loads) const;
 
     asio::io_context& control_;
     tcp::acceptor acceptor_;

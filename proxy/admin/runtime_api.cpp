@@ -8,7 +8,6 @@
 #include "proxy/admin/admin_server.hpp"
 #include "proxy/admin/runtime_requests.hpp"
 #include "proxy/observe/ops_log.hpp"
-#include "proxy/state/runtime_state_json.hpp"
 #include "routing/freeze_window.hpp"
 #include "routing/release.hpp"
 
@@ -62,7 +61,8 @@ AdminServer::Response AdminServer::audit_lines(const Request& request) const {
 asio::awaitable<AdminServer::Response> AdminServer::set_maintenance(
     const Request& request, const std::optional<std::string>& tenant, AuditEntry& audit) {
     const unsigned version = request.version();
-    if (tenant && !state_.snapshot->tenants.contains(*tenant))
+    const auto snapshot = state_.snapshot;  // a reload may replace it while this call waits
+    if (tenant && !snapshot->tenants.contains(*tenant))
         co_return json_response(http::status::not_found,
                                 error_body("unknown tenant \"" + *tenant + "\""), version);
     const RuntimeState& state = runtime_.state();
@@ -71,35 +71,37 @@ asio::awaitable<AdminServer::Response> AdminServer::set_maintenance(
         const auto found = state.tenant_maintenance.find(*tenant);
         before = found == state.tenant_maintenance.end() ? Maintenance{} : found->second;
     }
-    audit.before = to_json(before);
+    audit.before = maintenance_setting_json(before);
     std::string error;
     const auto wanted = parse_maintenance_request(request.body(), error);
     if (!wanted) co_return json_response(http::status::bad_request, error_body(error), version);
-    audit.after = to_json(*wanted);
+    audit.after = maintenance_setting_json(*wanted);
     const json::value tenant_value = tenant ? json::value(*tenant) : json::value(nullptr);
-    if (*wanted == before)
-        co_return json_response(
-            http::status::ok,
-            {{"result", "unchanged"}, {"tenant", tenant_value}, {"maintenance", to_json(before)}},
-            version);
+    if (wanted->same_setting(before))
+        co_return json_response(http::status::ok,
+                                {{"result", "unchanged"},
+                                 {"tenant", tenant_value},
+                                 {"maintenance", maintenance_setting_json(before)}},
+                                version);
     if (auto failure = co_await actions_.change_runtime(
             runtime_.with_maintenance(tenant, *wanted, std::chrono::system_clock::now())))
         co_return json_response(http::status::internal_server_error, error_body(*failure), version);
     ops_log::info(wanted->enabled ? "maintenance on" : "maintenance off",
                   {{"tenant", tenant ? *tenant : std::string()}});
-    co_return json_response(
-        http::status::ok,
-        {{"result", "updated"}, {"tenant", tenant_value}, {"maintenance", to_json(*wanted)}},
-        version);
+    co_return json_response(http::status::ok,
+                            {{"result", "updated"},
+                             {"tenant", tenant_value},
+                             {"maintenance", maintenance_setting_json(*wanted)}},
+                            version);
 }
 
 asio::awaitable<AdminServer::Response> AdminServer::switch_release(const Request& request,
                                                                    const std::string& tenant,
                                                                    AuditEntry& audit) {
     const unsigned version = request.version();
-    const auto& snapshot = *state_.snapshot;
-    const auto found = snapshot.tenants.find(tenant);
-    if (found == snapshot.tenants.end())
+    const auto snapshot = state_.snapshot;  // a reload may replace it while this call waits
+    const auto found = snapshot->tenants.find(tenant);
+    if (found == snapshot->tenants.end())
         co_return json_response(http::status::not_found,
                                 error_body("unknown tenant \"" + tenant + "\""), version);
     const auto& configured = found->second.policy.release;
@@ -118,15 +120,16 @@ asio::awaitable<AdminServer::Response> AdminServer::switch_release(const Request
     audit.before = release_change_json(from, std::nullopt);
     audit.after = release_change_json(wanted->active, drain_timeout);
     if (from == wanted->active)
-        co_return json_response(http::status::ok,
-                                {{"result", "unchanged"},
-                                 {"tenant", tenant},
-                                 {"forced", false},
-                                 {"release", tenant_json(found->second).at("release")}},
-                                version);
+        co_return json_response(
+            http::status::ok,
+            {{"result", "unchanged"},
+             {"tenant", tenant},
+             {"forced", false},
+             {"release", tenant_json(found->second, tenant_loads()).at("release")}},
+            version);
 
     const auto now = std::chrono::system_clock::now();
-    if (const auto freeze = routing::active_freeze_window(snapshot.freeze_windows, now)) {
+    if (const auto freeze = routing::active_freeze_window(snapshot->freeze_windows, now)) {
         if (!wanted->force) {
             const auto until = rfc3339(freeze->ends);
             auto response =
@@ -152,7 +155,7 @@ asio::awaitable<AdminServer::Response> AdminServer::switch_release(const Request
                             {{"result", "switched"},
                              {"tenant", tenant},
                              {"forced", audit.forced},
-                             {"release", tenant_json(found->second).at("release")}},
+                             {"release", tenant_json(found->second, tenant_loads()).at("release")}},
                             version);
 }
 

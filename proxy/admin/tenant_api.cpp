@@ -44,9 +44,9 @@ asio::awaitable<AdminServer::Response> AdminServer::put_tenant(const Request& re
                                                                const std::string& tenant,
                                                                AuditEntry& audit) {
     const unsigned version = request.version();
-    const auto& snapshot = *state_.snapshot;
-    if (const auto found = snapshot.tenants.find(tenant);
-        found != snapshot.tenants.end() && found->second.origin == config::TenantOrigin::file)
+    const auto snapshot = state_.snapshot;  // a reload may replace it while this call waits
+    if (const auto found = snapshot->tenants.find(tenant);
+        found != snapshot->tenants.end() && found->second.origin == config::TenantOrigin::file)
         co_return file_tenant_conflict(tenant, version);
     const auto& definitions = runtime_.state().tenants;
     const auto existing = definitions.find(tenant);
@@ -63,7 +63,7 @@ asio::awaitable<AdminServer::Response> AdminServer::put_tenant(const Request& re
     std::vector<config::ConfigError> errors;
     const auto parsed = config::parse_runtime_tenant(tenant, definition->yaml, errors);
     if (!parsed) co_return invalid_definition(errors, version);
-    const auto fit = config::check_runtime_tenant(snapshot, *parsed);
+    const auto fit = config::check_runtime_tenant(*snapshot, *parsed);
     if (!fit.errors.empty()) co_return invalid_definition(fit.errors, version);
     if (!fit.conflict_with.empty())
         co_return json_response(http::status::conflict,
@@ -73,7 +73,7 @@ asio::awaitable<AdminServer::Response> AdminServer::put_tenant(const Request& re
     const auto served = [&]() -> json::value {
         const auto found = state_.snapshot->tenants.find(tenant);
         if (found == state_.snapshot->tenants.end()) return nullptr;
-        return tenant_json(found->second);
+        return tenant_json(found->second, tenant_loads());
     };
     const bool created = existing == definitions.end();
     if (!created && existing->second == definition->json)

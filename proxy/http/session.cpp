@@ -2,12 +2,15 @@
 
 #include <array>
 #include <boost/range/iterator_range.hpp>
+#include <cassert>
 #include <charconv>
+#include <tuple>
 
 #include "config/net.hpp"
 #include "proxy/http/header_block.hpp"
 #include "proxy/http/header_rewrite.hpp"
 #include "proxy/http/maintenance_page.hpp"
+#include "proxy/http/proxy_protocol.hpp"
 #include "proxy/http/relay.hpp"
 #include "proxy/http/tunnel_pump.hpp"
 #include "proxy/http/websocket_frames.hpp"
@@ -59,6 +62,27 @@ std::string dotted_quad(const asio::ip::address_v4& address) {
     return std::string(text.data(), end);
 }
 
+/// The client's address as logs and headers show it: dotted quad for IPv4, also when it came
+/// IPv4-mapped on a dual-stack socket.
+std::string address_text(const asio::ip::address& address) {
+    if (address.is_v4()) return dotted_quad(address.to_v4());
+    if (address.to_v6().is_v4_mapped())
+        return dotted_quad(asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()));
+    return address.to_string();
+}
+
+tcp::endpoint to_endpoint(const proxy_protocol::Endpoint& endpoint) {
+    const auto& bytes = endpoint.address.bytes;
+    if (!endpoint.address.v6) {
+        asio::ip::address_v4::bytes_type v4;
+        std::copy_n(bytes.begin(), v4.size(), v4.begin());
+        return {asio::ip::address_v4(v4), endpoint.port};
+    }
+    asio::ip::address_v6::bytes_type v6;
+    std::copy_n(bytes.begin(), v6.size(), v6.begin());
+    return {asio::ip::address_v6(v6), endpoint.port};
+}
+
 std::string_view path_of(std::string_view target) {
     return target.substr(0, target.find('?'));
 }
@@ -93,20 +117,22 @@ bool safe_to_retry(http::verb method) {
 template <class Stream>
 Session<Stream>::Session(Worker& worker, Stream stream, const ListenerInfo& listener,
                          tcp::endpoint peer)
-    : worker_(worker), client_(std::move(stream)), listener_(listener), peer_(peer) {
-    const auto address = peer_.address();
-    if (address.is_v4())
-        peer_ip_ = dotted_quad(address.to_v4());
-    else if (address.to_v6().is_v4_mapped())
-        peer_ip_ = dotted_quad(asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()));
-    else
-        peer_ip_ = address.to_string();
+    : worker_(worker),
+      client_(std::move(stream)),
+      listener_(listener),
+      peer_(peer),
+      peer_ip_(address_text(peer_.address())) {
     worker_.connections().push_back(slot_);
     slot_.watch(&client_socket(), nullptr);
 }
 
 template <class Stream>
 asio::awaitable<void> Session<Stream>::run() {
+    if (listener_.proxy_protocol && !co_await read_proxy_header()) {
+        error_code ignored;
+        client_socket().close(ignored);
+        co_return;
+    }
     if (!co_await handshake()) {
         error_code ignored;
         client_socket().close(ignored);
@@ -130,6 +156,64 @@ asio::awaitable<void> Session<Stream>::run() {
     client_socket().close(ignored);
 }
 
+/// Read from the socket before anything else (before TLS), bounded by client_header, and
+/// believed only from a trusted_proxies peer. Its source becomes the client everywhere the peer
+/// would be: X-Forwarded-For, X-Real-IP, limits, maintenance_bypass, the access log.
+/// Bytes read past the header stay in client_buffer_ for the request or the TLS handshake.
+template <class Stream>
+asio::awaitable<bool> Session<Stream>::read_proxy_header() {
+    generation_ = worker_.generation();
+    const auto& config = generation_->config();
+    if (!config::contains_any(config.trusted_proxies, to_ip(peer_.address()))) {
+        log_proxy_refusal("peer not in trusted_proxies");
+        co_return false;
+    }
+    arm(config.timeouts.client_header);
+    for (;;) {
+        const auto data = client_buffer_.data();
+        const auto result =
+            proxy_protocol::parse({static_cast<const std::uint8_t*>(data.data()), data.size()});
+        if (result.status == proxy_protocol::Status::malformed) {
+            slot_.disarm();
+            log_proxy_refusal(result.reason);
+            co_return false;
+        }
+        if (result.status == proxy_protocol::Status::parsed) {
+            slot_.disarm();
+            client_buffer_.consume(result.header.length);
+            if (!result.header.local) {
+                peer_ = to_endpoint(result.header.source);
+                peer_ip_ = address_text(peer_.address());
+                proxy_destination_ = to_endpoint(result.header.destination);
+            }
+            co_return true;
+        }
+        // parse() decides within max_length bytes, so there is always room to read into.
+        assert(client_buffer_.size() < proxy_protocol::max_length);
+        auto [ec, n] = co_await client_socket().async_read_some(
+            client_buffer_.prepare(proxy_protocol::max_length - client_buffer_.size()),
+            use_nothrow);
+        client_buffer_.commit(n);
+        if (ec) {
+            slot_.disarm();
+            log_proxy_refusal(slot_.timed_out() ? "no complete header within client_header"
+                                                : "closed before a complete header");
+            co_return false;
+        }
+    }
+}
+
+template <class Stream>
+void Session<Stream>::log_proxy_refusal(std::string_view reason) {
+    std::uint64_t held_back = 0;
+    if (!listener_.refusal_log->admit(Clock::now(), held_back)) return;
+    const auto held = std::to_string(held_back);
+    ops_log::warn("PROXY header refused, connection closed", {{"listener", listener_.name},
+                                                              {"peer", peer_ip_},
+                                                              {"reason", reason},
+                                                              {"held_back", held, true}});
+}
+
 /// The TLS handshake, bounded by client_header like the header block it precedes.
 template <class Stream>
 asio::awaitable<bool> Session<Stream>::handshake() {
@@ -138,7 +222,19 @@ asio::awaitable<bool> Session<Stream>::handshake() {
     else {
         generation_ = worker_.generation();
         arm(generation_->config().timeouts.client_header);
-        auto [ec] = co_await client_.async_handshake(asio::ssl::stream_base::server, use_nothrow);
+        error_code ec;
+        if (client_buffer_.size() == 0) {
+            std::tie(ec) =
+                co_await client_.async_handshake(asio::ssl::stream_base::server, use_nothrow);
+        } else {
+            // The ClientHello, or its start, came in with the PROXY header.
+            std::size_t used = 0;
+            std::tie(ec, used) = co_await client_.async_handshake(
+                asio::ssl::stream_base::server, client_buffer_.data(), use_nothrow);
+            client_buffer_.consume(used);
+            // Only a ClientHello may precede the server's answer (no 0-RTT data here).
+            if (!ec && client_buffer_.size() != 0) ec = asio::ssl::error::unexpected_result;
+        }
         slot_.disarm();
         if (ec) {
             const bool silent = ec == asio::error::eof || ec == asio::error::connection_reset;
@@ -350,8 +446,7 @@ std::optional<ErrorKind> Session<Stream>::apply_policy() {
 
     // SPEC §3's order: maintenance before the limits, so a tenant in maintenance spends none.
     const auto bypasses = [&] {
-        const auto client =
-            client_ip_ == peer_ip_ ? std::optional(peer) : config::parse_ip(client_ip_);
+        const auto client = client_address(peer);
         return client && config::contains_any(config.maintenance_bypass, *client);
     };
     if (const Maintenance* maintenance = generation_->maintenance(*tenant_)) {
@@ -374,8 +469,7 @@ std::optional<ErrorKind> Session<Stream>::apply_limits(const config::IpAddress& 
     if (!policy.rate_limit && !policy.per_client_rate_limit && policy.max_in_flight == 0)
         return std::nullopt;
     std::optional<config::IpAddress> client;
-    if (policy.per_client_rate_limit)
-        client = client_ip_ == peer_ip_ ? std::optional(peer) : config::parse_ip(client_ip_);
+    if (policy.per_client_rate_limit) client = client_address(peer);
     TenantBudget* budget = tenant_->from_template ? nullptr : generation_->budget(tenant_->index);
     const auto refusal =
         generation_->limiter().admit(*tenant_, budget, client ? &*client : nullptr,
@@ -385,6 +479,12 @@ std::optional<ErrorKind> Session<Stream>::apply_limits(const config::IpAddress& 
         series_->rate_limited[static_cast<std::size_t>(refusal->reason)].add();
     retry_after_seconds_ = routing::retry_after_seconds(refusal->retry_after);
     return ErrorKind::rate_limited;
+}
+
+template <class Stream>
+std::optional<config::IpAddress> Session<Stream>::client_address(
+    const config::IpAddress& peer) const {
+    return client_ip_ == peer_ip_ ? std::optional(peer) : config::parse_ip(client_ip_);
 }
 
 template <class Stream>
@@ -432,14 +532,37 @@ asio::awaitable<std::shared_ptr<UpstreamConnection>> Session<Stream>::select_ups
     const auto& endpoint = endpoints[*chosen];
     upstream_label_ = endpoint.label;
 
+    // send_proxy_protocol: the upstream takes the connection's first bytes as the client's
+    // address, so a kept connection serves that client again and no other.
+    std::optional<config::IpAddress> proxied_for;
+    if (pool->config->send_proxy_protocol) {
+        const auto peer = to_ip(peer_.address());
+        proxied_for = client_address(peer).value_or(peer);
+    }
     if (allow_idle && !websocket_) {
-        if (auto idle = worker_.upstreams().lease(endpoint.address)) co_return idle;
+        if (auto idle =
+                worker_.upstreams().lease(endpoint.address, proxied_for ? &*proxied_for : nullptr))
+            co_return idle;
     }
     auto connection =
         std::make_shared<UpstreamConnection>(client_socket().get_executor(), endpoint.address);
     slot_.watch_upstream(&connection->socket);
     arm(generation_->config().timeouts.upstream_connect);
     auto [ec] = co_await connection->socket.async_connect(endpoint.address, use_nothrow);
+    if (!ec && proxied_for) {
+        // The client's port is known only when it is the peer, not from X-Forwarded-For.
+        const proxy_protocol::Endpoint source{
+            *proxied_for, client_ip_ == peer_ip_ ? peer_.port() : std::uint16_t{0}};
+        const tcp::endpoint local =
+            proxy_destination_ ? *proxy_destination_ : client_socket().local_endpoint(ec);
+        std::array<std::uint8_t, proxy_protocol::max_written_length> header;
+        const std::size_t length =
+            proxy_protocol::write_v2(source, {to_ip(local.address()), local.port()}, header);
+        if (!ec)
+            std::tie(ec, std::ignore) =
+                co_await write_bytes(connection->socket, asio::buffer(header.data(), length));
+        connection->proxied_for = proxied_for;
+    }
     slot_.watch_upstream(nullptr);
     if (ec) {
         tried |= std::uint64_t{1} << *chosen;  // a retry goes to another endpoint
@@ -603,7 +726,9 @@ asio::awaitable<typename Session<Stream>::Attempt> Session<Stream>::exchange(
         auto [ec, _] = co_await http::async_read_header(upstream, connection->buffer,
                                                         response_parser, use_nothrow);
         if (ec) {
-            if (parks && slot_.closing_for_release()) co_return Attempt::release_drained;
+            const bool drained = parks && slot_.closing_for_release();
+            if (parks) slot_.set_long_lived(false);  // whatever is answered now is not cut
+            if (drained) co_return Attempt::release_drained;
             if (slot_.timed_out()) co_return Attempt::upstream_timeout;
             const bool nothing_received = ec == http::error::end_of_stream ||
                                           ec == asio::error::connection_reset ||

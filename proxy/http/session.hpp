@@ -48,6 +48,10 @@ class Session {
         request_too_large
     };
 
+    /// The PROXY header a proxy_protocol listener expects first: false when refused.
+    asio::awaitable<bool> read_proxy_header();
+    /// Logs (throttled) why a connection's PROXY header was refused.
+    void log_proxy_refusal(std::string_view reason);
     asio::awaitable<bool> handshake();
     asio::awaitable<Next> serve_one();
     void use_origin_form();
@@ -64,6 +68,8 @@ class Session {
     std::optional<ErrorKind> route();
     std::optional<ErrorKind> apply_policy();
     std::optional<ErrorKind> apply_limits(const config::IpAddress& peer);
+    /// The client of the request under way (X-Real-IP's address); `peer` is peer_ as an address.
+    std::optional<config::IpAddress> client_address(const config::IpAddress& peer) const;
     asio::awaitable<Next> forward();
     asio::awaitable<Attempt> exchange(std::shared_ptr<UpstreamConnection>& connection,
                                       bool has_body);
@@ -90,8 +96,10 @@ class Session {
     Worker& worker_;
     Stream client_;
     const ListenerInfo& listener_;
-    tcp::endpoint peer_;
+    tcp::endpoint peer_;  ///< the client: the TCP peer, or the source its PROXY header named
     std::string peer_ip_;
+    /// Where the client connected to, as its PROXY header said; unset: this socket's address.
+    std::optional<tcp::endpoint> proxy_destination_;
     ConnectionSlot slot_;
     beast::flat_buffer client_buffer_;
     std::shared_ptr<const Generation> generation_;

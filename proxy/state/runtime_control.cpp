@@ -24,12 +24,9 @@ RuntimeState RuntimeControl::with_maintenance(const std::optional<std::string>& 
     RuntimeState next = state();
     next.version = next_version(now);
     next.origin = replica_id_;
-    if (!tenant)
-        next.global_maintenance = maintenance;
-    else if (maintenance.enabled)
-        next.tenant_maintenance[*tenant] = maintenance;
-    else
-        next.tenant_maintenance.erase(*tenant);
+    Maintenance stamped = maintenance;
+    stamped.changed_ms = static_cast<std::int64_t>(next.version);
+    (tenant ? next.tenant_maintenance[*tenant] : next.global_maintenance) = std::move(stamped);
     return next;
 }
 

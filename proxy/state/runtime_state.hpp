@@ -14,8 +14,14 @@ struct Maintenance {
     bool enabled = false;
     std::string message;           ///< shown, HTML-escaped, on the maintenance page
     std::int64_t retry_after = 0;  ///< seconds, sent as Retry-After
+    std::int64_t changed_ms = 0;   ///< when it was last set (Unix ms): the newest setting wins
 
     bool operator==(const Maintenance&) const = default;
+    /// The same mode, whenever it was set.
+    [[nodiscard]] bool same_setting(const Maintenance& other) const {
+        return enabled == other.enabled && message == other.message &&
+               retry_after == other.retry_after;
+    }
 };
 
 /// A tenant's release colour as switched through the admin API. The switch itself is kept (when
@@ -31,20 +37,33 @@ struct ReleaseState {
 };
 
 /// What the admin API changes at run time, on top of the config file: kept in the state file,
-/// and shared through Redis with every replica. Replicas order changes by `version` (the Unix
-/// milliseconds of the change, made strictly increasing), so the latest change wins everywhere.
+/// and shared through Redis with every replica. `version` (the Unix milliseconds of the latest
+/// change, made strictly increasing) orders whole states; each entry also carries when it was
+/// set, so that changes made on two replicas while Redis was away are merged, entry by entry,
+/// rather than one replica's overwriting the other's.
 struct RuntimeState {
     std::uint64_t version = 0;
     std::string origin;  ///< the replica that made the latest change
     Maintenance global_maintenance;
-    std::map<std::string, Maintenance, std::less<>> tenant_maintenance;  ///< enabled ones only
-    std::map<std::string, ReleaseState, std::less<>> releases;           ///< switched tenants only
+    /// Turned off ones are kept (with when), so that an older "on" cannot come back in a merge.
+    std::map<std::string, Maintenance, std::less<>> tenant_maintenance;
+    std::map<std::string, ReleaseState, std::less<>> releases;  ///< switched tenants only
     /// Tenants added through the admin API (SPEC §6), by name: the `tenants.NAME` shape as
     /// compact JSON text, kept as the API accepted it and checked again at every merge with
     /// the config file (whose tenants win a conflict).
     std::map<std::string, std::string, std::less<>> tenants;
 
     bool operator==(const RuntimeState&) const = default;
+    /// The same entries, whatever the version and origin.
+    [[nodiscard]] bool same_entries(const RuntimeState& other) const {
+        return global_maintenance == other.global_maintenance &&
+               tenant_maintenance == other.tenant_maintenance && releases == other.releases;
+    }
 };
+
+/// Every entry of `a` and `b` at its newest (maintenance by changed_ms, a release by
+/// switched_at_ms; a tie goes to the larger value, the same on every replica). The version and
+/// origin are those of the newer state.
+[[nodiscard]] RuntimeState merge_runtime_states(const RuntimeState& a, const RuntimeState& b);
 
 }  // namespace tg::proxy

@@ -117,10 +117,15 @@ class StrictReader {
 
 bool read_maintenance(StrictReader& reader, const json::value& value, std::string_view path,
                       Maintenance& out) {
-    const json::object* object = reader.object(value, path, {"enabled", "message", "retry_after"});
-    return object && reader.read_key(*object, path, "enabled", out.enabled) &&
-           reader.read_key(*object, path, "message", out.message) &&
-           reader.read_key(*object, path, "retry_after", out.retry_after);
+    const json::object* object =
+        reader.object(value, path, {"enabled", "message", "retry_after", "changed_ms"});
+    if (!object || !reader.read_key(*object, path, "enabled", out.enabled) ||
+        !reader.read_key(*object, path, "message", out.message) ||
+        !reader.read_key(*object, path, "retry_after", out.retry_after))
+        return false;
+    // Written since changes are merged entry by entry; a state without it is older than any.
+    const json::value* changed = object->if_contains("changed_ms");
+    return !changed || reader.read(*changed, child_path(path, "changed_ms"), out.changed_ms);
 }
 
 bool read_release(StrictReader& reader, const json::value& value, std::string_view path,
@@ -173,7 +178,8 @@ bool read_tenants(StrictReader& reader, const json::object& state, std::string_v
 json::value to_json(const Maintenance& maintenance) {
     return json::object{{"enabled", maintenance.enabled},
                         {"message", maintenance.message},
-                        {"retry_after", maintenance.retry_after}};
+                        {"retry_after", maintenance.retry_after},
+                        {"changed_ms", maintenance.changed_ms}};
 }
 
 json::value to_json(const ReleaseState& release) {

@@ -36,8 +36,8 @@ class StateFile {
     /// Replaces the file atomically (a temporary file in the same directory, fsync, rename,
     /// fsync of the directory), so that a crash leaves either the old or the new state. On
     /// failure `error` says which step failed, the old file is intact and no temporary file is
-    /// left; except when only the final fsync of the directory fails: the new file is then in
-    /// place but may not survive a power loss.
+    /// left. Once the rename is done the save counts, even if the directory's fsync fails
+    /// (logged): a restart reads the new state.
     [[nodiscard]] bool save(const RuntimeState& state, std::string& error) const;
 
     const std::string& path() const { return path_; }

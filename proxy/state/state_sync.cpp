@@ -28,14 +28,6 @@ redis.call('PUBLISH', KEYS[1], ARGV[2])
 return 1
 )lua";
 
-/// Whether `stored` (from Redis) replaces `local`: a higher version, or the same version from
-/// another replica (Redis keeps the first of a tie, so every replica ends on that one). The
-/// same version from the same origin is this replica's own change coming back.
-bool wins(const RuntimeState& stored, const RuntimeState& local) {
-    return stored.version > local.version ||
-           (stored.version == local.version && stored.origin != local.origin);
-}
-
 Clock::duration left(Clock::time_point deadline) {
     return std::max<Clock::duration>(deadline - Clock::now(), Clock::duration::zero());
 }
@@ -118,32 +110,26 @@ asio::awaitable<bool> StateSync::link(Clock::time_point deadline, std::string& e
     co_return true;
 }
 
-/// Reads the stored state: adopts it when it wins, pushes the local one when that is newer.
+/// Reads the stored state and merges it with the local one; sends what Redis lacks.
 asio::awaitable<bool> StateSync::reconcile(Clock::time_point deadline) {
     std::vector<std::string> get = {"GET", key_};
     const auto reply = co_await command_.command(std::move(get), left(deadline));
     if (!reply || (reply->type != RedisValue::Type::nil && reply->type != RedisValue::Type::string))
         co_return false;
-    const auto local = callbacks_.current();
+    std::optional<RuntimeState> stored;
     if (reply->type == RedisValue::Type::string) {
         std::string error;
-        auto stored = runtime_state_from_json(reply->text, error);
-        if (!stored) {
-            if (!warned_bad_key_)
-                ops_log::warn("redis holds no runtime state: overwritten by the next change",
-                              {{"key", key_}, {"reason", error}});
-            warned_bad_key_ = true;
-        } else {
-            warned_bad_key_ = false;
-            const bool behind = stored->version < local.version;
-            if (!behind) {
-                adopt_if_newer(std::move(*stored));
-                pending_ = false;  // Redis holds this change or one that replaced it
-                co_return true;
-            }
-        }
+        stored = runtime_state_from_json(reply->text, error);
+        if (!stored && !warned_bad_key_)
+            ops_log::warn("redis holds no runtime state: overwritten by the next change",
+                          {{"key", key_}, {"reason", error}});
+        warned_bad_key_ = !stored;
     }
-    if (local.version == 0) co_return true;  // nothing ever changed here
+    if (stored)
+        take(std::move(*stored));
+    else if (callbacks_.current().version != 0)
+        pending_ = true;  // nothing (readable) there yet: what changed here goes first
+    if (!pending_) co_return true;
     co_return co_await send(deadline);
 }
 
@@ -157,9 +143,11 @@ asio::awaitable<bool> StateSync::send(Clock::time_point deadline) {
     const auto reply = co_await command_.command(std::move(eval), left(deadline));
     if (reply && reply->type == RedisValue::Type::integer) co_return true;
     if (reply && reply->type == RedisValue::Type::string) {
+        // Another replica wrote first: merged here, and sent again on the next round if this
+        // replica still has something Redis lacks.
         std::string error;
         if (auto stored = runtime_state_from_json(reply->text, error))
-            adopt_if_newer(std::move(*stored));
+            take(std::move(*stored));
         else
             ops_log::warn("redis holds a newer runtime state this replica cannot read",
                           {{"key", key_}, {"reason", error}});
@@ -179,13 +167,24 @@ void StateSync::on_message(std::string_view message) {
                       {{"channel", key_}, {"reason", error}});
         return;
     }
-    adopt_if_newer(std::move(*state));
+    take(std::move(*state));
 }
 
-bool StateSync::adopt_if_newer(RuntimeState stored) {
-    if (!wins(stored, callbacks_.current())) return false;
-    callbacks_.adopt(std::move(stored));
-    return true;
+void StateSync::take(const RuntimeState& shared) {
+    const RuntimeState local = callbacks_.current();
+    RuntimeState merged = merge_runtime_states(local, shared);
+    const bool news_here = !merged.same_entries(local);
+    const bool news_there = !merged.same_entries(shared);
+    if (!news_here && !news_there) return;  // this replica's own change, or one it has
+    if (news_there) {
+        pending_ = true;
+        if (merged.version <= shared.version) {
+            // A state neither side had: a version above both, so that Redis accepts it.
+            merged.version = std::max(local.version, shared.version) + 1;
+            merged.origin = replica_id_;
+        }
+    }
+    if (news_here || merged.version != local.version) callbacks_.adopt(std::move(merged));
 }
 
 void StateSync::came_up() {

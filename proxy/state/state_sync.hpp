@@ -14,24 +14,26 @@ namespace tg::proxy {
 /// (SPEC §5): the key `<prefix>runtime` holds the latest state as JSON and every accepted change
 /// is published, as the same JSON, on the channel of the same name, so it reaches every replica
 /// within a second without a config reload. A write is a compare-and-set on `version` in one
-/// script: the higher version wins everywhere; on a tie (two replicas in the same millisecond)
-/// the state Redis stored first wins, and the other replica adopts it. While Redis is away the
-/// local state keeps working; what changed meanwhile is pushed once it is back. Everything runs
-/// on the control thread's io_context.
+/// script, so no write is lost to a concurrent one: the replica whose write Redis refused
+/// merges the stored state into its own and writes again. States are merged entry by entry
+/// (merge_runtime_states: the newest setting of each tenant's maintenance and release), so
+/// while Redis is away every replica's local state keeps working, and what each changed
+/// meanwhile is kept when it is back. Everything runs on the control thread's io_context.
 class StateSync {
   public:
     struct Callbacks {
         /// This replica's state as it is now.
         std::function<RuntimeState()> current;
-        /// A state from Redis that replaces this replica's: apply and persist it.
+        /// The state merged with Redis', when it differs from this replica's: apply and
+        /// persist it.
         std::function<void(RuntimeState)> adopt;
     };
 
     StateSync(asio::io_context& control, RedisAddress address, std::string key_prefix,
               std::string replica_id, Callbacks callbacks);
 
-    /// One bounded attempt at start-up: connect, subscribe, read the stored state (adopted when
-    /// it wins) and push the local one when it is newer. Never throws nor takes longer than
+    /// One bounded attempt at start-up: connect, subscribe, read the stored state, merge it
+    /// into the local one and send what Redis lacks. Never throws nor takes longer than
     /// `timeout`; when Redis is down it logs once and leaves the retrying to `run`.
     asio::awaitable<void> start(Clock::duration timeout);
     /// Keeps both connections up (back-off 100 ms to 5 s), reconciles after each reconnect and
@@ -56,8 +58,10 @@ class StateSync {
     asio::awaitable<bool> reconcile(Clock::time_point deadline);
     asio::awaitable<bool> send(Clock::time_point deadline);
     void on_message(std::string_view message);
-    /// Adopts `stored` when it wins over the local state; true when it did.
-    bool adopt_if_newer(RuntimeState stored);
+    /// Merges a state from Redis (stored or published) into the local one entry by entry:
+    /// adopts the result when it differs from the local state, and marks it for sending when
+    /// Redis lacks some of it (changes made here while Redis was away).
+    void take(const RuntimeState& shared);
     void came_up();
     void went_down(std::string_view reason);
     [[nodiscard]] bool linked() const { return command_.connected() && subscriber_.connected(); }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cassert>
 
+#include "proxy/http/proxy_protocol.hpp"
 #include "proxy/observe/ops_log.hpp"
 
 namespace tg::proxy {
@@ -17,8 +18,11 @@ bool is_digit(char c) {
     return c >= '0' && c <= '9';
 }
 
-std::string check_request(std::string_view path, std::string_view host) {
-    std::string request = "GET ";
+/// With send_proxy_protocol the pool expects a PROXY header first: LOCAL says the check is
+/// tenantgate's own connection.
+std::string check_request(std::string_view path, std::string_view host, bool send_proxy) {
+    std::string request(send_proxy ? proxy_protocol::local_v2_header() : std::string_view{});
+    request.append("GET ");
     request.append(path).append(" HTTP/1.1\r\nHost: ").append(host);
     request.append("\r\nUser-Agent: tenantgate-health\r\nConnection: close\r\n\r\n");
     return request;
@@ -111,7 +115,8 @@ void HealthChecker::track(std::shared_ptr<const Generation> generation, HealthBo
                 }
                 probe->label = endpoint.label;
                 probe->settings = *pool.health_check;
-                probe->request = check_request(probe->settings.path, probe->label);
+                probe->request =
+                    check_request(probe->settings.path, probe->label, pool.send_proxy_protocol);
                 probe->flag = board.flag(name, endpoint.address);
                 assert(probe->flag != nullptr);
                 if (fresh) {

@@ -4,11 +4,27 @@
 
 namespace tg::proxy {
 
-std::shared_ptr<UpstreamConnection> UpstreamPool::lease(const tcp::endpoint& endpoint) {
+namespace {
+
+bool same_client(const std::optional<config::IpAddress>& kept, const config::IpAddress* wanted) {
+    if (!kept || !wanted) return !kept && !wanted;
+    return *kept == *wanted;
+}
+
+}  // namespace
+
+std::shared_ptr<UpstreamConnection> UpstreamPool::lease(const tcp::endpoint& endpoint,
+                                                        const config::IpAddress* proxied_for) {
     const auto found = endpoints_.find(endpoint);
-    if (found == endpoints_.end() || found->second.idle.empty()) return nullptr;
-    auto connection = std::move(found->second.idle.back());
-    found->second.idle.pop_back();
+    if (found == endpoints_.end()) return nullptr;
+    auto& idle = found->second.idle;
+    // The most recently kept first; without PROXY headers that is always the last one.
+    const auto match = std::find_if(idle.rbegin(), idle.rend(), [&](const auto& connection) {
+        return same_client(connection->proxied_for, proxied_for);
+    });
+    if (match == idle.rend()) return nullptr;
+    auto connection = std::move(*match);
+    idle.erase(std::next(match).base());
     ++connection->idle_epoch;  // the pending idle watch now belongs to a past life
     error_code ignored;
     connection->socket.cancel(ignored);

@@ -2,9 +2,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
+#include "config/net.hpp"
 #include "proxy/io.hpp"
 #include "proxy/upstream/passive_health.hpp"
 
@@ -27,6 +29,9 @@ struct UpstreamConnection {
     Clock::time_point idle_since{};
     char idle_probe = 0;   ///< where the idle watch's read lands: any byte retires the connection
     bool watched = false;  ///< the idle watch is armed
+    /// The client its PROXY header named (a pool with send_proxy_protocol): the upstream takes
+    /// every request on it as that client's, so it is reused for that client only.
+    std::optional<config::IpAddress> proxied_for;
 };
 
 /// What one worker knows of one endpoint beyond its idle connections.
@@ -40,8 +45,10 @@ struct EndpointLoad {
 /// shared, never locked.
 class UpstreamPool {
   public:
-    /// An idle connection to `endpoint`, or null when there is none.
-    std::shared_ptr<UpstreamConnection> lease(const tcp::endpoint& endpoint);
+    /// An idle connection to `endpoint` opened for `proxied_for` (null: one that sent no PROXY
+    /// header), or null when there is none.
+    std::shared_ptr<UpstreamConnection> lease(const tcp::endpoint& endpoint,
+                                              const config::IpAddress* proxied_for = nullptr);
 
     /// Keeps `connection` for reuse. From the next prune() on it is watched while idle: an
     /// upstream close or stray bytes retire it, so a leased connection is seldom one the

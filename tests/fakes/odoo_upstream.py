@@ -37,7 +37,9 @@ Longpolling worker endpoints:
                               headers), then every text/binary message is echoed unchanged.
                               The text message "__handshake__" is answered with the echo JSON
                               of the handshake request instead.
-  ANY  /longpolling/poll?ms=N waits N ms (default 5000), then echo JSON
+  ANY  /longpolling/poll?ms=N waits N ms (default 5000), then echo JSON; a client that goes
+                              away during the wait ends it at once (counted as "abandoned"),
+                              so the tests see a proxy close a parked poll upstream
   GET  /__stats               as on the web worker
   ANY  anything else          echo JSON with "worker": "longpolling"
 """
@@ -94,6 +96,7 @@ class Stats:
         self.completed = 0         # responses fully sent, /__stats excluded
         self.in_flight = 0
         self.websockets = 0        # successful upgrades
+        self.abandoned = 0         # parked long polls whose client went away before the answer
         self.targets: collections.deque = collections.deque(maxlen=2000)
 
     def snapshot(self) -> dict:
@@ -105,6 +108,7 @@ class Stats:
             "completed": self.completed,
             "in_flight": self.in_flight,
             "websockets": self.websockets,
+            "abandoned": self.abandoned,
             "targets": list(self.targets),
         }
 
@@ -406,7 +410,7 @@ class Worker:
             return await websocket_handshake(conn, req)
         await conn.consume_body(req)
         if req.path == "/longpolling/poll":
-            await asyncio.sleep(req.int_query("ms", 5000) / 1000)
+            await park(conn, req.int_query("ms", 5000) / 1000)
         return await conn.respond_json(req, req.echo())
 
     async def dispatch_web(self, conn: Connection, req: Request) -> bool:
@@ -446,6 +450,22 @@ class Worker:
                 ("Proxy-Connection", "keep-alive"),
                 ("X-Kept", "1")])
         return await conn.respond_json(req, req.echo())
+
+
+PARK_CHECK_INTERVAL = 0.05
+
+
+async def park(conn: Connection, seconds: float) -> None:
+    """Waits like a parked Odoo long poll. Unlike gevent, which notices a vanished client only
+    when it writes the answer, the wait ends as soon as the client is gone, so the peer's close
+    shows at once in the open / abandoned counters."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while (left := deadline - loop.time()) > 0:
+        if conn.reader.at_eof() or conn.reader.exception() is not None:
+            conn.server.stats.abandoned += 1
+            raise ConnectionResetError("the client went away during a parked long poll")
+        await asyncio.sleep(min(PARK_CHECK_INTERVAL, left))
 
 
 # ---- /stream ---------------------------------------------------------------------------

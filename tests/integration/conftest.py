@@ -71,6 +71,25 @@ def upstream(tmp_path):
 
 
 @pytest.fixture
+def haproxy(tmp_path):
+    """Factory: haproxy(name, config_text, env=None) starts HAProxy on that config and returns a
+    harness.HAProxy; stopped by PID at teardown. Fails (not skips) without haproxy."""
+    if not os.access(harness.HAPROXY, os.X_OK):
+        pytest.fail(f"haproxy not found ({harness.HAPROXY}): bash docker/install-deps.sh test "
+                    f"installs it", pytrace=False)
+    started = []
+
+    def start(name: str, config_text: str, env=None) -> harness.HAProxy:
+        h = harness.HAProxy(tmp_path, name, config_text, env)
+        started.append(h)
+        return h
+
+    yield start
+    for h in reversed(started):
+        h.stop()
+
+
+@pytest.fixture
 def proxy(request, tmp_path, tenantgate_bin):
     """Factory: proxy(config_yaml_text, binary=None) writes tmp_path/tenantgate.yaml, starts
     `tenantgate run --config FILE`, waits for the ops log's "ready" line and returns a

@@ -11,6 +11,7 @@ import os
 import pathlib
 import re
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
@@ -22,6 +23,7 @@ import tgconfig
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 FAKE_UPSTREAM = REPO / "tests" / "fakes" / "odoo_upstream.py"
+HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 READY_TIMEOUT = 20.0
 UPSTREAM_START_TIMEOUT = 10.0
 STOP_TIMEOUT = 15.0
@@ -149,6 +151,31 @@ def terminate(proc: subprocess.Popen, timeout: float) -> int | None:
         proc.kill()
         proc.wait(10)
         return None
+
+
+# ---- HAProxy (an edge or a load balancer in front of tenantgate) ----------------------------
+class HAProxy:
+    """HAProxy in the foreground (-db) on `config_text`, written to workdir/NAME.cfg; its output
+    goes to workdir/NAME.log."""
+
+    def __init__(self, workdir: pathlib.Path, name: str, config_text: str, env=None):
+        self.config_path = workdir / f"{name}.cfg"
+        self.config_path.write_text(config_text)
+        self.log_path = workdir / f"{name}.log"
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([HAPROXY, "-db", "-f", str(self.config_path)],
+                                     env={**os.environ, **(env or {})}, stdout=self._log,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+    def check_running(self) -> None:
+        if self.proc.poll() is not None:
+            raise AssertionError(f"haproxy exited with code {self.proc.returncode}: "
+                                 f"{tail(self.log_path)}")
+
+    def stop(self) -> int | None:
+        rc = terminate(self.proc, 5)
+        self._log.close()
+        return rc
 
 
 # ---- fake upstream ---------------------------------------------------------------------------
@@ -332,6 +359,22 @@ class Proxy:
         """Any request to the admin listener (add an Authorization header for mutating calls)."""
         return httpraw.request(self.admin_port, method, path, f"127.0.0.1:{self.admin_port}",
                                headers, body, timeout=timeout)
+
+    def admin_call(self, method: str, path: str, body=None, token: str | None = ADMIN_TOKEN,
+                   timeout: float = 5.0) -> httpraw.Response:
+        """A mutating admin call: `body` is a JSON-able object (bytes are sent as they are),
+        with `Authorization: Bearer token` (token=None: no Authorization header)."""
+        data = body if isinstance(body, bytes) else b"" if body is None else json.dumps(body).encode()
+        headers = [("Content-Type", "application/json")] if data else []
+        if token is not None:
+            headers.append(("Authorization", f"Bearer {token}"))
+        return self.admin_request(method, path, headers, data, timeout)
+
+    def admin_json(self, path: str) -> dict:
+        """A GET on the admin API that must answer 200 with JSON."""
+        resp = self.admin_get(path)
+        assert resp.status == 200, f"GET {path}: {resp!r}"
+        return resp.json()
 
     # ---- signals -------------------------------------------------------------------------
     def signal(self, sig: int) -> None:

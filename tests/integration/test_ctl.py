@@ -10,6 +10,7 @@ import pytest
 
 import harness
 import tgconfig
+from test_release import OTHER, blue_green, freeze_window_now  # noqa: F401  (blue_green: fixture)
 
 HOST = "erp.acme.com"
 DEFAULT_ADMIN = "http://127.0.0.1:9901"
@@ -76,7 +77,7 @@ def running(proxy, two_pools):
 def test_status_human_readable(running):
     out = ok(ctl_to(running, "status"))
     lines = [l for l in out.splitlines() if l.strip()]
-    pairs = [re.fullmatch(r"\s*([A-Za-z_][\w ]*?)\s*:\s+(\S.*)", l) for l in lines]
+    pairs = [re.fullmatch(r"\s*([A-Za-z_][\w .]*?)\s*:\s+(\S.*)", l) for l in lines]
     assert lines and all(pairs), f"status output is not 'key: value' lines:\n{out}"
     fields = {m.group(1): m.group(2).strip() for m in pairs}
     assert fields.get("config_generation") == str(api(running, "/api/v1/status")
@@ -238,3 +239,106 @@ def test_tenant_add_set_remove(upstream, proxy, tmp_path):
     assert "result: removed" in ok(ctl_to(p, "tenant", "remove", "initech"))
     assert p.get("/echo", "erp.initech.com").status == 404
     assert "412" not in failed(ctl_to(p, "tenant", "remove", "initech"))
+
+
+# ---- releases, maintenance and the audit trail (issue 12) ------------------------------------
+@pytest.fixture
+def release_running(blue_green):
+    return blue_green(drain_timeout="1s").proxy
+
+
+def test_maintenance_on_and_off_for_a_tenant_and_globally(release_running):
+    p = release_running
+    out = ok(ctl_to(p, "maintenance", "on", "--tenant", "acme", "--message", "Back <soon>",
+                    "--retry-after", "60"))
+    assert "updated" in out, out
+    resp = p.get("/echo/m", HOST)
+    assert resp.status == 503 and resp.header("Retry-After") == "60", resp
+    assert "Back &lt;soon&gt;" in resp.text(), resp.text()
+    assert p.get("/echo/m", OTHER).status == 200
+    body = json.loads(ok(ctl_to(p, "--json", "maintenance", "off", "--tenant", "acme")))
+    assert body["result"] == "updated" and body["maintenance"]["enabled"] is False, body
+    assert served_by(p) == "blue"
+    ok(ctl_to(p, "maintenance", "on"))
+    resp = p.get("/echo/m", OTHER)
+    assert resp.status == 503 and resp.header("Retry-After") == "600", resp
+    assert api(p, "/api/v1/status")["maintenance"]["enabled"] is True
+    ok(ctl_to(p, "maintenance", "off"))
+    assert p.get("/echo/m", OTHER).status == 200
+
+
+def test_release_switches_and_reports_refusals(release_running):
+    p = release_running
+    out = ok(ctl_to(p, "release", "acme", "--to", "green", "--drain-timeout", "1s"))
+    assert "switched" in out and "green" in out, out
+    assert served_by(p) == "green"
+    body = json.loads(ok(ctl_to(p, "--json", "release", "acme", "--to", "green")))
+    assert body["result"] == "unchanged", body
+    assert "400" in failed(ctl_to(p, "release", "globex", "--to", "green"))
+    assert "404" in failed(ctl_to(p, "release", "nope", "--to", "green"))
+    assert api(p, "/api/v1/tenants/acme")["release"]["active"] == "green"
+
+
+def test_release_inside_a_freeze_window_needs_force(blue_green):
+    window, _ = freeze_window_now("ctl-freeze")
+    p = blue_green(freeze_windows=[window]).proxy
+    err = failed(ctl_to(p, "release", "acme", "--to", "green"))
+    assert "admin API answered 409" in err and "ctl-freeze" in err, err
+    assert served_by(p) == "blue"
+    body = json.loads(ok(ctl_to(p, "--json", "release", "acme", "--to", "green", "--force")))
+    assert body["result"] == "switched" and body["forced"] is True, body
+    assert served_by(p) == "green"
+
+
+def test_audit_lists_the_last_calls(release_running, tmp_path):
+    p = release_running
+    ok(ctl_to(p, "maintenance", "on", "--tenant", "globex"))
+    wrong = tmp_path / "wrong.token"
+    wrong.write_text("not-the-token\n")
+    wrong.chmod(0o600)
+    assert "403" in failed(ctl_to(p, "maintenance", "off", "--tenant", "globex",
+                                  token_file=wrong))
+    rows = table_rows(ok(ctl_to(p, "audit", "--limit", "2")))
+    header, rows = rows[0].split(), rows[1:]
+    assert {"TIME", "ACTION", "TENANT", "RESULT"} <= set(header), header
+    assert len(rows) == 2, rows
+    assert "accepted" in rows[0].split() and "refused" in rows[1].split(), rows
+    assert "403" in rows[1].split() and "globex" in rows[1].split(), rows
+    assert json.loads(ok(ctl_to(p, "--json", "audit", "--limit", "2"))) == \
+        api(p, "/api/v1/audit?limit=2")
+    # audit_log defaults to stderr: the same lines, among the ops log's.
+    on_stderr = [l for l in p.ops_log_lines() if l.get("action") == "maintenance"]
+    assert [l["status"] for l in on_stderr] == [200, 403], on_stderr
+
+
+def test_usage_lists_the_release_commands(tenantgate_bin, tmp_path):
+    err = failed(ctl(tenantgate_bin, cwd=tmp_path, timeout=10), code=2)
+    for command in ("maintenance on|off", "release NAME --to blue|green", "audit [--limit N]"):
+        assert command in err, err
+
+
+@pytest.mark.parametrize("args, why", [
+    (["maintenance"], "on or off"),
+    (["maintenance", "maybe"], "on or off"),
+    (["maintenance", "on", "now"], "unexpected argument"),
+    (["maintenance", "on", "--retry-after", "-1"], "--retry-after"),
+    (["maintenance", "on", "--retry-after", "soon"], "--retry-after"),
+    (["maintenance", "off", "--message", "x"], "--message"),
+    (["maintenance", "on", "--to", "green"], "--to"),
+    (["maintenance", "on", "--tenant"], "--tenant needs a value"),
+    (["release"], "NAME"),
+    (["release", "acme"], "--to"),
+    (["release", "acme", "--to", "purple"], "purple"),
+    (["release", "acme", "--to", "green", "--drain-timeout", "soon"], "--drain-timeout"),
+    (["release", "acme", "--to", "green", "--to", "blue"], "twice"),
+    (["release", "acme", "--to", "green", "--limit", "3"], "--limit"),
+    (["status", "--force"], "--force"),
+    (["audit", "--limit", "0"], "--limit"),
+    (["audit", "--limit", "ten"], "--limit"),
+    (["audit", "all"], "unexpected argument"),
+], ids=lambda v: "_".join(v) if isinstance(v, list) else None)
+def test_release_command_usage_errors_exit_2(tenantgate_bin, tmp_path, args, why):
+    prefix = ["--admin", f"http://127.0.0.1:{harness.closed_port()}"]
+    err = failed(ctl(tenantgate_bin, *prefix, *args, cwd=tmp_path, timeout=10), code=2)
+    assert why in err.splitlines()[0], err
+    assert "usage:" in err

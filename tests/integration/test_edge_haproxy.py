@@ -8,11 +8,6 @@ connects to tenantgate from 127.0.0.3, tenantgate and the fake Odoo listen on 12
 
 from __future__ import annotations
 
-import os
-import pathlib
-import shutil
-import subprocess
-
 import pytest
 
 import harness
@@ -23,33 +18,24 @@ from harness import header_values
 EDGE_CONFIG = harness.REPO / "docker" / "haproxy" / "edge.cfg"
 CLIENT_ADDR = "127.0.0.2"
 EDGE_ADDR = "127.0.0.3"
-HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 
 
 class Edge:
-    """HAProxy running docker/haproxy/edge.cfg in the foreground, stopped by its PID."""
+    """HAProxy running docker/haproxy/edge.cfg (the `haproxy` fixture stops it)."""
 
-    def __init__(self, workdir: pathlib.Path, tenantgate_port: int, probe_host: str):
+    def __init__(self, haproxy, tenantgate_port: int, probe_host: str):
         text = EDGE_CONFIG.read_text()
         server_line = 'server tenantgate "${TG_UPSTREAM}"'
         assert text.count(server_line) == 1, f"{EDGE_CONFIG} has no single `{server_line}`"
-        # The one change from the shipped file: connect from the edge's own address.
-        self.config_path = workdir / "edge.cfg"
-        self.config_path.write_text(text.replace(server_line, f"{server_line} source {EDGE_ADDR}"))
         self.port = harness.closed_port()
-        self.log_path = workdir / "haproxy.stderr"
-        self._log = open(self.log_path, "wb")
-        env = {**os.environ, "TG_EDGE_BIND": f"127.0.0.1:{self.port}",
-               "TG_UPSTREAM": f"127.0.0.1:{tenantgate_port}"}
-        self.proc = subprocess.Popen([HAPROXY, "-db", "-f", str(self.config_path)], env=env,
-                                     stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
+        # The one change from the shipped file: connect from the edge's own address.
+        self.haproxy = haproxy("edge", text.replace(server_line, f"{server_line} source {EDGE_ADDR}"),
+                               {"TG_EDGE_BIND": f"127.0.0.1:{self.port}",
+                                "TG_UPSTREAM": f"127.0.0.1:{tenantgate_port}"})
         harness.poll(lambda: self._routes(probe_host), 10, "HAProxy routing to tenantgate")
 
     def _routes(self, host: str) -> bool:
-        if self.proc.poll() is not None:
-            raise AssertionError(f"haproxy exited with code {self.proc.returncode}: "
-                                 f"{harness.tail(self.log_path)}")
+        self.haproxy.check_running()
         try:
             return self.get("/web/health", host).status == 200
         except (ConnectionRefusedError, httpraw.ConnectionClosedEarly):
@@ -60,28 +46,11 @@ class Edge:
         with httpraw.HttpConn(self.port, source=CLIENT_ADDR, timeout=5) as conn:
             return conn.request("GET", target, host, headers)
 
-    def stop(self) -> int | None:
-        rc = harness.terminate(self.proc, 5)
-        self._log.close()
-        return rc
-
 
 @pytest.fixture
-def edge(tmp_path):
+def edge(haproxy):
     """Factory: edge(tenantgate_port, probe_host) starts HAProxy in front of tenantgate."""
-    if not os.access(HAPROXY, os.X_OK):
-        pytest.fail(f"haproxy not found ({HAPROXY}): bash docker/install-deps.sh test installs it",
-                    pytrace=False)
-    started = []
-
-    def start(tenantgate_port: int, probe_host: str) -> Edge:
-        e = Edge(tmp_path, tenantgate_port, probe_host)
-        started.append(e)
-        return e
-
-    yield start
-    for e in started:
-        e.stop()
+    return lambda tenantgate_port, probe_host: Edge(haproxy, tenantgate_port, probe_host)
 
 
 def _odoo_behind_edge(upstream, proxy, edge, trusted_proxies):

@@ -120,6 +120,17 @@ def test_longpolling_worker(upstream):
     assert httpraw.request(up.longpolling, "GET", "/other", "x").json()["worker"] == "longpolling"
 
 
+def test_parked_long_poll_ends_when_its_client_goes_away(upstream):
+    up = upstream("lp")
+    conn = httpraw.HttpConn(up.longpolling)
+    conn.send_request("POST", "/longpolling/poll?ms=30000", "x", body=b"{}")
+    poll(lambda: up.stats("longpolling")["in_flight"] == 1, 5, "the poll parked")
+    conn.close()
+    stats = poll(lambda: (s := up.stats("longpolling"))["in_flight"] == 0 and s, 5,
+                 "the parked poll ended")
+    assert stats["abandoned"] == 1 and stats["completed"] == 0
+    assert stats["open"] == 1, stats  # only the /__stats connection itself
+
 def test_websocket_handshake_validation(upstream):
     up = upstream()
     with httpraw.HttpConn(up.longpolling) as conn:

@@ -54,6 +54,12 @@ def pool(upstream, longpolling: bool = True, **options) -> dict:
     return p
 
 
+def release(blue: str = "blue", green: str = "green", active: str = "blue",
+            drain_timeout: str = "2s") -> dict:
+    """A tenant's `release` block (SPEC section 2): two pools and the active colour."""
+    return {"blue": blue, "green": green, "active": active, "drain_timeout": drain_timeout}
+
+
 def render(pools: dict, tenants: dict, *, tenant_templates=None, timeouts=None, limits=None,
            trusted_proxies=None, token_file=ADMIN_TOKEN_FILE, access_log="stdout", workers=2,
            listeners=None, **extra) -> str:

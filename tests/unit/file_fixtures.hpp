@@ -6,10 +6,13 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <system_error>
 
-/// Files for tests that write them: a throwaway directory, and a disk that fills up.
+/// Files for tests that write them: a throwaway directory, reading a file back, and a disk
+/// that fills up.
 namespace tg::test {
 
 /// A fresh directory under the system temp dir, removed with everything in it.
@@ -33,6 +36,12 @@ class TempDir {
   private:
     std::filesystem::path path_;
 };
+
+/// The whole content of the file at `path` (empty when it cannot be read).
+inline std::string read_file(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
 
 /// Limits the size of files this process writes, so that a write fails as on a full disk
 /// (root ignores permissions, not this limit).

@@ -415,3 +415,18 @@ tenants: { t: { hosts: ["*.example.com"], pool: p } }
     CHECK(result.warnings ==
           Lines{R"(t.yaml:4:21: listeners[0].redirect_https: has no effect on a TLS listener)"});
 }
+
+TEST_CASE("PROXY protocol keys", "[config][errors]") {
+    CHECK(errors_of(R"(listeners:
+  - { name: a, address: "127.0.0.1:0", proxy_protocol: 1 }
+  - { name: b, address: "127.0.0.1:0", proxy_protocol: true }
+pools:
+  p: { web: ["odoo:8069"], send_proxy_protocol: v2, send_proxy: true }
+tenants: { t: { hosts: [t.example.com], pool: p } }
+)") == Lines{
+           R"(t.yaml:2:56: listeners[0].proxy_protocol: expected true or false, got "1")",
+           R"(t.yaml:3:56: listeners[1].proxy_protocol: needs trusted_proxies: a PROXY header is accepted only from them)",
+           R"(t.yaml:5:49: pools.p.send_proxy_protocol: expected true or false, got "v2")",
+           R"(t.yaml:5:53: pools.p.send_proxy: unknown key "send_proxy")",
+       });
+}

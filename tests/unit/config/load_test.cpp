@@ -20,6 +20,7 @@ listeners:
   - name: http
     address: 0.0.0.0:8080
     redirect_https: false       # true: 308 to https for every request except ACME challenges
+    proxy_protocol: false       # true: every connection starts with a PROXY v1/v2 header from a trusted_proxies peer
   - name: https
     address: 0.0.0.0:8443
     tls:
@@ -56,6 +57,7 @@ pools:
     longpolling: [10.1.0.11:8072, 10.1.0.12:8072]   # empty or absent: long-lived paths go to web
     balance: least_conn         # round_robin | least_conn | cookie_hash (Odoo session_id)
     health_check: { path: /web/health, interval: 5s, timeout: 2s, fall: 3, rise: 2 }
+    send_proxy_protocol: false  # true: PROXY v2 header on every upstream connection
   acme-blue:  { web: [odoo-acme-blue.acme.svc:8069],  longpolling: [odoo-acme-blue.acme.svc:8072] }
   acme-green: { web: [odoo-acme-green.acme.svc:8069], longpolling: [odoo-acme-green.acme.svc:8072] }
 tenants:
@@ -115,6 +117,7 @@ TEST_CASE("the SPEC §2 example loads", "[config][load]") {
     CHECK(s.listeners[0].address.host == "0.0.0.0");
     CHECK(s.listeners[0].address.port == 8080);
     CHECK_FALSE(s.listeners[0].redirect_https);
+    CHECK_FALSE(s.listeners[0].proxy_protocol);
     CHECK_FALSE(s.listeners[0].tls);
     REQUIRE(s.listeners[1].tls);
     const TlsSettings& tls = *s.listeners[1].tls;
@@ -161,6 +164,7 @@ TEST_CASE("the SPEC §2 example loads", "[config][load]") {
     CHECK(shared.health_check->timeout == 2s);
     CHECK(shared.health_check->fall == 3);
     CHECK(shared.health_check->rise == 2);
+    CHECK_FALSE(shared.send_proxy_protocol);
     const Pool& blue = s.pools.at("acme-blue");
     CHECK(blue.web[0].host == "odoo-acme-blue.acme.svc");
     CHECK(blue.longpolling[0].port == 8072);
@@ -265,6 +269,31 @@ tenants:
     CHECK(s.tenants.at("t").hosts == std::vector<std::string>{"erp.example.com"});
     CHECK(s.pools.at("p").longpolling.empty());
     CHECK_FALSE(s.pools.at("p").health_check);
+    CHECK_FALSE(s.listeners[0].proxy_protocol);
+    CHECK_FALSE(s.pools.at("p").send_proxy_protocol);
+}
+
+TEST_CASE("PROXY protocol on a listener and towards a pool", "[config][load]") {
+    const auto result = load_text(R"(
+listeners:
+  - { name: lb, address: "127.0.0.1:0", proxy_protocol: true }
+  - { name: direct, address: "127.0.0.1:0", proxy_protocol: false }
+trusted_proxies: [10.0.0.0/8]
+pools:
+  p: { web: ["odoo:8069"], send_proxy_protocol: true }
+  q: { web: ["odoo:8070"] }
+tenants:
+  t: { hosts: [t.example.com], pool: p }
+  u: { hosts: [u.example.com], pool: q }
+)",
+                                  "pp.yaml", "/srv");
+    INFO(joined(result));
+    REQUIRE(result.snapshot);
+    const Snapshot& s = *result.snapshot;
+    CHECK(s.listeners[0].proxy_protocol);
+    CHECK_FALSE(s.listeners[1].proxy_protocol);
+    CHECK(s.pools.at("p").send_proxy_protocol);
+    CHECK_FALSE(s.pools.at("q").send_proxy_protocol);
 }
 
 TEST_CASE("file paths resolve against the config's directory", "[config][load]") {

@@ -20,14 +20,10 @@ using tg::proxy::AccessLog;
 using tg::proxy::AccessLogWriter;
 using tg::proxy::AccessRecord;
 
+using tg::test::read_file;
 using tg::test::TempDir;
 
 namespace {
-
-std::string read_file(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 /// The file's lines, each checked to end in '\n' (no partial line at the end).
 std::vector<std::string> read_lines(const fs::path& path) {

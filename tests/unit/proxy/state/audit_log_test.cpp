@@ -25,14 +25,10 @@ using tg::proxy::AuditResult;
 using tg::proxy::token_fingerprint;
 
 using tg::test::FileSizeLimit;
+using tg::test::read_file;
 using tg::test::TempDir;
 
 namespace {
-
-std::string read_file(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 /// The lines of `text`, each checked to end in '\n' and to be one JSON object.
 std::vector<boost::json::object> parse_entries(const std::string& text) {

@@ -36,16 +36,21 @@ TEST_CASE("runtime versions only grow, even when the wall clock steps back",
     CHECK(earlier.version == first.version + 1);
 }
 
-TEST_CASE("tenant maintenance is kept only while enabled", "[proxy][state][runtime]") {
+TEST_CASE("tenant maintenance is stamped with when it was set, off included",
+          "[proxy][state][runtime]") {
     RuntimeControl control("r1", {});
     control.apply(control.with_maintenance("acme", {true, "<b>", 600}, wall_start), wall_start,
                   start);
     REQUIRE(control.state().tenant_maintenance.contains("acme"));
-    CHECK(control.state().tenant_maintenance.at("acme") == Maintenance{true, "<b>", 600});
+    const auto on = control.state().tenant_maintenance.at("acme");
+    CHECK(on.same_setting(Maintenance{true, "<b>", 600}));
+    CHECK(on.changed_ms == static_cast<std::int64_t>(control.state().version));
     CHECK_FALSE(control.state().global_maintenance.enabled);
     control.apply(control.with_maintenance("acme", {}, wall_start + 1s), wall_start + 1s,
                   start + 1s);
-    CHECK(control.state().tenant_maintenance.empty());
+    const auto& off = control.state().tenant_maintenance.at("acme");
+    CHECK_FALSE(off.enabled);
+    CHECK(off.changed_ms > on.changed_ms);
 }
 
 TEST_CASE("a switch drains the colour it left until its deadline", "[proxy][state][runtime]") {
@@ -164,4 +169,33 @@ TEST_CASE("a removed tenant drains every colour until it is back or drained",
     const auto unchanged = control.runtime();
     control.drain_tenants({}, {}, wall_start, start);
     CHECK(control.runtime() == unchanged);
+}
+
+TEST_CASE("states changed on two replicas apart are merged entry by entry",
+          "[proxy][state][runtime]") {
+    RuntimeControl a("a", {});
+    RuntimeControl b("b", {});
+    // While Redis is away: a switches acme, b turns globex's maintenance on, both touch the
+    // global maintenance (b later).
+    switch_now(a, "acme", Color::blue, Color::green, 0s, wall_start, start);
+    a.apply(a.with_maintenance(std::nullopt, {true, "from a", 60}, wall_start + 1s),
+            wall_start + 1s, start + 1s);
+    b.apply(b.with_maintenance("globex", {true, "b", 30}, wall_start + 2s), wall_start + 2s,
+            start + 2s);
+    b.apply(b.with_maintenance(std::nullopt, {false, "", 0}, wall_start + 3s), wall_start + 3s,
+            start + 3s);
+
+    const auto ab = tg::proxy::merge_runtime_states(a.state(), b.state());
+    const auto ba = tg::proxy::merge_runtime_states(b.state(), a.state());
+    CHECK(ab == ba);  // the same on both replicas
+    CHECK(ab.releases.at("acme").active == Color::green);
+    CHECK(ab.tenant_maintenance.at("globex").enabled);
+    CHECK_FALSE(ab.global_maintenance.enabled);  // b's was the later setting
+    CHECK(ab.version == b.state().version);
+
+    // Turning maintenance off is remembered, so an older "on" cannot come back.
+    b.apply(b.with_maintenance("globex", {}, wall_start + 4s), wall_start + 4s, start + 4s);
+    REQUIRE(b.state().tenant_maintenance.contains("globex"));
+    const auto later = tg::proxy::merge_runtime_states(b.state(), ab);
+    CHECK_FALSE(later.tenant_maintenance.at("globex").enabled);
 }

@@ -18,7 +18,8 @@ RuntimeState sample_state() {
     state.version = 1733380000123;
     state.origin = "host-1234-ab12";
     state.global_maintenance = Maintenance{false, "", 0};
-    state.tenant_maintenance["acme"] = Maintenance{true, "Upgrading \"v17\"\n<b>soon</b>", 600};
+    state.tenant_maintenance["acme"] =
+        Maintenance{true, "Upgrading \"v17\"\n<b>soon</b>", 600, 1733380000100};
     state.tenant_maintenance["beta"] = Maintenance{true, "", 0};
     state.releases["acme"] = ReleaseState{Color::green, Color::blue, 1733380000123, 120000};
     state.releases["beta"] = ReleaseState{Color::blue, std::nullopt, 1733380000000, 0};
@@ -54,10 +55,12 @@ TEST_CASE("runtime state: to_json then parse gives the same state", "[proxy][sta
 TEST_CASE("runtime state: the JSON is the shape of the contract", "[proxy][state]") {
     const auto expected = boost::json::parse(R"({
         "version": 1733380000123, "origin": "host-1234-ab12",
-        "global_maintenance": {"enabled": false, "message": "", "retry_after": 0},
+        "global_maintenance": {"enabled": false, "message": "", "retry_after": 0,
+                               "changed_ms": 0},
         "tenant_maintenance": {
-            "acme": {"enabled": true, "message": "Upgrading \"v17\"\n<b>soon</b>", "retry_after": 600},
-            "beta": {"enabled": true, "message": "", "retry_after": 0}},
+            "acme": {"enabled": true, "message": "Upgrading \"v17\"\n<b>soon</b>", "retry_after": 600,
+                     "changed_ms": 1733380000100},
+            "beta": {"enabled": true, "message": "", "retry_after": 0, "changed_ms": 0}},
         "releases": {
             "acme": {"active": "green", "previous": "blue", "switched_at_ms": 1733380000123,
                      "drain_timeout_ms": 120000},

@@ -23,14 +23,10 @@ using tg::proxy::StateFile;
 using Outcome = tg::proxy::StateFileLoad::Outcome;
 
 using tg::test::FileSizeLimit;
+using tg::test::read_file;
 using tg::test::TempDir;
 
 namespace {
-
-std::string read_file(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 void write_file(const fs::path& path, const std::string& text) {
     std::ofstream(path, std::ios::binary) << text;

@@ -157,7 +157,7 @@ RuntimeState maintenance_state(std::uint64_t version, std::string origin, std::s
     RuntimeState state;
     state.version = version;
     state.origin = std::move(origin);
-    state.global_maintenance = {true, std::move(message), 600};
+    state.global_maintenance = {true, std::move(message), 600, static_cast<std::int64_t>(version)};
     return state;
 }
 
@@ -265,7 +265,7 @@ TEST_CASE("state sync: a change reaches the other replica within a second",
     CHECK(a.adoptions.empty());
 }
 
-TEST_CASE("state sync: an older version never replaces a newer one", "[proxy][state][redis]") {
+TEST_CASE("state sync: an older setting never replaces a newer one", "[proxy][state][redis]") {
     RedisServer server;
     if (!start_redis(server)) return;
     Cluster cluster(server.address());

@@ -341,3 +341,28 @@ TEST_CASE("a kept connection is watched only from the next sweep", "[proxy][upst
     CHECK(run_until(io, [&] { return !connection->socket.is_open(); }));
     CHECK(pool.lease(upstream.endpoint()) == nullptr);
 }
+
+TEST_CASE("a connection that sent a PROXY header is leased to its client only",
+          "[proxy][upstream_pool]") {
+    Loop loop;
+    auto& io = loop.io;
+    UpstreamPool pool;
+    Loopback upstream(io);
+    const auto alice = *tg::config::parse_ip("192.0.2.1");
+    const auto bob = *tg::config::parse_ip("192.0.2.2");
+    const auto alice_v6 = *tg::config::parse_ip("2001:db8::1");
+
+    auto plain = upstream.connect();
+    auto for_alice = upstream.connect();
+    for_alice->proxied_for = alice;
+    pool.keep(plain, Clock::now());
+    pool.keep(for_alice, Clock::now());
+
+    CHECK(pool.lease(upstream.endpoint(), &bob) == nullptr);
+    CHECK(pool.lease(upstream.endpoint(), &alice_v6) == nullptr);
+    // Without a PROXY header, the newest kept connection (alice's) is passed over.
+    CHECK(pool.lease(upstream.endpoint()) == plain);
+    CHECK(pool.lease(upstream.endpoint()) == nullptr);
+    CHECK(pool.lease(upstream.endpoint(), &alice) == for_alice);
+    CHECK(pool.lease(upstream.endpoint(), &alice) == nullptr);
+}

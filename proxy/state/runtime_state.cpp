@@ -1,0 +1,43 @@
+#include "proxy/state/runtime_state.hpp"
+
+#include <tuple>
+
+namespace tg::proxy {
+namespace {
+
+const Maintenance& newer(const Maintenance& a, const Maintenance& b) {
+    return std::tie(a.changed_ms, a.enabled, a.retry_after, a.message) >=
+                   std::tie(b.changed_ms, b.enabled, b.retry_after, b.message)
+               ? a
+               : b;
+}
+
+const ReleaseState& newer(const ReleaseState& a, const ReleaseState& b) {
+    return std::tie(a.switched_at_ms, a.active, a.drain_timeout_ms) >=
+                   std::tie(b.switched_at_ms, b.active, b.drain_timeout_ms)
+               ? a
+               : b;
+}
+
+/// `into` with each of `from`'s entries where it is the newer one.
+template <class Map>
+void merge_into(Map& into, const Map& from) {
+    for (const auto& [name, entry] : from) {
+        const auto [found, added] = into.emplace(name, entry);
+        if (!added) found->second = newer(found->second, entry);
+    }
+}
+
+}  // namespace
+
+RuntimeState merge_runtime_states(const RuntimeState& a, const RuntimeState& b) {
+    RuntimeState merged = std::tie(a.version, a.origin) >= std::tie(b.version, b.origin) ? a : b;
+    merged.global_maintenance = newer(a.global_maintenance, b.global_maintenance);
+    for (const RuntimeState* side : {&a, &b}) {
+        merge_into(merged.tenant_maintenance, side->tenant_maintenance);
+        merge_into(merged.releases, side->releases);
+    }
+    return merged;
+}
+
+}  // namespace tg::proxy
