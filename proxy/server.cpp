@@ -175,11 +175,11 @@ asio::awaitable<void> Server::start() {
     const auto load_started = Clock::now();
     co_await load_runtime_state();
     merge_tenants();
-    if (!runtime_->state().tenants.empty()) {
+    if (!runtime_tenant_texts_.empty()) {
         const auto took =
             std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - load_started);
         ops_log::info("runtime tenants loaded",
-                      {{"runtime_tenants", std::to_string(runtime_->state().tenants.size()), true},
+                      {{"runtime_tenants", std::to_string(runtime_tenant_texts_.size()), true},
                        {"tenants", std::to_string(snapshot_->tenants.size()), true},
                        {"ms", std::to_string(took.count()), true}});
     }
@@ -462,12 +462,17 @@ void Server::adopt_runtime(RuntimeState next) {
 
 void Server::merge_tenants() {
     const auto& definitions = runtime_->state().tenants;
-    // Drop what is gone, parse what is new or changed: an update parses one definition.
-    std::erase_if(runtime_tenant_texts_,
-                  [&](const auto& entry) { return !definitions.contains(entry.first); });
-    std::erase_if(runtime_tenants_,
-                  [&](const auto& entry) { return !definitions.contains(entry.first); });
-    for (const auto& [name, text] : definitions) {
+    // Drop what is gone (removed ones are tombstones), parse what is new or changed: an update
+    // parses one definition.
+    const auto gone = [&](const auto& entry) {
+        const auto found = definitions.find(entry.first);
+        return found == definitions.end() || found->second.removed();
+    };
+    std::erase_if(runtime_tenant_texts_, gone);
+    std::erase_if(runtime_tenants_, gone);
+    for (const auto& [name, runtime_tenant] : definitions) {
+        if (runtime_tenant.removed()) continue;
+        const std::string& text = runtime_tenant.definition;
         const auto known = runtime_tenant_texts_.find(name);
         if (known != runtime_tenant_texts_.end() && known->second == text) continue;
         runtime_tenant_texts_.insert_or_assign(name, text);

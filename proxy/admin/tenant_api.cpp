@@ -15,9 +15,15 @@ namespace {
 
 namespace json = boost::json;
 
-json::value definition_json(const RuntimeState& state, std::string_view tenant) {
+/// The runtime tenant's definition, nullptr when there is none (a removed one included).
+const RuntimeTenant* live_tenant(const RuntimeState& state, std::string_view tenant) {
     const auto found = state.tenants.find(tenant);
-    return found == state.tenants.end() ? json::value(nullptr) : json::parse(found->second);
+    return found == state.tenants.end() || found->second.removed() ? nullptr : &found->second;
+}
+
+json::value definition_json(const RuntimeState& state, std::string_view tenant) {
+    const RuntimeTenant* found = live_tenant(state, tenant);
+    return found ? json::parse(found->definition) : json::value(nullptr);
 }
 
 http::response<http::string_body> file_tenant_conflict(const std::string& tenant,
@@ -48,11 +54,10 @@ asio::awaitable<AdminServer::Response> AdminServer::put_tenant(const Request& re
     if (const auto found = snapshot->tenants.find(tenant);
         found != snapshot->tenants.end() && found->second.origin == config::TenantOrigin::file)
         co_return file_tenant_conflict(tenant, version);
-    const auto& definitions = runtime_.state().tenants;
-    const auto existing = definitions.find(tenant);
+    const RuntimeTenant* existing = live_tenant(runtime_.state(), tenant);
     audit.before = definition_json(runtime_.state(), tenant);
     // `If-None-Match: *` (ctl tenant add): create only, never replace (RFC 9110 §13.1.2).
-    if (request[http::field::if_none_match] == "*" && existing != definitions.end())
+    if (request[http::field::if_none_match] == "*" && existing)
         co_return json_response(http::status::precondition_failed,
                                 error_body("tenant \"" + tenant + "\" already exists"), version);
 
@@ -75,8 +80,8 @@ asio::awaitable<AdminServer::Response> AdminServer::put_tenant(const Request& re
         if (found == state_.snapshot->tenants.end()) return nullptr;
         return tenant_json(found->second, tenant_loads());
     };
-    const bool created = existing == definitions.end();
-    if (!created && existing->second == definition->json)
+    const bool created = !existing;
+    if (!created && existing->definition == definition->json)
         co_return json_response(http::status::ok, {{"result", "unchanged"}, {"tenant", served()}},
                                 version);
     if (auto failure = co_await actions_.change_runtime(
@@ -97,7 +102,7 @@ asio::awaitable<AdminServer::Response> AdminServer::delete_tenant(const Request&
         found != state_.snapshot->tenants.end() &&
         found->second.origin == config::TenantOrigin::file)
         co_return file_tenant_conflict(tenant, version);
-    if (!runtime_.state().tenants.contains(tenant))
+    if (!live_tenant(runtime_.state(), tenant))
         co_return json_response(http::status::not_found,
                                 error_body("unknown tenant \"" + tenant + "\""), version);
     audit.before = definition_json(runtime_.state(), tenant);

@@ -48,11 +48,15 @@ RuntimeState RuntimeControl::with_tenant(const std::string& tenant,
     RuntimeState next = state();
     next.version = next_version(now);
     next.origin = replica_id_;
-    if (definition) {
-        next.tenants.insert_or_assign(tenant, std::move(*definition));
-    } else {
-        next.tenants.erase(tenant);
-        next.tenant_maintenance.erase(tenant);
+    const auto changed_ms = static_cast<std::int64_t>(next.version);
+    // A removal is kept as a tombstone, and so is the maintenance it takes along, so that an
+    // older definition or "on" from a replica that was away cannot come back in a merge.
+    next.tenants.insert_or_assign(
+        tenant, RuntimeTenant{definition ? std::move(*definition) : "", changed_ms});
+    if (!definition) {
+        if (const auto found = next.tenant_maintenance.find(tenant);
+            found != next.tenant_maintenance.end())
+            found->second = Maintenance{false, "", 0, changed_ms};
         next.releases.erase(tenant);
     }
     return next;

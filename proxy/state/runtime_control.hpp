@@ -57,8 +57,9 @@ class RuntimeControl {
                                             config::Color to, config::Duration drain_timeout,
                                             WallTime now) const;
     /// The state after adding or replacing (`definition`: the tenants.NAME shape as compact
-    /// JSON) or, with nullopt, removing the runtime tenant `tenant`; a removed tenant takes
-    /// its maintenance and release state along.
+    /// JSON, not empty) or, with nullopt, removing the runtime tenant `tenant`, stamped with the
+    /// change's version; a removed tenant stays as a tombstone and takes its maintenance (turned
+    /// off) and release state along.
     [[nodiscard]] RuntimeState with_tenant(const std::string& tenant,
                                            std::optional<std::string> definition,
                                            WallTime now) const;

@@ -19,6 +19,10 @@ const ReleaseState& newer(const ReleaseState& a, const ReleaseState& b) {
                : b;
 }
 
+const RuntimeTenant& newer(const RuntimeTenant& a, const RuntimeTenant& b) {
+    return std::tie(a.changed_ms, a.definition) >= std::tie(b.changed_ms, b.definition) ? a : b;
+}
+
 /// `into` with each of `from`'s entries where it is the newer one.
 template <class Map>
 void merge_into(Map& into, const Map& from) {
@@ -36,6 +40,7 @@ RuntimeState merge_runtime_states(const RuntimeState& a, const RuntimeState& b) 
     for (const RuntimeState* side : {&a, &b}) {
         merge_into(merged.tenant_maintenance, side->tenant_maintenance);
         merge_into(merged.releases, side->releases);
+        merge_into(merged.tenants, side->tenants);
     }
     return merged;
 }

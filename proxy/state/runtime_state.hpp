@@ -36,6 +36,17 @@ struct ReleaseState {
     bool operator==(const ReleaseState&) const = default;
 };
 
+/// A tenant added through the admin API: the `tenants.NAME` shape as compact JSON text, kept as
+/// the API accepted it and checked again at every merge with the config file (whose tenants win
+/// a conflict); or, once removed, a tombstone with no definition.
+struct RuntimeTenant {
+    std::string definition;       ///< empty: removed
+    std::int64_t changed_ms = 0;  ///< when it was last set or removed (Unix ms): the newest wins
+
+    bool operator==(const RuntimeTenant&) const = default;
+    [[nodiscard]] bool removed() const { return definition.empty(); }
+};
+
 /// What the admin API changes at run time, on top of the config file: kept in the state file,
 /// and shared through Redis with every replica. `version` (the Unix milliseconds of the latest
 /// change, made strictly increasing) orders whole states; each entry also carries when it was
@@ -48,20 +59,21 @@ struct RuntimeState {
     /// Turned off ones are kept (with when), so that an older "on" cannot come back in a merge.
     std::map<std::string, Maintenance, std::less<>> tenant_maintenance;
     std::map<std::string, ReleaseState, std::less<>> releases;  ///< switched tenants only
-    /// Tenants added through the admin API (SPEC §6), by name: the `tenants.NAME` shape as
-    /// compact JSON text, kept as the API accepted it and checked again at every merge with
-    /// the config file (whose tenants win a conflict).
-    std::map<std::string, std::string, std::less<>> tenants;
+    /// Tenants added through the admin API (SPEC §6), by name. Removed ones are kept as
+    /// tombstones (with when), so that an older definition cannot come back in a merge; every
+    /// reader skips them.
+    std::map<std::string, RuntimeTenant, std::less<>> tenants;
 
     bool operator==(const RuntimeState&) const = default;
     /// The same entries, whatever the version and origin.
     [[nodiscard]] bool same_entries(const RuntimeState& other) const {
         return global_maintenance == other.global_maintenance &&
-               tenant_maintenance == other.tenant_maintenance && releases == other.releases;
+               tenant_maintenance == other.tenant_maintenance && releases == other.releases &&
+               tenants == other.tenants;
     }
 };
 
-/// Every entry of `a` and `b` at its newest (maintenance by changed_ms, a release by
+/// Every entry of `a` and `b` at its newest (maintenance and tenants by changed_ms, a release by
 /// switched_at_ms; a tie goes to the larger value, the same on every replica). The version and
 /// origin are those of the newer state.
 [[nodiscard]] RuntimeState merge_runtime_states(const RuntimeState& a, const RuntimeState& b);

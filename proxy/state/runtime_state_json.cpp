@@ -148,13 +148,19 @@ bool read_release(StrictReader& reader, const json::value& value, std::string_vi
     return true;
 }
 
-/// A runtime tenant's definition: any object here, its keys are the config schema's business
-/// (checked at every merge); kept as compact JSON text.
-bool read_definition(StrictReader& reader, const json::value& value, std::string_view path,
-                     std::string& out) {
-    if (!reader.object(value, path, {})) return false;
-    out = json::serialize(value);
-    return true;
+/// A runtime tenant: its definition (any object here, its keys are the config schema's business,
+/// checked at every merge; kept as compact JSON text) or null once removed, and when.
+bool read_runtime_tenant(StrictReader& reader, const json::value& value, std::string_view path,
+                         RuntimeTenant& out) {
+    const json::object* object = reader.object(value, path, {"definition", "changed_ms"});
+    if (!object) return false;
+    const json::value* definition = reader.require(*object, path, "definition");
+    if (!definition) return false;
+    if (!definition->is_null()) {
+        if (!reader.object(*definition, child_path(path, "definition"), {})) return false;
+        out.definition = json::serialize(*definition);
+    }
+    return reader.read_key(*object, path, "changed_ms", out.changed_ms);
 }
 
 /// Reads a map of tenant name to T, e.g. "releases": {"acme": {...}}.
@@ -199,9 +205,12 @@ json::value to_json(const RuntimeState& state) {
     for (const auto& [name, release] : state.releases) releases.emplace(name, to_json(release));
     json::object tenants;
     tenants.reserve(state.tenants.size());
-    for (const auto& [name, definition] : state.tenants) {
+    for (const auto& [name, tenant] : state.tenants) {
         // Written by runtime_state_from_json or the admin API from parsed JSON: never fails.
-        tenants.emplace(name, json::parse(definition));
+        json::value definition = nullptr;
+        if (!tenant.removed()) definition = json::parse(tenant.definition);
+        tenants.emplace(name, json::object{{"definition", std::move(definition)},
+                                           {"changed_ms", tenant.changed_ms}});
     }
     return json::object{{"version", state.version},
                         {"origin", state.origin},
@@ -245,7 +254,7 @@ std::optional<RuntimeState> runtime_state_from_json(std::string_view text, std::
     if (!read_tenants(reader, *object, "tenant_maintenance", state.tenant_maintenance,
                       read_maintenance) ||
         !read_tenants(reader, *object, "releases", state.releases, read_release) ||
-        !read_tenants(reader, *object, "tenants", state.tenants, read_definition))
+        !read_tenants(reader, *object, "tenants", state.tenants, read_runtime_tenant))
         return std::nullopt;
     return state;
 }

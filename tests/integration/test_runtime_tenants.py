@@ -258,7 +258,12 @@ def test_runtime_tenants_survive_a_restart(upstream, proxy, tmp_path):
     assert second.get("/echo", "erp.globex.com").status == 200
     assert status(second, "erp.hooli.com") == 404
     stored = json.loads((tmp_path / "shared.state.json").read_text())
-    assert stored["tenants"] == {"globex": {"hosts": ["erp.globex.com"], "pool": "alpha"}}
+    # hooli's removal is kept (a tombstone, with when), so that an older add cannot undo it.
+    assert set(stored["tenants"]) == {"globex", "hooli"}, stored["tenants"]
+    assert stored["tenants"]["globex"]["definition"] == {"hosts": ["erp.globex.com"],
+                                                         "pool": "alpha"}
+    assert stored["tenants"]["hooli"]["definition"] is None
+    assert stored["tenants"]["hooli"]["changed_ms"] > stored["tenants"]["globex"]["changed_ms"]
 
 
 def test_the_config_file_wins_a_conflict_at_reload(upstream, proxy):
@@ -314,8 +319,10 @@ def write_scale_state(path, count: int) -> None:
         hosts = [f"t{i}.erp.example.com"]
         if i % 2 == 0:
             hosts.append(f"erp.customer{i}.com")
-        tenants[f"t{i}"] = {"hosts": hosts, "pool": "alpha",
-                            "rate_limit": {"requests_per_second": 50, "burst": 100}}
+        tenants[f"t{i}"] = {"definition": {"hosts": hosts, "pool": "alpha",
+                                           "rate_limit": {"requests_per_second": 50,
+                                                          "burst": 100}},
+                            "changed_ms": 1}
     path.write_text(json.dumps({"version": 1, "origin": "test", "tenants": tenants}))
 
 

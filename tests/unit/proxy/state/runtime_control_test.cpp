@@ -8,6 +8,7 @@ using namespace std::chrono_literals;
 using tg::config::Color;
 using tg::proxy::Clock;
 using tg::proxy::Maintenance;
+using tg::proxy::merge_runtime_states;
 using tg::proxy::RuntimeControl;
 using tg::proxy::RuntimeState;
 using WallTime = std::chrono::system_clock::time_point;
@@ -134,7 +135,9 @@ TEST_CASE("a runtime tenant is added, replaced and removed with what belongs to 
     RuntimeControl control("r1", {});
     const std::string first = R"({"hosts":["a.com"],"pool":"p"})";
     control.apply(control.with_tenant("globex", first, wall_start), wall_start, start);
-    CHECK(control.state().tenants.at("globex") == first);
+    CHECK(control.state().tenants.at("globex").definition == first);
+    CHECK(control.state().tenants.at("globex").changed_ms ==
+          static_cast<std::int64_t>(control.state().version));
     control.apply(control.with_maintenance("globex", {true, "m", 60}, wall_start), wall_start,
                   start);
     switch_now(control, "globex", Color::blue, Color::green, 10s, wall_start, start);
@@ -142,8 +145,14 @@ TEST_CASE("a runtime tenant is added, replaced and removed with what belongs to 
 
     const auto removed = control.with_tenant("globex", std::nullopt, wall_start);
     CHECK(removed.version > control.state().version);
-    CHECK(removed.tenants.empty());
-    CHECK(removed.tenant_maintenance.empty());
+    // Kept as tombstones stamped with the removal, so that nothing older comes back.
+    REQUIRE(removed.tenants.contains("globex"));
+    CHECK(removed.tenants.at("globex").removed());
+    CHECK(removed.tenants.at("globex").changed_ms == static_cast<std::int64_t>(removed.version));
+    REQUIRE(removed.tenant_maintenance.contains("globex"));
+    CHECK_FALSE(removed.tenant_maintenance.at("globex").enabled);
+    CHECK(removed.tenant_maintenance.at("globex").changed_ms ==
+          static_cast<std::int64_t>(removed.version));
     CHECK(removed.releases.empty());
 }
 
@@ -198,4 +207,56 @@ TEST_CASE("states changed on two replicas apart are merged entry by entry",
     REQUIRE(b.state().tenant_maintenance.contains("globex"));
     const auto later = tg::proxy::merge_runtime_states(b.state(), ab);
     CHECK_FALSE(later.tenant_maintenance.at("globex").enabled);
+}
+
+TEST_CASE("runtime tenants added on two replicas apart are both kept", "[proxy][state][runtime]") {
+    RuntimeControl a("a", {});
+    RuntimeControl b("b", {});
+    const std::string globex = R"({"hosts":["erp.globex.com"],"pool":"p"})";
+    const std::string hooli = R"({"hosts":["erp.hooli.com"],"pool":"p"})";
+    a.apply(a.with_tenant("globex", globex, wall_start), wall_start, start);
+    b.apply(b.with_tenant("hooli", hooli, wall_start + 1s), wall_start + 1s, start + 1s);
+
+    const auto ab = tg::proxy::merge_runtime_states(a.state(), b.state());
+    const auto ba = tg::proxy::merge_runtime_states(b.state(), a.state());
+    CHECK(ab == ba);
+    REQUIRE(ab.tenants.size() == 2);
+    CHECK(ab.tenants.at("globex").definition == globex);
+    CHECK(ab.tenants.at("hooli").definition == hooli);
+    // Each side has news for the other: neither state has every entry.
+    CHECK_FALSE(ab.same_entries(a.state()));
+    CHECK_FALSE(ab.same_entries(b.state()));
+
+    // The same name set on both at the same millisecond: the larger definition, everywhere.
+    RuntimeControl c("c", {});
+    c.apply(c.with_tenant("hooli", globex, wall_start + 1s), wall_start + 1s, start + 1s);
+    const auto bc = tg::proxy::merge_runtime_states(b.state(), c.state());
+    CHECK(bc == tg::proxy::merge_runtime_states(c.state(), b.state()));
+    CHECK(bc.tenants.at("hooli").definition == std::max(globex, hooli));
+}
+
+TEST_CASE("a runtime tenant's removal is not undone by an older add", "[proxy][state][runtime]") {
+    RuntimeControl a("a", {});
+    RuntimeControl b("b", {});
+    const std::string first = R"({"hosts":["erp.globex.com"],"pool":"p"})";
+    const std::string second = R"({"hosts":["erp.globex.com","globex.example"],"pool":"p"})";
+    a.apply(a.with_tenant("globex", first, wall_start), wall_start, start);
+    b.apply(merge_runtime_states(b.state(), a.state()), wall_start, start);
+    a.apply(a.with_maintenance("globex", {true, "m", 60}, wall_start + 1s), wall_start + 1s,
+            start + 1s);
+    // Apart: b replaces the definition, then a (later) removes the tenant.
+    b.apply(b.with_tenant("globex", second, wall_start + 2s), wall_start + 2s, start + 2s);
+    a.apply(a.with_tenant("globex", std::nullopt, wall_start + 3s), wall_start + 3s, start + 3s);
+
+    for (const auto& merged :
+         {merge_runtime_states(a.state(), b.state()), merge_runtime_states(b.state(), a.state())}) {
+        REQUIRE(merged.tenants.contains("globex"));
+        CHECK(merged.tenants.at("globex").removed());
+        CHECK_FALSE(merged.tenant_maintenance.at("globex").enabled);
+    }
+    // Added again later: the newer definition wins over the tombstone.
+    b.apply(merge_runtime_states(b.state(), a.state()), wall_start + 3s, start + 3s);
+    b.apply(b.with_tenant("globex", first, wall_start + 4s), wall_start + 4s, start + 4s);
+    const auto again = merge_runtime_states(a.state(), b.state());
+    CHECK(again.tenants.at("globex").definition == first);
 }

@@ -23,7 +23,8 @@ RuntimeState sample_state() {
     state.tenant_maintenance["beta"] = Maintenance{true, "", 0};
     state.releases["acme"] = ReleaseState{Color::green, Color::blue, 1733380000123, 120000};
     state.releases["beta"] = ReleaseState{Color::blue, std::nullopt, 1733380000000, 0};
-    state.tenants["globex"] = R"({"hosts":["erp.globex.com"],"pool":"shared-eu"})";
+    state.tenants["globex"] = {R"({"hosts":["erp.globex.com"],"pool":"shared-eu"})", 1733380000050};
+    state.tenants["hooli"] = {"", 1733380000120};  // removed
     return state;
 }
 
@@ -66,7 +67,10 @@ TEST_CASE("runtime state: the JSON is the shape of the contract", "[proxy][state
                      "drain_timeout_ms": 120000},
             "beta": {"active": "blue", "previous": null, "switched_at_ms": 1733380000000,
                      "drain_timeout_ms": 0}},
-        "tenants": {"globex": {"hosts": ["erp.globex.com"], "pool": "shared-eu"}}})");
+        "tenants": {
+            "globex": {"definition": {"hosts": ["erp.globex.com"], "pool": "shared-eu"},
+                       "changed_ms": 1733380000050},
+            "hooli": {"definition": null, "changed_ms": 1733380000120}}})");
     CHECK(tg::proxy::to_json(sample_state()) == expected);
 }
 
@@ -128,6 +132,18 @@ TEST_CASE("runtime state: anything else is refused, naming the key path", "[prox
          "releases.acme.switched_at_ms: missing"},
         {R"({"tenants": []})", "tenants: expected an object"},
         {R"({"tenants": {"globex": ["erp.globex.com"]}})", "tenants.globex: expected an object"},
+        {R"({"tenants": {"globex": {"hosts": ["erp.globex.com"]}}})",
+         "tenants.globex.hosts: unknown key"},
+        {R"({"tenants": {"globex": {"changed_ms": 5}}})", "tenants.globex.definition: missing"},
+        {R"({"tenants": {"globex": {"definition": null}}})", "tenants.globex.changed_ms: missing"},
+        {R"({"tenants": {"globex": {"definition": ["a"], "changed_ms": 5}}})",
+         "tenants.globex.definition: expected an object"},
+        {R"({"tenants": {"globex": {"definition": "{}", "changed_ms": 5}}})",
+         "tenants.globex.definition: expected an object"},
+        {R"({"tenants": {"globex": {"definition": {}, "changed_ms": -5}}})",
+         "tenants.globex.changed_ms: expected a non-negative integer"},
+        {R"({"tenants": {"globex": {"definition": {}, "changed_ms": 5, "removed": true}}})",
+         "tenants.globex.removed: unknown key"},
         {R"({"tenant": {}})", "tenant: unknown key"},
     };
     for (const auto& c : cases) {
@@ -142,12 +158,18 @@ TEST_CASE("runtime state: a runtime tenant's definition is kept as compact JSON 
           "[proxy][state]") {
     std::string error;
     const auto parsed = runtime_state_from_json(
-        R"({"tenants": {"globex": {"hosts": [ "erp.globex.com" ],
-            "rate_limit": {"requests_per_second": 2.5, "burst": 10}}}})",
+        R"({"tenants": {"globex": {"definition": {"hosts": [ "erp.globex.com" ],
+            "rate_limit": {"requests_per_second": 2.5, "burst": 10}}, "changed_ms": 42},
+            "hooli": {"definition": null, "changed_ms": 43}}})",
         error);
+    INFO(error);
     REQUIRE(parsed);
-    CHECK(parsed->tenants.at("globex") ==
+    CHECK(parsed->tenants.at("globex").definition ==
           R"({"hosts":["erp.globex.com"],"rate_limit":{"requests_per_second":2.5E0,"burst":10}})");
+    CHECK(parsed->tenants.at("globex").changed_ms == 42);
+    CHECK_FALSE(parsed->tenants.at("globex").removed());
+    CHECK(parsed->tenants.at("hooli").removed());
+    CHECK(parsed->tenants.at("hooli").changed_ms == 43);
     const auto again = runtime_state_from_json(text_of(*parsed), error);
     REQUIRE(again);
     CHECK(*again == *parsed);
