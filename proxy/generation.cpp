@@ -137,11 +137,6 @@ const std::string& Generation::active_pool(const routing::TenantMatch& tenant) c
                                 tenant.from_template ? std::nullopt : colors_[tenant.index]);
 }
 
-const Drain* Generation::drain(std::string_view tenant) const {
-    const auto found = runtime_->drains.find(tenant);
-    return found == runtime_->drains.end() ? nullptr : &found->second;
-}
-
 std::vector<std::string> names_to_resolve(const config::Snapshot& snapshot) {
     std::vector<std::string> names;
     for (const auto& [_, pool] : snapshot.pools) {

@@ -73,8 +73,6 @@ class Generation {
     /// The pool new requests of `tenant` go to: its pool, or its active colour's.
     const std::string& active_pool(const routing::TenantMatch& tenant) const;
     const Runtime& runtime() const { return *runtime_; }
-    /// The drain of `tenant` under way on this replica, or null.
-    const Drain* drain(std::string_view tenant) const;
     /// The active health of the pools' endpoints. Not const: the health checker writes its
     /// atomic flags while workers read them through the same immutable generation.
     HealthBoard& health() const { return *health_; }

@@ -46,7 +46,6 @@ class RuntimeControl {
     const RuntimeState& state() const { return runtime_->state; }
     /// What generations point to; replaced, never changed, by each change.
     const std::shared_ptr<const Runtime>& runtime() const { return runtime_; }
-    const std::string& replica_id() const { return replica_id_; }
 
     /// The state after turning maintenance of `tenant` (nullopt: global) to `maintenance`.
     [[nodiscard]] RuntimeState with_maintenance(const std::optional<std::string>& tenant,
