@@ -29,10 +29,21 @@ std::string host_path(const Tenant& tenant, std::size_t index) {
         detail::child_path(detail::child_path("tenants", tenant.name), "hosts"), index);
 }
 
+/// Whether every pool `policy` names is in `snapshot`: the one check of an accepted definition
+/// that a new config file can break. The messages come from check_tenant_pools when not.
+bool pools_exist(const Snapshot& snapshot, const TenantPolicy& policy) {
+    const auto known = [&](const std::string& pool) {
+        return pool.empty() || snapshot.pools.contains(pool);
+    };
+    return known(policy.pool) &&
+           (!policy.release || (known(policy.release->blue) && known(policy.release->green)));
+}
+
 }  // namespace
 
-std::optional<Tenant> parse_runtime_tenant(std::string_view name, const YAML::Node& definition,
-                                           std::vector<ConfigError>& errors) {
+std::shared_ptr<const Tenant> parse_runtime_tenant(std::string_view name,
+                                                   const YAML::Node& definition,
+                                                   std::vector<ConfigError>& errors) {
     detail::Diagnostics diag("");
     // The same entry point as the file's `tenants:` map, so the name rule and every message
     // are the file's.
@@ -43,7 +54,7 @@ std::optional<Tenant> parse_runtime_tenant(std::string_view name, const YAML::No
     auto found = parsed.find(name);
     if (found != parsed.end()) {
         const std::string hosts = detail::child_path(detail::child_path("tenants", name), "hosts");
-        const auto& list = found->second.hosts;
+        const auto& list = found->second->hosts;
         if (list.empty() && diag.present(hosts) && !diag.failed(hosts))
             diag.error(hosts, "at least one host is required");
         for (std::size_t i = 0; i < list.size(); ++i)
@@ -55,74 +66,79 @@ std::optional<Tenant> parse_runtime_tenant(std::string_view name, const YAML::No
     errors = diag.take_errors();
     // A definition from a YAML file still answers with key paths only, like one from JSON.
     for (auto& e : errors) e.line = e.column = 0;
-    if (!errors.empty() || found == parsed.end()) return std::nullopt;
-    Tenant tenant = std::move(found->second);
-    tenant.origin = TenantOrigin::api;
+    if (!errors.empty() || found == parsed.end()) return nullptr;
+    auto tenant = std::make_shared<Tenant>(*found->second);
+    tenant->origin = TenantOrigin::api;
     return tenant;
 }
 
-TenantFit check_runtime_tenant(const Snapshot& snapshot, const Tenant& tenant) {
+TenantFit check_runtime_tenant(const Snapshot& snapshot, const Tenant& tenant,
+                               const HostOwner& owner_of) {
     TenantFit fit;
     detail::Diagnostics diag("");
     detail::check_tenant_pools(snapshot, tenant, diag);
     fit.errors = diag.take_errors();
     if (const auto same = snapshot.tenants.find(tenant.name);
-        same != snapshot.tenants.end() && same->second.origin == TenantOrigin::file) {
+        same != snapshot.tenants.end() && same->second->origin == TenantOrigin::file) {
         fit.conflict_with = tenant.name;
         fit.conflict = "tenant " + detail::in_quotes(tenant.name) +
                        " is defined in the config file; change it there";
         return fit;
     }
-    for (const auto& [name, other] : snapshot.tenants) {
-        if (name == tenant.name) continue;
-        for (const auto& host : other.hosts) {
-            for (std::size_t i = 0; i < tenant.hosts.size(); ++i) {
-                if (tenant.hosts[i] != host) continue;
-                fit.conflict_with = name;
-                fit.conflict = host_path(tenant, i) + ": " +
-                               detail::host_overlap_message(host, name, tenant.name);
-                return fit;
-            }
-        }
+    for (std::size_t i = 0; i < tenant.hosts.size(); ++i) {
+        const auto owner = owner_of(tenant.hosts[i]);
+        if (!owner || *owner == tenant.name) continue;
+        fit.conflict_with = std::string(*owner);
+        fit.conflict = host_path(tenant, i) + ": " +
+                       detail::host_overlap_message(tenant.hosts[i], *owner, tenant.name);
+        return fit;
     }
     return fit;
 }
 
-MergedSnapshot merge_runtime_tenants(const Snapshot& file,
-                                     const std::map<std::string, Tenant, std::less<>>& runtime) {
-    auto merged = std::make_shared<Snapshot>(file);
+MergedSnapshot merge_runtime_tenants(const Snapshot& file, const Tenants& runtime) {
     MergedSnapshot result;
+    auto merged = std::make_shared<Snapshot>(file);
+    merged->tenants.clear();
     HostOwners owners;
     owners.reserve(file.tenants.size() + runtime.size() * 2);
-    for (const auto& [name, tenant] : merged->tenants)
-        for (const auto& host : tenant.hosts) owners.emplace(host, name);
+    for (const auto& [name, tenant] : file.tenants)
+        for (const auto& host : tenant->hosts) owners.emplace(host, name);
+    // Both maps are sorted by name: merged in one pass, each tenant appended at the end.
+    auto& tenants = merged->tenants;
+    auto from_file = file.tenants.begin();
+    const auto take_file_tenants_before = [&](std::string_view name) {
+        for (; from_file != file.tenants.end() && from_file->first < name; ++from_file)
+            tenants.emplace_hint(tenants.end(), *from_file);
+    };
     for (const auto& [name, tenant] : runtime) {
-        const std::string path = detail::child_path("tenants", name);
-        if (file.tenants.contains(name)) {
-            result.problems.push_back(path +
+        take_file_tenants_before(name);
+        if (from_file != file.tenants.end() && from_file->first == name) {
+            result.problems.push_back(detail::child_path("tenants", name) +
                                       ": defined in the config file and through the admin API; "
                                       "the config file's definition is used");
             continue;
         }
-        detail::Diagnostics diag("");
-        detail::check_tenant_pools(*merged, tenant, diag);
-        const auto errors = diag.take_errors();
-        if (!errors.empty()) {
+        if (!pools_exist(file, tenant->policy)) {
+            detail::Diagnostics diag("");
+            detail::check_tenant_pools(file, *tenant, diag);
+            const auto errors = diag.take_errors();
             result.problems.push_back(errors.front().path + ": " + errors.front().message +
                                       "; the tenant added through the admin API is not served");
             continue;
         }
-        if (const auto clash = overlap(owners, tenant)) {
+        if (const auto clash = overlap(owners, *tenant)) {
             result.problems.push_back(
-                host_path(tenant, clash->first) + ": " +
-                detail::host_overlap_message(tenant.hosts[clash->first], clash->second, name) +
+                host_path(*tenant, clash->first) + ": " +
+                detail::host_overlap_message(tenant->hosts[clash->first], clash->second, name) +
                 "; the tenant added through the admin API is not served");
             continue;
         }
-        const auto inserted = merged->tenants.emplace_hint(merged->tenants.end(), name, tenant);
-        inserted->second.origin = TenantOrigin::api;
-        for (const auto& host : inserted->second.hosts) owners.emplace(host, inserted->first);
+        const auto inserted = tenants.emplace_hint(tenants.end(), name, tenant);
+        for (const auto& host : tenant->hosts) owners.emplace(host, inserted->first);
     }
+    for (; from_file != file.tenants.end(); ++from_file)
+        tenants.emplace_hint(tenants.end(), *from_file);
     result.snapshot = std::move(merged);
     return result;
 }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -18,11 +19,11 @@
 namespace tg::config {
 
 /// A tenant definition as `tenants.NAME` of the config file; `definition` is built from the
-/// API's JSON (or a YAML file). nullopt when it does not parse, with every error in `errors`.
+/// API's JSON (or a YAML file). Null when it does not parse, with every error in `errors`.
 /// Cross references (pools, other tenants' hosts) are left to check_runtime_tenant.
-[[nodiscard]] std::optional<Tenant> parse_runtime_tenant(std::string_view name,
-                                                         const YAML::Node& definition,
-                                                         std::vector<ConfigError>& errors);
+[[nodiscard]] std::shared_ptr<const Tenant> parse_runtime_tenant(std::string_view name,
+                                                                 const YAML::Node& definition,
+                                                                 std::vector<ConfigError>& errors);
 
 /// Whether a parsed runtime tenant may join `snapshot` (replacing its runtime tenant of the
 /// same name, if any).
@@ -32,9 +33,14 @@ struct TenantFit {
     std::string conflict;  ///< why: the name belongs to a file tenant, or a host overlaps
 };
 
-/// Checks `tenant` against `snapshot`'s pools and every other tenant's hosts, with the config
-/// file's messages. Costs one pass over the snapshot's hosts.
-[[nodiscard]] TenantFit check_runtime_tenant(const Snapshot& snapshot, const Tenant& tenant);
+/// The named tenant that claims a host exactly as written ("erp.acme.com", "*.acme.com"), if
+/// any. routing::HostTable::owner answers it for what is served, in O(1).
+using HostOwner = std::function<std::optional<std::string_view>(std::string_view host)>;
+
+/// Checks `tenant` against `snapshot`'s pools and, through `owner_of`, every other tenant's
+/// hosts, with the config file's messages. Costs one lookup per host of `tenant`.
+[[nodiscard]] TenantFit check_runtime_tenant(const Snapshot& snapshot, const Tenant& tenant,
+                                             const HostOwner& owner_of);
 
 /// The config file's snapshot with the runtime tenants added (origin `api`).
 struct MergedSnapshot {
@@ -47,8 +53,8 @@ struct MergedSnapshot {
 
 /// Merges `runtime` (parsed definitions, by name) over `file`. Runtime tenants are taken in
 /// name order, so two that claim one host (possible only when replicas raced) resolve alike on
-/// every replica: the first by name keeps it. Costs one hash insert per host.
-[[nodiscard]] MergedSnapshot merge_runtime_tenants(
-    const Snapshot& file, const std::map<std::string, Tenant, std::less<>>& runtime);
+/// every replica: the first by name keeps it. Costs one pass over both maps and one hash insert
+/// per host; the tenants themselves are shared, not copied.
+[[nodiscard]] MergedSnapshot merge_runtime_tenants(const Snapshot& file, const Tenants& runtime);
 
 }  // namespace tg::config

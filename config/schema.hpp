@@ -22,8 +22,7 @@ std::vector<Listener> parse_listeners(const std::optional<Field>& field,
                                       const std::string& base_dir, Diagnostics& diag);
 std::map<std::string, Pool, std::less<>> parse_pools(const std::optional<Field>& field,
                                                      Diagnostics& diag);
-std::map<std::string, Tenant, std::less<>> parse_tenants(const std::optional<Field>& field,
-                                                         Diagnostics& diag);
+Tenants parse_tenants(const std::optional<Field>& field, Diagnostics& diag);
 std::vector<TenantTemplate> parse_tenant_templates(const std::optional<Field>& field,
                                                    Diagnostics& diag);
 std::vector<FreezeWindow> parse_freeze_windows(const std::optional<Field>& field,

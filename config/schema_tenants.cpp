@@ -178,9 +178,8 @@ std::map<std::string, Pool, std::less<>> parse_pools(const std::optional<Field>&
     return pools;
 }
 
-std::map<std::string, Tenant, std::less<>> parse_tenants(const std::optional<Field>& field,
-                                                         Diagnostics& diag) {
-    std::map<std::string, Tenant, std::less<>> tenants;
+Tenants parse_tenants(const std::optional<Field>& field, Diagnostics& diag) {
+    Tenants tenants;
     for (const auto& [name, value] : named_entries(field, diag)) {
         if (!is_tenant_name(name)) {
             diag.error(value.mark, value.path,
@@ -188,7 +187,7 @@ std::map<std::string, Tenant, std::less<>> parse_tenants(const std::optional<Fie
                            " (letters, digits, \"_\", \"-\" and \".\", starting with a letter "
                            "or digit)");
         }
-        tenants.emplace(name, parse_tenant(name, value, diag));
+        tenants.emplace(name, std::make_shared<const Tenant>(parse_tenant(name, value, diag)));
     }
     return tenants;
 }

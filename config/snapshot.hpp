@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -133,6 +134,10 @@ struct Tenant {
     TenantOrigin origin = TenantOrigin::file;
 };
 
+/// Named tenants by name. Each tenant is immutable and shared by every snapshot that serves it:
+/// a runtime change builds the next snapshot by copying pointers, not 20,000 tenants.
+using Tenants = std::map<std::string, std::shared_ptr<const Tenant>, std::less<>>;
+
 /// `{tenant}.erp.example.com`: one DNS label before `suffix` names the tenant.
 struct TenantTemplate {
     std::string host;    ///< as written
@@ -162,7 +167,7 @@ struct Snapshot {
     std::vector<Cidr> trusted_proxies;
     std::vector<Cidr> maintenance_bypass;
     std::map<std::string, Pool, std::less<>> pools;
-    std::map<std::string, Tenant, std::less<>> tenants;
+    Tenants tenants;
     std::vector<TenantTemplate> tenant_templates;
     std::vector<FreezeWindow> freeze_windows;
 };

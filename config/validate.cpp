@@ -142,13 +142,14 @@ void check_tenants(const Snapshot& snapshot, Diagnostics& diag) {
     std::vector<HostUse> uses;
     for (const auto& [name, tenant] : snapshot.tenants) {
         const std::string path = child_path("tenants", name);
-        check_tenant_pools(snapshot, tenant, diag);
+        check_tenant_pools(snapshot, *tenant, diag);
         const std::string hosts = child_path(path, "hosts");
         if (!usable(diag, hosts)) continue;
-        if (tenant.hosts.empty()) diag.error(hosts, "at least one host is required");
-        for (std::size_t i = 0; i < tenant.hosts.size(); ++i) {
+        if (tenant->hosts.empty()) diag.error(hosts, "at least one host is required");
+        for (std::size_t i = 0; i < tenant->hosts.size(); ++i) {
             std::string host_path = index_path(hosts, i);
-            uses.push_back({diag.position(host_path), std::move(host_path), name, tenant.hosts[i]});
+            uses.push_back(
+                {diag.position(host_path), std::move(host_path), name, tenant->hosts[i]});
         }
     }
     // The first use in the file owns the host; later ones are reported where they are written.
@@ -180,8 +181,8 @@ void check_templates(const Snapshot& snapshot, Diagnostics& diag) {
         // Wildcard tenants are matched before templates (SPEC §3), so this one would never apply.
         const std::string wildcard = "*" + tenant_template.suffix;
         for (const auto& [name, tenant] : snapshot.tenants) {
-            if (std::find(tenant.hosts.begin(), tenant.hosts.end(), wildcard) !=
-                tenant.hosts.end()) {
+            if (std::find(tenant->hosts.begin(), tenant->hosts.end(), wildcard) !=
+                tenant->hosts.end()) {
                 diag.warning(host, "never used: tenant " + in_quotes(name) + " claims " +
                                        in_quotes(wildcard) + ", which is matched first");
             }
@@ -214,7 +215,7 @@ void check_pool_usage(const Snapshot& snapshot, Diagnostics& diag) {
             used.insert(policy.release->green);
         }
     };
-    for (const auto& [name, tenant] : snapshot.tenants) note(tenant.policy);
+    for (const auto& [name, tenant] : snapshot.tenants) note(tenant->policy);
     for (const auto& tenant_template : snapshot.tenant_templates) note(tenant_template.policy);
     for (const auto& [name, pool] : snapshot.pools) {
         if (!used.contains(name)) {

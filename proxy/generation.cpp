@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <set>
 
 #include "proxy/upstream/health_board.hpp"
 #include "routing/balancer.hpp"
@@ -81,11 +82,12 @@ Generation::Generation(std::shared_ptr<const config::Snapshot> snapshot, std::ui
     const RuntimeState& state = runtime_->state;
     colors_.reserve(snapshot_->tenants.size());
     maintenance_.reserve(snapshot_->tenants.size());
-    std::vector<const std::string*> serving_pools;
+    // Thousands of tenants share a few pools: each pool's endpoints are listed once.
+    std::set<std::string_view> serving_pools;
     for (const auto& [name, tenant] : snapshot_->tenants) {
         std::optional<config::Color> color;
         if (const auto found = state.releases.find(name);
-            found != state.releases.end() && tenant.policy.release)
+            found != state.releases.end() && tenant->policy.release)
             color = found->second.active;
         colors_.push_back(color);
         const auto maintenance = state.tenant_maintenance.find(name);
@@ -93,12 +95,12 @@ Generation::Generation(std::shared_ptr<const config::Snapshot> snapshot, std::ui
                                        maintenance->second.enabled
                                    ? &maintenance->second
                                    : nullptr);
-        serving_pools.push_back(&routing::active_pool(tenant.policy, color));
+        serving_pools.insert(routing::active_pool(tenant->policy, color));
     }
     for (const auto& tenant_template : snapshot_->tenant_templates)
-        serving_pools.push_back(&tenant_template.policy.pool);
-    for (const auto* name : serving_pools) {
-        const auto found = pools_.find(*name);
+        serving_pools.insert(tenant_template.policy.pool);
+    for (const auto name : serving_pools) {
+        const auto found = pools_.find(name);
         if (found == pools_.end()) continue;
         for (const auto* list : {&found->second.web, &found->second.longpolling})
             for (const auto& endpoint : *list) serving_.push_back(endpoint.address);

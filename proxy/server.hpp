@@ -10,6 +10,7 @@
 #include "config/snapshot.hpp"
 #include "proxy/admin/admin_server.hpp"
 #include "proxy/generation.hpp"
+#include "proxy/idle_thread.hpp"
 #include "proxy/io.hpp"
 #include "proxy/observe/access_log.hpp"
 #include "proxy/observe/metrics_collector.hpp"
@@ -18,6 +19,7 @@
 #include "proxy/state/runtime_control.hpp"
 #include "proxy/state/state_file.hpp"
 #include "proxy/state/state_sync.hpp"
+#include "proxy/state/tenant_merger.hpp"
 #include "proxy/upstream/dns_refresher.hpp"
 #include "proxy/upstream/health_checker.hpp"
 #include "proxy/worker.hpp"
@@ -52,6 +54,17 @@ class Server {
     void begin_drain();
     asio::awaitable<void> publish(std::shared_ptr<const config::Snapshot> snapshot,
                                   std::uint64_t number);
+    /// Runs `work` (merging tenants, building a generation) on the idle thread once the
+    /// workers serve; before that, at start-up, here at full priority: nothing is served yet,
+    /// and a busy machine must not stretch the start.
+    template <class Work>
+    asio::awaitable<std::invoke_result_t<Work&>> rebuild(Work work) {
+        if (workers_.empty()) co_return work();
+        co_return co_await idle_.run(std::move(work));
+    }
+    /// A generation of `snapshot_` and the current runtime state, built (see rebuild) and freed
+    /// on the idle thread.
+    asio::awaitable<std::shared_ptr<const Generation>> build_generation(std::uint64_t number);
     /// Loads the state file and, with Redis, the state the other replicas share (SPEC §5).
     asio::awaitable<void> load_runtime_state();
     /// Persists `next`, makes it current on every worker and shares it with the other
@@ -60,10 +73,12 @@ class Server {
     /// The state merged with the other replicas' (StateSync decides): kept in the state file
     /// and made current here.
     void adopt_runtime(RuntimeState next);
-    /// Rebuilds `snapshot_` from the config file's snapshot and the runtime tenants (parsing
-    /// only definitions that changed), logs each runtime tenant left out, and drains tenants
-    /// the merge no longer serves. Does not publish.
-    void merge_tenants();
+    /// Rebuilds `snapshot_` from the config file's snapshot and the runtime tenants (on the idle
+    /// thread, parsing only definitions that changed), logs each runtime tenant left out, and
+    /// drains tenants the merge no longer serves. Does not publish.
+    asio::awaitable<void> merge_tenants();
+    /// What adopt_runtime leaves to a coroutine: the merge (when tenants changed), the publish.
+    asio::awaitable<void> adopt_tenants_and_publish(bool tenants_changed);
     /// Ends each release drain once its colour has no connection left on any worker.
     asio::awaitable<void> drain_watch_loop();
     bool open_listeners(const config::Snapshot& snapshot, std::size_t worker_count);
@@ -80,13 +95,13 @@ class Server {
     std::shared_ptr<const config::Snapshot> file_snapshot_;  ///< the config file's, as loaded
     /// What is served: the file's snapshot with the runtime tenants merged in.
     std::shared_ptr<const config::Snapshot> snapshot_;
-    /// The runtime tenants parsed, by name, and the definitions they were parsed from (those
-    /// that did not parse have a text and no tenant): only changed ones are parsed again.
-    std::map<std::string, config::Tenant, std::less<>> runtime_tenants_;
-    std::map<std::string, std::string, std::less<>> runtime_tenant_texts_;
     std::uint64_t generation_number_ = 1;
     DnsAnswers dns_;
     asio::io_context control_;
+    TenantMerger tenant_merger_;  ///< used on `idle_` only
+    /// Destroyed before the members above and after those below: the generations those hold
+    /// are freed on it.
+    IdleThread idle_;
     asio::signal_set signals_;
     DnsRefresher dns_refresher_;
     asio::steady_timer dns_timer_;

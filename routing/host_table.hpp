@@ -35,6 +35,11 @@ class HostTable {
     /// whatever the number of tenants.
     [[nodiscard]] std::optional<TenantMatch> match(std::string_view normalized_host) const;
 
+    /// The named tenant that claims `host` exactly as a config writes it ("erp.acme.com", or
+    /// "*.acme.com" for a wildcard), if any: a new tenant's hosts are checked against what is
+    /// served with one probe each.
+    [[nodiscard]] std::optional<std::string_view> owner(std::string_view host) const;
+
   private:
     struct Entry {
         std::string_view name;

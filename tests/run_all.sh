@@ -35,3 +35,5 @@ ctest --test-dir build/asan --output-on-failure
 TENANTGATE_BIN="$TENANTGATE_RELEASE_BIN" bash bench/run.sh --smoke
 # Noisy neighbour smoke (tenant limits against HAProxy's stick table): one short repetition.
 TENANTGATE_BIN="$TENANTGATE_RELEASE_BIN" /usr/bin/python3 bench/noisy_neighbour.py --smoke
+# Tenants added at run time at scale (2,000 tenants in the smoke), against HAProxy and nginx.
+TENANTGATE_BIN="$TENANTGATE_RELEASE_BIN" /usr/bin/python3 bench/tenant_updates.py --smoke

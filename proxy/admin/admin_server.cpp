@@ -379,7 +379,7 @@ AdminServer::Response AdminServer::tenants(const Request& request) const {
     list.reserve(state_.snapshot->tenants.size());
     const auto loads = tenant_loads();
     for (const auto& [name, tenant] : state_.snapshot->tenants)
-        list.push_back(tenant_json(tenant, loads));
+        list.push_back(tenant_json(*tenant, loads));
     json::array templates;
     for (const auto& t : state_.snapshot->tenant_templates)
         templates.push_back(json::object{{"host", t.host}, {"pool", t.policy.pool}});
@@ -394,7 +394,7 @@ AdminServer::Response AdminServer::tenant(const Request& request, std::string_vi
         return json_response(http::status::not_found,
                              error_body("unknown tenant \"" + std::string(name) + "\""),
                              request.version());
-    return json_response(http::status::ok, tenant_json(found->second, tenant_loads()),
+    return json_response(http::status::ok, tenant_json(*found->second, tenant_loads()),
                          request.version());
 }
 

@@ -104,12 +104,12 @@ asio::awaitable<AdminServer::Response> AdminServer::switch_release(const Request
     if (found == snapshot->tenants.end())
         co_return json_response(http::status::not_found,
                                 error_body("unknown tenant \"" + tenant + "\""), version);
-    const auto& configured = found->second.policy.release;
+    const auto& configured = found->second->policy.release;
     std::string error;
     const auto wanted = parse_release_request(request.body(), error);
     if (wanted && !configured)
         error = "tenant \"" + tenant + "\" has no release (it is served by pool \"" +
-                found->second.policy.pool + "\")";
+                found->second->policy.pool + "\")";
     if (!wanted || !configured)
         co_return json_response(http::status::bad_request, error_body(error), version);
 
@@ -125,7 +125,7 @@ asio::awaitable<AdminServer::Response> AdminServer::switch_release(const Request
             {{"result", "unchanged"},
              {"tenant", tenant},
              {"forced", false},
-             {"release", tenant_json(found->second, tenant_loads()).at("release")}},
+             {"release", tenant_json(*found->second, tenant_loads()).at("release")}},
             version);
 
     const auto now = std::chrono::system_clock::now();
@@ -151,12 +151,13 @@ asio::awaitable<AdminServer::Response> AdminServer::switch_release(const Request
                                        {"to", std::string(routing::color_name(wanted->active))},
                                        {"drain_timeout", config::format_duration(drain_timeout)},
                                        {"forced", audit.forced ? "true" : "false", true}});
-    co_return json_response(http::status::accepted,
-                            {{"result", "switched"},
-                             {"tenant", tenant},
-                             {"forced", audit.forced},
-                             {"release", tenant_json(found->second, tenant_loads()).at("release")}},
-                            version);
+    co_return json_response(
+        http::status::accepted,
+        {{"result", "switched"},
+         {"tenant", tenant},
+         {"forced", audit.forced},
+         {"release", tenant_json(*found->second, tenant_loads()).at("release")}},
+        version);
 }
 
 }  // namespace tg::proxy

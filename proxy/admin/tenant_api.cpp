@@ -50,9 +50,11 @@ asio::awaitable<AdminServer::Response> AdminServer::put_tenant(const Request& re
                                                                const std::string& tenant,
                                                                AuditEntry& audit) {
     const unsigned version = request.version();
-    const auto snapshot = state_.snapshot;  // a reload may replace it while this call waits
+    // What is served, and its host table: a reload may replace them while this call waits.
+    const auto generation = state_.generation;
+    const auto& snapshot = generation->snapshot();
     if (const auto found = snapshot->tenants.find(tenant);
-        found != snapshot->tenants.end() && found->second.origin == config::TenantOrigin::file)
+        found != snapshot->tenants.end() && found->second->origin == config::TenantOrigin::file)
         co_return file_tenant_conflict(tenant, version);
     const RuntimeTenant* existing = live_tenant(runtime_.state(), tenant);
     audit.before = definition_json(runtime_.state(), tenant);
@@ -68,7 +70,8 @@ asio::awaitable<AdminServer::Response> AdminServer::put_tenant(const Request& re
     std::vector<config::ConfigError> errors;
     const auto parsed = config::parse_runtime_tenant(tenant, definition->yaml, errors);
     if (!parsed) co_return invalid_definition(errors, version);
-    const auto fit = config::check_runtime_tenant(*snapshot, *parsed);
+    const auto fit = config::check_runtime_tenant(
+        *snapshot, *parsed, [&](std::string_view host) { return generation->hosts().owner(host); });
     if (!fit.errors.empty()) co_return invalid_definition(fit.errors, version);
     if (!fit.conflict_with.empty())
         co_return json_response(http::status::conflict,
@@ -78,7 +81,7 @@ asio::awaitable<AdminServer::Response> AdminServer::put_tenant(const Request& re
     const auto served = [&]() -> json::value {
         const auto found = state_.snapshot->tenants.find(tenant);
         if (found == state_.snapshot->tenants.end()) return nullptr;
-        return tenant_json(found->second, tenant_loads());
+        return tenant_json(*found->second, tenant_loads());
     };
     const bool created = !existing;
     if (!created && existing->definition == definition->json)
@@ -100,7 +103,7 @@ asio::awaitable<AdminServer::Response> AdminServer::delete_tenant(const Request&
     const unsigned version = request.version();
     if (const auto found = state_.snapshot->tenants.find(tenant);
         found != state_.snapshot->tenants.end() &&
-        found->second.origin == config::TenantOrigin::file)
+        found->second->origin == config::TenantOrigin::file)
         co_return file_tenant_conflict(tenant, version);
     if (!live_tenant(runtime_.state(), tenant))
         co_return json_response(http::status::not_found,

@@ -42,18 +42,29 @@ Limiter::Limiter(std::uint64_t seed)
 
 std::vector<std::shared_ptr<TenantBudget>> Limiter::budgets_for(const config::Snapshot& snapshot) {
     std::lock_guard lock(mutex_);
-    std::erase_if(budgets_, [](const auto& entry) { return entry.second.expired(); });
     std::vector<std::shared_ptr<TenantBudget>> budgets;
     budgets.reserve(snapshot.tenants.size());
+    // Both maps are sorted by name: one pass, which also drops the budgets of tenants no
+    // generation serves any more.
+    auto known = budgets_.begin();
+    const auto skip = [&] {
+        known = known->second.expired() ? budgets_.erase(known) : std::next(known);
+    };
     for (const auto& [name, tenant] : snapshot.tenants) {
-        auto& weak = budgets_[name];
-        auto budget = weak.lock();
+        while (known != budgets_.end() && known->first < name) skip();
+        std::shared_ptr<TenantBudget> budget;
+        if (known != budgets_.end() && known->first == name) budget = known->second.lock();
         if (!budget) {
             budget = std::make_shared<TenantBudget>();
-            weak = budget;
+            if (known != budgets_.end() && known->first == name)
+                known->second = budget;
+            else
+                known = budgets_.emplace_hint(known, name, budget);
         }
+        ++known;
         budgets.push_back(std::move(budget));
     }
+    while (known != budgets_.end()) skip();
     return budgets;
 }
 

@@ -208,7 +208,7 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
             m.gauge.value =
                 found != runtime.state.tenant_maintenance.end() && found->second.enabled ? 1 : 0;
             maintenance.metric.push_back(std::move(m));
-            const auto& release = tenant.policy.release;
+            const auto& release = tenant->policy.release;
             if (!release) continue;
             const auto switched = runtime.state.releases.find(name);
             const auto active = switched == runtime.state.releases.end() ? release->active

@@ -174,8 +174,8 @@ asio::awaitable<bool> BudgetSync::reconcile() {
     std::size_t index = 0;
     for (const auto& [name, tenant] : generation->config().tenants) {
         auto* budget = generation->budget(index++);
-        if (!tenant.policy.rate_limit) continue;
-        const auto rate = routing::gcra_rate(*tenant.policy.rate_limit);
+        if (!tenant->policy.rate_limit) continue;
+        const auto rate = routing::gcra_rate(*tenant->policy.rate_limit);
         Reported seen{budget->admitted.load(std::memory_order_relaxed),
                       budget->attempts.load(std::memory_order_relaxed)};
         auto& reported = reported_[name];

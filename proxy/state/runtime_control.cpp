@@ -71,7 +71,7 @@ std::optional<RuntimeState> RuntimeControl::pruned_for(const config::Snapshot& s
     std::erase_if(next.tenant_maintenance, [&](const auto& entry) { return gone(entry.first); });
     std::erase_if(next.releases, [&](const auto& entry) {
         const auto found = snapshot.tenants.find(entry.first);
-        return found == snapshot.tenants.end() || !found->second.policy.release;
+        return found == snapshot.tenants.end() || !found->second->policy.release;
     });
     if (next.tenant_maintenance == state().tenant_maintenance && next.releases == state().releases)
         return std::nullopt;

@@ -1,5 +1,7 @@
 #include "proxy/state/runtime_state_json.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <initializer_list>
 #include <limits>
 
@@ -179,6 +181,21 @@ bool read_tenants(StrictReader& reader, const json::object& state, std::string_v
     return true;
 }
 
+/// Appends `value` as a JSON string. Tenant names need no escaping (letters, digits, "_", "-"
+/// and "."): they are copied as they are, and anything else goes through the serializer.
+void append_json_string(std::string& text, std::string_view value) {
+    const bool plain = std::all_of(value.begin(), value.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+    });
+    if (!plain) {
+        text += json::serialize(json::string_view(value));
+        return;
+    }
+    text += '"';
+    text += value;
+    text += '"';
+}
+
 }  // namespace
 
 json::value to_json(const Maintenance& maintenance) {
@@ -197,27 +214,36 @@ json::value to_json(const ReleaseState& release) {
                         {"drain_timeout_ms", release.drain_timeout_ms}};
 }
 
-json::value to_json(const RuntimeState& state) {
+std::string runtime_state_text(const RuntimeState& state) {
     json::object tenant_maintenance;
     for (const auto& [name, maintenance] : state.tenant_maintenance)
         tenant_maintenance.emplace(name, to_json(maintenance));
     json::object releases;
     for (const auto& [name, release] : state.releases) releases.emplace(name, to_json(release));
-    json::object tenants;
-    tenants.reserve(state.tenants.size());
+    const json::object head{{"version", state.version},
+                            {"origin", state.origin},
+                            {"global_maintenance", to_json(state.global_maintenance)},
+                            {"tenant_maintenance", std::move(tenant_maintenance)},
+                            {"releases", std::move(releases)}};
+    // The tenants' definitions are stored as compact JSON already (written by
+    // runtime_state_from_json or the admin API from parsed JSON): spliced in as they are, a
+    // save of 20,000 tenants is a copy, not 20,000 parses.
+    std::string text = json::serialize(head);
+    text.pop_back();  // the closing '}'
+    text += R"(,"tenants":{)";
+    bool first = true;
     for (const auto& [name, tenant] : state.tenants) {
-        // Written by runtime_state_from_json or the admin API from parsed JSON: never fails.
-        json::value definition = nullptr;
-        if (!tenant.removed()) definition = json::parse(tenant.definition);
-        tenants.emplace(name, json::object{{"definition", std::move(definition)},
-                                           {"changed_ms", tenant.changed_ms}});
+        if (!first) text += ',';
+        first = false;
+        append_json_string(text, name);
+        text += R"(:{"definition":)";
+        text += tenant.removed() ? std::string_view("null") : std::string_view(tenant.definition);
+        text += R"(,"changed_ms":)";
+        text += std::to_string(tenant.changed_ms);
+        text += '}';
     }
-    return json::object{{"version", state.version},
-                        {"origin", state.origin},
-                        {"global_maintenance", to_json(state.global_maintenance)},
-                        {"tenant_maintenance", std::move(tenant_maintenance)},
-                        {"releases", std::move(releases)},
-                        {"tenants", std::move(tenants)}};
+    text += "}}";
+    return text;
 }
 
 std::optional<RuntimeState> runtime_state_from_json(std::string_view text, std::string& error) {

@@ -11,8 +11,8 @@
 /// RuntimeState as JSON: the one shape used by the state file, Redis and the audit log.
 namespace tg::proxy {
 
-/// The state as a JSON object (colours as "blue"/"green").
-[[nodiscard]] boost::json::value to_json(const RuntimeState& state);
+/// The state as compact JSON text (colours as "blue"/"green").
+[[nodiscard]] std::string runtime_state_text(const RuntimeState& state);
 [[nodiscard]] boost::json::value to_json(const Maintenance& maintenance);
 [[nodiscard]] boost::json::value to_json(const ReleaseState& release);
 

@@ -8,8 +8,6 @@
 #include <filesystem>
 #include <random>
 
-#include <boost/json/serialize.hpp>
-
 #include "proxy/observe/ops_log.hpp"
 #include "proxy/state/runtime_state_json.hpp"
 #include "tls/file_bytes.hpp"
@@ -82,7 +80,7 @@ StateFileLoad StateFile::load() const {
 }
 
 bool StateFile::save(const RuntimeState& state, std::string& error) const {
-    const std::string text = boost::json::serialize(to_json(state)) + "\n";
+    const std::string text = runtime_state_text(state) + "\n";
     const std::string temporary = temporary_path(path_);
     const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {

@@ -1,7 +1,5 @@
 #include "proxy/state/state_sync.hpp"
 
-#include <boost/json/serialize.hpp>
-
 #include <algorithm>
 
 #include "proxy/observe/ops_log.hpp"
@@ -139,7 +137,7 @@ asio::awaitable<bool> StateSync::send(Clock::time_point deadline) {
     const auto state = callbacks_.current();
     std::vector<std::string> eval = {
         "EVAL", std::string(write_script),     "1",
-        key_,   std::to_string(state.version), boost::json::serialize(to_json(state))};
+        key_,   std::to_string(state.version), runtime_state_text(state)};
     const auto reply = co_await command_.command(std::move(eval), left(deadline));
     if (reply && reply->type == RedisValue::Type::integer) co_return true;
     if (reply && reply->type == RedisValue::Type::string) {

@@ -172,7 +172,7 @@ TEST_CASE("the SPEC §2 example loads", "[config][load]") {
     CHECK_FALSE(blue.health_check);
 
     REQUIRE(s.tenants.size() == 2);
-    const Tenant& acme = s.tenants.at("acme");
+    const Tenant& acme = *s.tenants.at("acme");
     CHECK(acme.hosts == std::vector<std::string>{"erp.acme.com", "*.acme.com"});
     CHECK(acme.policy.pool.empty());
     REQUIRE(acme.policy.release);
@@ -188,7 +188,7 @@ TEST_CASE("the SPEC §2 example loads", "[config][load]") {
     CHECK(acme.policy.max_in_flight == 128);
     CHECK_FALSE(acme.policy.odoo_dbfilter_header);
     CHECK_FALSE(acme.policy.database_manager_allow);
-    const Tenant& globex = s.tenants.at("globex");
+    const Tenant& globex = *s.tenants.at("globex");
     CHECK(globex.policy.pool == "shared-eu");
     CHECK_FALSE(globex.policy.release);
     CHECK_FALSE(globex.policy.per_client_rate_limit);
@@ -233,7 +233,7 @@ TEST_CASE("the embedded demo config loads cleanly", "[config][load]") {
     CHECK(demo.balance == Balance::round_robin);
     REQUIRE(demo.health_check);
     CHECK(demo.health_check->timeout == 2s);
-    const Tenant& tenant = s.tenants.at("demo");
+    const Tenant& tenant = *s.tenants.at("demo");
     CHECK(tenant.hosts == std::vector<std::string>{"localhost", "demo.localhost", "127.0.0.1"});
     CHECK(tenant.policy.pool == "demo");
     CHECK(tenant.policy.rate_limit->requests_per_second == 100);
@@ -266,7 +266,7 @@ tenants:
     CHECK(s.timeouts.longpolling == defaults.timeouts.longpolling);
     CHECK(s.limits.max_header_bytes == defaults.limits.max_header_bytes);
     CHECK(s.listeners[0].address.port == 0);
-    CHECK(s.tenants.at("t").hosts == std::vector<std::string>{"erp.example.com"});
+    CHECK(s.tenants.at("t")->hosts == std::vector<std::string>{"erp.example.com"});
     CHECK(s.pools.at("p").longpolling.empty());
     CHECK_FALSE(s.pools.at("p").health_check);
     CHECK_FALSE(s.listeners[0].proxy_protocol);
@@ -320,7 +320,7 @@ tenants: { t: { hosts: ["[::1]"], pool: p } }
     CHECK(s.admin.token_file == "/etc/tg/secret/token");
     CHECK(s.state.state_file == "/var/lib/tg/state.json");
     CHECK(s.pools.at("p").web[0].host == "2001:db8::1");
-    CHECK(s.tenants.at("t").hosts[0] == "[::1]");
+    CHECK(s.tenants.at("t")->hosts[0] == "[::1]");
 }
 
 TEST_CASE("load_file reads a file and resolves paths next to it", "[config][load]") {

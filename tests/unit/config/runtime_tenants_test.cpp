@@ -3,6 +3,7 @@
 
 #include "config/load.hpp"
 #include "config/runtime_tenants.hpp"
+#include "routing/host_table.hpp"
 
 using namespace std::chrono_literals;
 using namespace tg::config;
@@ -30,12 +31,19 @@ YAML::Node definition(const std::string& json) {
     return YAML::Load(json);
 }
 
-Tenant parsed(std::string_view name, const std::string& json) {
+std::shared_ptr<const Tenant> parsed(std::string_view name, const std::string& json) {
     std::vector<ConfigError> errors;
     auto tenant = parse_runtime_tenant(name, definition(json), errors);
     INFO((errors.empty() ? "" : errors.front().path + ": " + errors.front().message));
     REQUIRE(tenant);
-    return *tenant;
+    return tenant;
+}
+
+/// check_runtime_tenant against the host table of `snapshot`, as the admin API calls it.
+TenantFit fit_of(const Snapshot& snapshot, const std::shared_ptr<const Tenant>& tenant) {
+    const tg::routing::HostTable table(snapshot);
+    return check_runtime_tenant(snapshot, *tenant,
+                                [&](std::string_view host) { return table.owner(host); });
 }
 
 std::vector<std::string> error_lines(std::string_view name, const std::string& json) {
@@ -52,7 +60,7 @@ std::vector<std::string> error_lines(std::string_view name, const std::string& j
 }  // namespace
 
 TEST_CASE("a runtime tenant reads like tenants.NAME of the file", "[config][runtime_tenants]") {
-    const Tenant tenant = parsed("globex", R"({"hosts":["ERP.Globex.com.","globex.example.org"],
+    const Tenant tenant = *parsed("globex", R"({"hosts":["ERP.Globex.com.","globex.example.org"],
         "pool":"shared","rate_limit":{"requests_per_second":50,"burst":100},
         "max_in_flight":8,"odoo_dbfilter_header":true,"database_manager":"allow"})");
     CHECK(tenant.name == "globex");
@@ -65,7 +73,7 @@ TEST_CASE("a runtime tenant reads like tenants.NAME of the file", "[config][runt
     CHECK(tenant.policy.odoo_dbfilter_header);
     CHECK(tenant.policy.database_manager_allow);
 
-    const Tenant release = parsed("initech", R"({"hosts":["initech.com"],
+    const Tenant release = *parsed("initech", R"({"hosts":["initech.com"],
         "release":{"blue":"blue","green":"green","active":"green","drain_timeout":"5s"}})");
     REQUIRE(release.policy.release);
     CHECK(release.policy.release->active == Color::green);
@@ -97,24 +105,24 @@ TEST_CASE("a runtime tenant must name existing pools and claim free hosts",
     const auto snapshot = file_snapshot();
 
     SECTION("fits") {
-        const auto fit = check_runtime_tenant(
-            *snapshot, parsed("globex", R"({"hosts":["globex.com"],"pool":"shared"})"));
+        const auto fit =
+            fit_of(*snapshot, parsed("globex", R"({"hosts":["globex.com"],"pool":"shared"})"));
         CHECK(fit.errors.empty());
         CHECK(fit.conflict_with.empty());
     }
     SECTION("unknown pool: an error of the definition") {
-        const auto fit = check_runtime_tenant(
-            *snapshot,
-            parsed("globex",
-                   R"({"hosts":["globex.com"],"release":{"blue":"blue","green":"gren"}})"));
+        const auto fit =
+            fit_of(*snapshot,
+                   parsed("globex",
+                          R"({"hosts":["globex.com"],"release":{"blue":"blue","green":"gren"}})"));
         REQUIRE(fit.errors.size() == 1);
         CHECK(fit.errors[0].path == "tenants.globex.release.green");
         CHECK(fit.errors[0].message == "unknown pool \"gren\"");
     }
     SECTION("a host of another tenant: a conflict naming it") {
-        const auto fit = check_runtime_tenant(
-            *snapshot,
-            parsed("globex", R"({"hosts":["globex.com","*.acme.com"],"pool":"shared"})"));
+        const auto fit =
+            fit_of(*snapshot,
+                   parsed("globex", R"({"hosts":["globex.com","*.acme.com"],"pool":"shared"})"));
         CHECK(fit.errors.empty());
         CHECK(fit.conflict_with == "acme");
         CHECK(fit.conflict ==
@@ -122,17 +130,17 @@ TEST_CASE("a runtime tenant must name existing pools and claim free hosts",
               "\"globex\"");
     }
     SECTION("the name of a file tenant: a conflict") {
-        const auto fit = check_runtime_tenant(
-            *snapshot, parsed("acme", R"({"hosts":["acme.org"],"pool":"shared"})"));
+        const auto fit =
+            fit_of(*snapshot, parsed("acme", R"({"hosts":["acme.org"],"pool":"shared"})"));
         CHECK(fit.conflict_with == "acme");
         CHECK(fit.conflict.find("config file") != std::string::npos);
     }
     SECTION("replacing a runtime tenant may keep its own hosts") {
-        std::map<std::string, Tenant, std::less<>> runtime;
+        Tenants runtime;
         runtime.emplace("globex", parsed("globex", R"({"hosts":["globex.com"],"pool":"shared"})"));
         const auto merged = merge_runtime_tenants(*snapshot, runtime);
-        const auto fit = check_runtime_tenant(
-            *merged.snapshot, parsed("globex", R"({"hosts":["globex.com"],"pool":"blue"})"));
+        const auto fit =
+            fit_of(*merged.snapshot, parsed("globex", R"({"hosts":["globex.com"],"pool":"blue"})"));
         CHECK(fit.errors.empty());
         CHECK(fit.conflict_with.empty());
     }
@@ -141,7 +149,7 @@ TEST_CASE("a runtime tenant must name existing pools and claim free hosts",
 TEST_CASE("runtime tenants merge over the file's, the file winning a conflict",
           "[config][runtime_tenants]") {
     const auto snapshot = file_snapshot();
-    std::map<std::string, Tenant, std::less<>> runtime;
+    Tenants runtime;
     runtime.emplace("globex", parsed("globex", R"({"hosts":["globex.com"],"pool":"shared"})"));
     runtime.emplace("acme", parsed("acme", R"({"hosts":["acme.org"],"pool":"shared"})"));
     runtime.emplace("hooli", parsed("hooli", R"({"hosts":["erp.acme.com"],"pool":"shared"})"));
@@ -151,9 +159,9 @@ TEST_CASE("runtime tenants merge over the file's, the file winning a conflict",
     const auto merged = merge_runtime_tenants(*snapshot, runtime);
     const auto& tenants = merged.snapshot->tenants;
     REQUIRE(tenants.size() == 2);
-    CHECK(tenants.at("acme").origin == TenantOrigin::file);
-    CHECK(tenants.at("acme").hosts.front() == "erp.acme.com");
-    CHECK(tenants.at("globex").origin == TenantOrigin::api);
+    CHECK(tenants.at("acme")->origin == TenantOrigin::file);
+    CHECK(tenants.at("acme")->hosts.front() == "erp.acme.com");
+    CHECK(tenants.at("globex")->origin == TenantOrigin::api);
     CHECK(merged.snapshot->pools.size() == snapshot->pools.size());
     CHECK(merged.problems ==
           std::vector<std::string>{

@@ -14,7 +14,8 @@ tg::config::Snapshot make_snapshot() {
         tenant.name = name;
         tenant.hosts = std::move(hosts);
         tenant.policy.pool = name + "-pool";
-        snapshot.tenants.emplace(name, std::move(tenant));
+        snapshot.tenants.emplace(name,
+                                 std::make_shared<const tg::config::Tenant>(std::move(tenant)));
     };
     add_tenant("acme", {"erp.acme.com", "*.acme.com"});
     add_tenant("acme-eu", {"*.eu.acme.com"});
@@ -54,8 +55,8 @@ TEST_CASE("HostTable: exact hosts beat wildcards", "[routing][host_table]") {
     CHECK(lookup(table, "127.0.0.1") == "local local-pool");
     const auto match = table.match("erp.acme.com");
     REQUIRE(match);
-    CHECK(match->policy == &snapshot.tenants.at("acme").policy);
-    CHECK(match->name.data() == snapshot.tenants.at("acme").name.data());
+    CHECK(match->policy == &snapshot.tenants.at("acme")->policy);
+    CHECK(match->name.data() == snapshot.tenants.at("acme")->name.data());
 }
 
 TEST_CASE("HostTable: wildcards cover one or more labels, longest first", "[routing][host_table]") {
@@ -125,7 +126,7 @@ TEST_CASE("HostTable: a wildcard is matched before a template of the same domain
     catch_all.name = "catch-all";
     catch_all.hosts = {"*.us.example.com"};
     catch_all.policy.pool = "catch-all-pool";
-    snapshot.tenants.emplace("catch-all", catch_all);
+    snapshot.tenants.emplace("catch-all", std::make_shared<const tg::config::Tenant>(catch_all));
     const HostTable table(snapshot);
     CHECK(lookup(table, "initech.us.example.com") == "catch-all catch-all-pool");
     CHECK(lookup(table, "initech.erp.example.com") == "initech shared-eu (template)");
@@ -136,4 +137,16 @@ TEST_CASE("HostTable: an empty snapshot matches nothing", "[routing][host_table]
     const HostTable table(snapshot);
     CHECK_FALSE(table.match("erp.acme.com"));
     CHECK_FALSE(table.match("x"));
+}
+
+TEST_CASE("HostTable: owner names who claims a host as written", "[routing][host_table]") {
+    const auto snapshot = make_snapshot();
+    const HostTable table(snapshot);
+    CHECK(table.owner("erp.acme.com") == "acme");
+    CHECK(table.owner("*.acme.com") == "acme");
+    CHECK(table.owner("*.eu.acme.com") == "acme-eu");
+    // Matched by a wildcard, but nobody lists it: a new tenant may claim it exactly.
+    CHECK_FALSE(table.owner("shop.acme.com"));
+    CHECK_FALSE(table.owner("*.erp.example.com"));  // a template's domain, no tenant's
+    CHECK_FALSE(table.owner("initech.erp.example.com"));
 }

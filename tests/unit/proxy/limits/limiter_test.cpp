@@ -25,7 +25,11 @@ IpAddress ip(std::uint8_t last) {
 
 tg::config::Snapshot snapshot_with(std::initializer_list<std::string> names) {
     tg::config::Snapshot snapshot;
-    for (const auto& name : names) snapshot.tenants[name].name = name;
+    for (const auto& name : names) {
+        tg::config::Tenant tenant;
+        tenant.name = name;
+        snapshot.tenants.emplace(name, std::make_shared<const tg::config::Tenant>(tenant));
+    }
     return snapshot;
 }
 

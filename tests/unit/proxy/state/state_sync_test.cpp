@@ -285,10 +285,8 @@ TEST_CASE("state sync: an older setting never replaces a newer one", "[proxy][st
     CHECK(server.stored_version() == newer);
 
     // An older message on the channel is ignored; the newer one after it is taken.
-    server.publish(
-        boost::json::serialize(to_json(maintenance_state(newer - 1000, "replica-x", "older"))));
-    server.publish(
-        boost::json::serialize(to_json(maintenance_state(newer + 1, "replica-x", "newest"))));
+    server.publish(runtime_state_text((maintenance_state(newer - 1000, "replica-x", "older"))));
+    server.publish(runtime_state_text((maintenance_state(newer + 1, "replica-x", "newest"))));
     REQUIRE(cluster.run_until([&] { return a.adoptions.size() == 1; }, 2s));
     CHECK(a.state.global_maintenance.message == "newest");
     REQUIRE(cluster.run_until([&] { return b.adoptions.size() == 3; }, 2s));
@@ -353,7 +351,7 @@ TEST_CASE("state sync: a malformed message is ignored", "[proxy][state][redis]")
     server.publish("not json at all");
     server.publish(R"({"version":"soon","origin":"x"})");
     const auto valid = maintenance_state(now_ms(), "replica-x", "valid");
-    server.publish(boost::json::serialize(to_json(valid)));
+    server.publish(runtime_state_text((valid)));
     REQUIRE(cluster.run_until([&] { return !b.adoptions.empty(); }, 2s));
     CHECK(b.adoptions.size() == 1);
     CHECK(b.state == valid);
