@@ -291,6 +291,8 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::serve_one() {
             co_return co_await respond_error(ErrorKind::header_timeout);
         case Admission::too_large:
             co_return co_await respond_error(ErrorKind::headers_too_large);
+        case Admission::malformed:
+            co_return co_await respond_error(ErrorKind::bad_request);
     }
     if (auto error = parse_header_block()) co_return co_await respond_error(*error);
     use_origin_form();
@@ -316,6 +318,7 @@ asio::awaitable<typename Session<Stream>::Admission> Session<Stream>::admit() {
     // keep-alive request costs no allocation.
     if (waiting_for_first_byte && client_buffer_.capacity() > idle_buffer_capacity)
         client_buffer_.shrink_to_fit();
+    std::size_t checked = 0;  // bytes of the unfinished block found strict so far
     for (;;) {
         const std::string_view data(static_cast<const char*>(client_buffer_.data().data()),
                                     client_buffer_.size());
@@ -324,6 +327,11 @@ asio::awaitable<typename Session<Stream>::Admission> Session<Stream>::admit() {
             slot_.set_phase(ConnectionSlot::Phase::request);
             co_return Admission::complete;
         }
+        // A bare LF, a fold or a NUL already received spoils the block whatever follows: 400
+        // now (SPEC §3), instead of a 408 or 431 once the client gives up or fills the limit.
+        if (!header_block_is_strict(data, checked)) co_return Admission::malformed;
+        // The last byte is checked again with the next read: a LF there may start a fold.
+        checked = data.empty() ? 0 : data.size() - 1;
         if (data.size() >= limit) co_return Admission::too_large;
         if (waiting_for_first_byte && worker_.draining()) co_return Admission::closed;
         const std::size_t room = std::max(min_read_size, client_buffer_.capacity() - data.size());

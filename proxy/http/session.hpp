@@ -31,7 +31,7 @@ class Session {
     asio::awaitable<void> run();
 
   private:
-    enum class Admission { complete, closed, timed_out, too_large };
+    enum class Admission { complete, closed, timed_out, too_large, malformed };
     /// What follows a request: the next one, the end, or a byte tunnel (after 101).
     enum class Next { keep_alive, close, tunnel };
 
