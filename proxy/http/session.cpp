@@ -12,6 +12,7 @@
 #include "proxy/http/maintenance_page.hpp"
 #include "proxy/http/proxy_protocol.hpp"
 #include "proxy/http/relay.hpp"
+#include "proxy/http/response_rules.hpp"
 #include "proxy/http/tunnel_pump.hpp"
 #include "proxy/http/websocket_frames.hpp"
 #include "proxy/observe/ops_log.hpp"
@@ -723,12 +724,16 @@ asio::awaitable<typename Session<Stream>::Attempt> Session<Stream>::exchange(
     // Parked until the upstream answers: a drain of this colour may close it at its deadline.
     const bool parks = route_ == routing::Route::longpolling && !websocket_;
     if (parks) slot_.set_long_lived(true);
-    auto& response_parser = response_parser_.emplace();
-    response_parser.body_limit(boost::none);
-    response_parser.header_limit(
-        static_cast<std::uint32_t>(generation_->config().limits.max_header_bytes));
-    if (request_parser_->get().method() == http::verb::head) response_parser.skip(true);
+    const auto start_response = [&]() -> auto& {
+        auto& parser = response_parser_.emplace();
+        parser.body_limit(boost::none);
+        parser.header_limit(
+            static_cast<std::uint32_t>(generation_->config().limits.max_header_bytes));
+        if (request_parser_->get().method() == http::verb::head) parser.skip(true);
+        return parser;
+    };
     for (;;) {
+        auto& response_parser = start_response();
         auto [ec, _] = co_await http::async_read_header(upstream, connection->buffer,
                                                         response_parser, use_nothrow);
         if (ec) {
@@ -744,14 +749,26 @@ asio::awaitable<typename Session<Stream>::Attempt> Session<Stream>::exchange(
         }
         const unsigned status = response_parser.get().result_int();
         if (status >= 200 || status == 101) break;
-        // Interim 1xx responses (100 Continue was already answered by the proxy) are dropped.
-        response_parser_.emplace();
-        response_parser_->body_limit(boost::none);
-        if (request_parser_->get().method() == http::verb::head) response_parser_->skip(true);
+        if (relays_interim(status, request_parser_->get().version()) && !co_await relay_interim())
+            co_return Attempt::client_failed;
     }
     // Answered: the response is relayed to its end whatever a drain decides meanwhile.
     if (parks) slot_.set_long_lived(false);
     co_return Attempt::responded;
+}
+
+/// Sends the interim response just read (a 103 Early Hints, say) on to the client, without
+/// hop-by-hop fields; false when the client is gone.
+template <class Stream>
+asio::awaitable<bool> Session<Stream>::relay_interim() {
+    auto& interim = response_parser_->get();
+    strip_hop_by_hop(interim, false);
+    interim.version(11);
+    header_text_.clear();
+    render_header(interim, header_text_);
+    auto [ec, n] = co_await write_bytes(client_, asio::buffer(header_text_));
+    bytes_out_ += n;
+    co_return !ec;
 }
 
 template <class Stream>
@@ -761,7 +778,10 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::relay_response(
     auto& response = parser.get();
     status_ = response.result_int();
     const bool switching = status_ == 101 && websocket_;
-    const bool upstream_reusable = parser.keep_alive() && !switching;
+    const bool has_body = response_has_body(request_parser_->get().method(), status_);
+    const bool upstream_reusable =
+        !switching && upstream_reusable_after(has_body, {parser.keep_alive(), parser.chunked(),
+                                                         parser.content_length().value_or(0)});
     bool keep_alive = client_keep_alive_ && !worker_.draining();
     if (!switching) {
         strip_hop_by_hop(response, false);
@@ -784,9 +804,6 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::relay_response(
         harden_session_cookies(response);
     }
 
-    // RFC 9112 §6.3: whatever its framing headers say, these responses end with their header.
-    const bool has_body = request_parser_->get().method() != http::verb::head && status_ >= 200 &&
-                          status_ != 204 && status_ != 304;
     auto lease = worker_.buffers().borrow();
     const auto relayed =
         co_await relay_message(connection->socket, connection->buffer, parser, client_, slot_,

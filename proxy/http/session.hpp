@@ -76,6 +76,7 @@ class Session {
     asio::awaitable<std::shared_ptr<UpstreamConnection>> select_upstream(std::uint64_t& tried,
                                                                          bool& no_endpoint,
                                                                          bool allow_idle);
+    asio::awaitable<bool> relay_interim();
     asio::awaitable<Next> relay_response(std::shared_ptr<UpstreamConnection> connection);
     asio::awaitable<void> tunnel(UpstreamConnection& connection);
     asio::awaitable<Next> respond_error(ErrorKind kind);
