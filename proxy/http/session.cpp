@@ -374,6 +374,7 @@ std::optional<ErrorKind> Session<Stream>::parse_header_block() {
     if (ec == http::error::body_limit) return ErrorKind::body_too_large;
     if (ec || !parser.is_header_done()) return ErrorKind::bad_request;
     client_keep_alive_ = parser.keep_alive();
+    client_version_ = parser.get().version();
     const auto& request = parser.get();
     if (!request_framing_is_valid(request)) return ErrorKind::bad_request;
     return std::nullopt;
@@ -749,7 +750,7 @@ asio::awaitable<typename Session<Stream>::Attempt> Session<Stream>::exchange(
         }
         const unsigned status = response_parser.get().result_int();
         if (status >= 200 || status == 101) break;
-        if (relays_interim(status, request_parser_->get().version()) && !co_await relay_interim())
+        if (relays_interim(status, client_version_) && !co_await relay_interim())
             co_return Attempt::client_failed;
     }
     // Answered: the response is relayed to its end whatever a drain decides meanwhile.
@@ -785,14 +786,17 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::relay_response(
     bool keep_alive = client_keep_alive_ && !worker_.draining();
     if (!switching) {
         strip_hop_by_hop(response, false);
-        if (parser.chunked() && request_parser_->get().version() < 11) {
-            response.chunked(false);  // HTTP/1.0 has no chunked coding: end the body by closing
-            keep_alive = false;
-        } else if (!parser.chunked() && !parser.content_length() && parser.need_eof()) {
-            if (request_parser_->get().version() >= 11)
+        const bool until_close = !parser.chunked() && !parser.content_length() && parser.need_eof();
+        switch (client_body_framing(client_version_, parser.chunked(), until_close)) {
+            case ClientBodyFraming::as_upstream:
+                break;
+            case ClientBodyFraming::chunked:
                 response.chunked(true);
-            else
+                break;
+            case ClientBodyFraming::until_close:
+                response.chunked(false);
                 keep_alive = false;
+                break;
         }
         response.keep_alive(keep_alive);
     }

@@ -131,6 +131,9 @@ class Session {
     routing::Route route_ = routing::Route::web;
     std::string_view color_;
     bool client_keep_alive_ = false;
+    /// The version of the client's request line: the request is rewritten to HTTP/1.1 for the
+    /// upstream, but the response must be one the client can read.
+    unsigned client_version_ = 11;
     bool websocket_ = false;
     unsigned status_ = 0;
     std::uint64_t bytes_in_ = 0;
