@@ -8,6 +8,7 @@ It runs in the test process (threads), bound to 127.0.0.1:0. Every wait is bound
 from __future__ import annotations
 
 import socket
+import struct
 import threading
 import time
 
@@ -120,7 +121,7 @@ class UpstreamConn:
 
     def reset(self) -> None:
         """Closes with a TCP RST (SO_LINGER 0) instead of a FIN."""
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.sock.close()
 
 

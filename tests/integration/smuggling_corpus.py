@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import httpraw
 import tgconfig
+from harness import stays_false
 
 CORPUS = pathlib.Path(__file__).resolve().parent / "smuggling"
 HOST = "erp.acme.com"
@@ -140,10 +141,8 @@ def settled_upstream_bytes(upstream, mark, expected: bytes | None,
     while True:
         data = upstream.bytes_since(mark)
         if expected is not None and mask_request_ids(data)[0] == expected:
-            # Matched; still give stray extra bytes a moment to show up.
-            extra_deadline = time.monotonic() + 0.2
-            while time.monotonic() < extra_deadline:
-                time.sleep(0.02)
+            # Matched; bytes that should not come get a moment to show up.
+            stays_false(lambda: upstream.bytes_since(mark) != data, 0.2)
             return upstream.bytes_since(mark)
         if data != last:
             last, stable_since = data, time.monotonic()

@@ -7,6 +7,7 @@ import difflib
 
 import pytest
 
+import harness
 import rawupstream
 import smuggling_corpus as corpus
 
@@ -24,7 +25,6 @@ def capture():
 def gate(capture, tmp_path_factory, tenantgate_bin):
     """One proxy for the whole corpus: each case uses a fresh client connection, and its
     upstream bytes are taken from a mark, so cases do not see each other's."""
-    import harness
     p = harness.Proxy(tenantgate_bin, tmp_path_factory.mktemp("smuggling"),
                       corpus.tenantgate_config(capture.addr))
     yield p
