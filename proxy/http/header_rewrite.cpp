@@ -55,26 +55,36 @@ bool always_hop_by_hop(http::field name, bool keep_upgrade) {
     }
 }
 
+/// The one spelling of a length the parser accepted: its first list item without optional
+/// whitespace or leading zeros. The parser refused lists whose items differ, so the first
+/// item is the length.
+std::string canonical_length(std::string_view value) {
+    auto digits = routing::trim_optional_whitespace(value.substr(0, value.find(',')));
+    while (digits.size() > 1 && digits.front() == '0') digits.remove_prefix(1);
+    return std::string(digits);
+}
+
 /// Removes the hop-by-hop fields, those listed in Connection and those `also_removed` picks,
 /// in one walk of the list: Beast's erase by name is a tree lookup each, and a request had a
-/// dozen. `keep_upgrade`: see strip_hop_by_hop. A length the parser accepted repeated
-/// (`Content-Length: 5, 5`, or two lines of 5: RFC 9112 §6.3) leaves as one field with the one
-/// value, so no hop after this one can read the repetition differently.
+/// dozen. `keep_upgrade`: see strip_hop_by_hop. A length the parser accepted in another
+/// spelling than plain digits (`Content-Length: 5, 5` or two lines of 5, as RFC 9112 §6.3
+/// allows; `005`, which a parser taking a leading 0 for octal reads as another number) leaves
+/// as one field with the plain digits, so no hop after this one can read it differently.
 template <class Pick>
 void remove_fields(ProxyFields& fields, bool keep_upgrade, Pick also_removed) {
     const auto options = connection_options(fields, keep_upgrade);
     std::string_view length;
-    bool repeated_length = false;
+    bool respell_length = false;
     for (auto it = fields.begin(); it != fields.end();) {
         const auto name = it->name();
         if (name == http::field::content_length) {
-            repeated_length = repeated_length || !length.empty() ||
-                              it->value().find(',') != std::string_view::npos;
             if (!length.empty()) {
+                respell_length = true;
                 it = fields.erase(it);
                 continue;
             }
             length = it->value();
+            respell_length = canonical_length(length) != length;
         }
         const bool remove = name != http::field::connection &&
                             (always_hop_by_hop(name, keep_upgrade) || also_removed(*it) ||
@@ -83,12 +93,7 @@ void remove_fields(ProxyFields& fields, bool keep_upgrade, Pick also_removed) {
                              }));
         it = remove ? fields.erase(it) : std::next(it);
     }
-    if (repeated_length) {
-        // The parser refused lists whose items differ, so the first item is the length.
-        const std::string single(
-            routing::trim_optional_whitespace(length.substr(0, length.find(','))));
-        fields.set(http::field::content_length, single);
-    }
+    if (respell_length) fields.set(http::field::content_length, canonical_length(length));
     fields.erase(http::field::connection);  // last: `options` are views into it
     if (keep_upgrade) fields.insert(http::field::connection, "upgrade");
 }
@@ -173,6 +178,13 @@ void rewrite_upstream_request(http::request_header<ProxyFields>& request,
         return std::ranges::any_of(asserted, [&](auto n) { return beast::iequals(n, name); });
     });
     request.version(11);
+    // request_framing_is_valid let through only chunked, in any case and with empty list
+    // elements (`CHUNKED`, `chunked,`). The body is re-chunked on the way, so the upstream gets
+    // the one spelling every parser reads: one that took `CHUNKED` for an unknown coding would
+    // read no body, and take the chunks for the next request (TE.TE smuggling).
+    if (const auto te = request.find(http::field::transfer_encoding);
+        te != request.end() && te->value() != "chunked")
+        request.set(http::field::transfer_encoding, "chunked");
     request.insert("X-Forwarded-For", forwarded.forwarded_for);
     if (!proto_kept) request.insert("X-Forwarded-Proto", forwarded.proto);
     request.insert("X-Forwarded-Host", forwarded.original_host);

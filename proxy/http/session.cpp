@@ -12,6 +12,7 @@
 #include "proxy/http/maintenance_page.hpp"
 #include "proxy/http/proxy_protocol.hpp"
 #include "proxy/http/relay.hpp"
+#include "proxy/http/response_rules.hpp"
 #include "proxy/http/tunnel_pump.hpp"
 #include "proxy/http/websocket_frames.hpp"
 #include "proxy/observe/ops_log.hpp"
@@ -291,6 +292,8 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::serve_one() {
             co_return co_await respond_error(ErrorKind::header_timeout);
         case Admission::too_large:
             co_return co_await respond_error(ErrorKind::headers_too_large);
+        case Admission::malformed:
+            co_return co_await respond_error(ErrorKind::bad_request);
     }
     if (auto error = parse_header_block()) co_return co_await respond_error(*error);
     use_origin_form();
@@ -316,6 +319,7 @@ asio::awaitable<typename Session<Stream>::Admission> Session<Stream>::admit() {
     // keep-alive request costs no allocation.
     if (waiting_for_first_byte && client_buffer_.capacity() > idle_buffer_capacity)
         client_buffer_.shrink_to_fit();
+    std::size_t checked = 0;  // bytes of the unfinished block found strict so far
     for (;;) {
         const std::string_view data(static_cast<const char*>(client_buffer_.data().data()),
                                     client_buffer_.size());
@@ -324,6 +328,11 @@ asio::awaitable<typename Session<Stream>::Admission> Session<Stream>::admit() {
             slot_.set_phase(ConnectionSlot::Phase::request);
             co_return Admission::complete;
         }
+        // A bare LF, a fold or a NUL already received spoils the block whatever follows: 400
+        // now (SPEC §3), instead of a 408 or 431 once the client gives up or fills the limit.
+        if (!header_block_is_strict(data, checked)) co_return Admission::malformed;
+        // The last byte is checked again with the next read: a LF there may start a fold.
+        checked = data.empty() ? 0 : data.size() - 1;
         if (data.size() >= limit) co_return Admission::too_large;
         if (waiting_for_first_byte && worker_.draining()) co_return Admission::closed;
         const std::size_t room = std::max(min_read_size, client_buffer_.capacity() - data.size());
@@ -365,6 +374,7 @@ std::optional<ErrorKind> Session<Stream>::parse_header_block() {
     if (ec == http::error::body_limit) return ErrorKind::body_too_large;
     if (ec || !parser.is_header_done()) return ErrorKind::bad_request;
     client_keep_alive_ = parser.keep_alive();
+    client_version_ = parser.get().version();
     const auto& request = parser.get();
     if (!request_framing_is_valid(request)) return ErrorKind::bad_request;
     return std::nullopt;
@@ -717,12 +727,16 @@ asio::awaitable<typename Session<Stream>::Attempt> Session<Stream>::exchange(
     // Parked until the upstream answers: a drain of this colour may close it at its deadline.
     const bool parks = route_ == routing::Route::longpolling && !websocket_;
     if (parks) slot_.set_long_lived(true);
-    auto& response_parser = response_parser_.emplace();
-    response_parser.body_limit(boost::none);
-    response_parser.header_limit(
-        static_cast<std::uint32_t>(generation_->config().limits.max_header_bytes));
-    if (request_parser_->get().method() == http::verb::head) response_parser.skip(true);
+    const auto start_response = [&]() -> auto& {
+        auto& parser = response_parser_.emplace();
+        parser.body_limit(boost::none);
+        parser.header_limit(
+            static_cast<std::uint32_t>(generation_->config().limits.max_header_bytes));
+        if (request_parser_->get().method() == http::verb::head) parser.skip(true);
+        return parser;
+    };
     for (;;) {
+        auto& response_parser = start_response();
         auto [ec, _] = co_await http::async_read_header(upstream, connection->buffer,
                                                         response_parser, use_nothrow);
         if (ec) {
@@ -738,14 +752,26 @@ asio::awaitable<typename Session<Stream>::Attempt> Session<Stream>::exchange(
         }
         const unsigned status = response_parser.get().result_int();
         if (status >= 200 || status == 101) break;
-        // Interim 1xx responses (100 Continue was already answered by the proxy) are dropped.
-        response_parser_.emplace();
-        response_parser_->body_limit(boost::none);
-        if (request_parser_->get().method() == http::verb::head) response_parser_->skip(true);
+        if (relays_interim(status, client_version_) && !co_await relay_interim())
+            co_return Attempt::client_failed;
     }
     // Answered: the response is relayed to its end whatever a drain decides meanwhile.
     if (parks) slot_.set_long_lived(false);
     co_return Attempt::responded;
+}
+
+/// Sends the interim response just read (a 103 Early Hints, say) on to the client, without
+/// hop-by-hop fields; false when the client is gone.
+template <class Stream>
+asio::awaitable<bool> Session<Stream>::relay_interim() {
+    auto& interim = response_parser_->get();
+    strip_hop_by_hop(interim, false);
+    interim.version(11);
+    header_text_.clear();
+    render_header(interim, header_text_);
+    auto [ec, n] = co_await write_bytes(client_, asio::buffer(header_text_));
+    bytes_out_ += n;
+    co_return !ec;
 }
 
 template <class Stream>
@@ -755,18 +781,24 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::relay_response(
     auto& response = parser.get();
     status_ = response.result_int();
     const bool switching = status_ == 101 && websocket_;
-    const bool upstream_reusable = parser.keep_alive() && !switching;
+    const bool has_body = response_has_body(request_parser_->get().method(), status_);
+    const bool upstream_reusable =
+        !switching && upstream_reusable_after(has_body, {parser.keep_alive(), parser.chunked(),
+                                                         parser.content_length().value_or(0)});
     bool keep_alive = client_keep_alive_ && !worker_.draining();
     if (!switching) {
         strip_hop_by_hop(response, false);
-        if (parser.chunked() && request_parser_->get().version() < 11) {
-            response.chunked(false);  // HTTP/1.0 has no chunked coding: end the body by closing
-            keep_alive = false;
-        } else if (!parser.chunked() && !parser.content_length() && parser.need_eof()) {
-            if (request_parser_->get().version() >= 11)
+        const bool until_close = !parser.chunked() && !parser.content_length() && parser.need_eof();
+        switch (client_body_framing(client_version_, parser.chunked(), until_close)) {
+            case ClientBodyFraming::as_upstream:
+                break;
+            case ClientBodyFraming::chunked:
                 response.chunked(true);
-            else
+                break;
+            case ClientBodyFraming::until_close:
+                response.chunked(false);
                 keep_alive = false;
+                break;
         }
         response.keep_alive(keep_alive);
     }
@@ -778,9 +810,6 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::relay_response(
         harden_session_cookies(response);
     }
 
-    // RFC 9112 §6.3: whatever its framing headers say, these responses end with their header.
-    const bool has_body = request_parser_->get().method() != http::verb::head && status_ >= 200 &&
-                          status_ != 204 && status_ != 304;
     auto lease = worker_.buffers().borrow();
     const auto relayed =
         co_await relay_message(connection->socket, connection->buffer, parser, client_, slot_,

@@ -31,7 +31,7 @@ class Session {
     asio::awaitable<void> run();
 
   private:
-    enum class Admission { complete, closed, timed_out, too_large };
+    enum class Admission { complete, closed, timed_out, too_large, malformed };
     /// What follows a request: the next one, the end, or a byte tunnel (after 101).
     enum class Next { keep_alive, close, tunnel };
 
@@ -76,6 +76,7 @@ class Session {
     asio::awaitable<std::shared_ptr<UpstreamConnection>> select_upstream(std::uint64_t& tried,
                                                                          bool& no_endpoint,
                                                                          bool allow_idle);
+    asio::awaitable<bool> relay_interim();
     asio::awaitable<Next> relay_response(std::shared_ptr<UpstreamConnection> connection);
     asio::awaitable<void> tunnel(UpstreamConnection& connection);
     asio::awaitable<Next> respond_error(ErrorKind kind);
@@ -130,6 +131,9 @@ class Session {
     routing::Route route_ = routing::Route::web;
     std::string_view color_;
     bool client_keep_alive_ = false;
+    /// The version of the client's request line: the request is rewritten to HTTP/1.1 for the
+    /// upstream, but the response must be one the client can read.
+    unsigned client_version_ = 11;
     bool websocket_ = false;
     unsigned status_ = 0;
     std::uint64_t bytes_in_ = 0;

@@ -67,3 +67,25 @@ TEST_CASE("a NUL byte anywhere is not strict", "[proxy][header_block]") {
     CHECK_FALSE(header_block_is_strict("GET /\0 HTTP/1.1\r\nHost: a\r\n\r\n"s));
     CHECK_FALSE(header_block_is_strict("GET / HTTP/1.1\r\nHost: a\r\n\r\n\0"s));
 }
+
+TEST_CASE("the start of a block is checked as it arrives", "[proxy][header_block]") {
+    // Incomplete, and already spoilt: the request can be refused before it ends.
+    CHECK_FALSE(header_block_is_strict("GET / HTTP/1.1\r\nHost: a\r\n\n"sv));
+    CHECK_FALSE(header_block_is_strict("GET / HTTP/1.1\r\nHost: a\r\n\tX"sv));
+    CHECK_FALSE(header_block_is_strict("GET / HTTP/1.1\r\nHost: a\0"sv));
+    // Incomplete and fine so far, including a CRLF whose next byte has not come yet.
+    CHECK(header_block_is_strict("GET / HTTP/1.1\r\nHost: a\r\n"sv));
+    CHECK(header_block_is_strict("GET / HTTP/1.1\r\nHost: a\r"sv));
+}
+
+TEST_CASE("only the bytes from `from` on are checked", "[proxy][header_block]") {
+    const auto grown = "GET / HTTP/1.1\r\nHost: a\r\n X: b"sv;
+    // The fold shows only once its first byte came: from the LF before it on, it is seen.
+    CHECK_FALSE(header_block_is_strict(grown, grown.find("\n X")));
+    // A bare LF before `from` was the caller's to find; the rest is fine.
+    CHECK(header_block_is_strict("GET /\nX HTTP/1.1\r\n"sv, 7));
+    // The byte before `from` is context for a LF at `from`.
+    CHECK_FALSE(header_block_is_strict("GET / HTTP/1.1\n"sv, 14));
+    CHECK(header_block_is_strict("GET / HTTP/1.1\r\n"sv, 15));
+    CHECK(header_block_is_strict("GET"sv, 3));
+}

@@ -351,6 +351,40 @@ TEST_CASE("a repeated identical length leaves as one Content-Length", "[proxy][h
     CHECK(values(plain, "Content-Length") == Values{"7"});
 }
 
+TEST_CASE("a length with leading zeros leaves as plain digits", "[proxy][header_rewrite]") {
+    // `010` is 10 to RFC 9112 and 8 to a parser that reads a leading 0 as octal.
+    auto zeros = make_request(http::verb::post, 11, {{"Host", "a"}, {"Content-Length", "010"}});
+    rewrite_upstream_request(zeros, forwarded_for_acme(), false);
+    CHECK(values(zeros, "Content-Length") == Values{"10"});
+
+    auto zero = make_request(http::verb::post, 11, {{"Host", "a"}, {"Content-Length", "000"}});
+    rewrite_upstream_request(zero, forwarded_for_acme(), false);
+    CHECK(values(zero, "Content-Length") == Values{"0"});
+
+    auto list = make_request(http::verb::post, 11, {{"Host", "a"}, {"Content-Length", "05, 5"}});
+    rewrite_upstream_request(list, forwarded_for_acme(), false);
+    CHECK(values(list, "Content-Length") == Values{"5"});
+
+    auto response = make_response({{"Content-Length", "0012"}});
+    strip_hop_by_hop(response, false);
+    CHECK(values(response, "Content-Length") == Values{"12"});
+}
+
+TEST_CASE("the upstream gets Transfer-Encoding as exactly chunked", "[proxy][header_rewrite]") {
+    // The spellings request_framing_is_valid accepts, which a stricter or case-sensitive
+    // upstream parser could take for another coding and so for a message without a body.
+    for (const auto* spelling : {"CHUNKED", "Chunked", "chunked,", ", chunked", "chunked"}) {
+        auto request =
+            make_request(http::verb::post, 11, {{"Host", "a"}, {"Transfer-Encoding", spelling}});
+        REQUIRE(request_framing_is_valid(request));
+        rewrite_upstream_request(request, forwarded_for_acme(), false);
+        CHECK(values(request, "Transfer-Encoding") == Values{"chunked"});
+    }
+    auto without = make_request(http::verb::get, 11, {{"Host", "a"}});
+    rewrite_upstream_request(without, forwarded_for_acme(), false);
+    CHECK(without.count(http::field::transfer_encoding) == 0);
+}
+
 TEST_CASE("Forwarded: an untrusted peer's is dropped, a trusted proxy's gets this hop's element",
           "[proxy][header_rewrite]") {
     auto forwarded = forwarded_for_acme();

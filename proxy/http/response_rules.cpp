@@ -1,0 +1,27 @@
+#include "proxy/http/response_rules.hpp"
+
+namespace tg::proxy {
+
+bool response_has_body(http::verb method, unsigned status) {
+    return method != http::verb::head && status >= 200 && status != 204 && status != 304;
+}
+
+bool upstream_reusable_after(bool has_body, const AnnouncedFraming& framing) {
+    if (!framing.keep_alive) return false;
+    const bool announced_body = framing.chunked || framing.content_length > 0;
+    return has_body || !announced_body;
+}
+
+ClientBodyFraming client_body_framing(unsigned client_version, bool upstream_chunked,
+                                      bool upstream_until_close) {
+    if (client_version >= 11)
+        return upstream_until_close ? ClientBodyFraming::chunked : ClientBodyFraming::as_upstream;
+    return upstream_chunked || upstream_until_close ? ClientBodyFraming::until_close
+                                                    : ClientBodyFraming::as_upstream;
+}
+
+bool relays_interim(unsigned status, unsigned client_version) {
+    return status >= 100 && status < 200 && status != 100 && status != 101 && client_version >= 11;
+}
+
+}  // namespace tg::proxy
