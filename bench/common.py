@@ -604,6 +604,20 @@ class Tenantgate(Proxy):
                 f"{built} UTC)")
 
 
+# The `defaults` section of the bench's hand-written HAProxy configs (noisy_neighbour,
+# tenant_updates): keep-alive both ways and the timeouts tenantgate's templates use.
+HAPROXY_DEFAULTS = """defaults
+    mode http
+    option http-keep-alive
+    http-reuse always
+    timeout connect 3s
+    timeout client 75s
+    timeout http-request 10s
+    timeout http-keep-alive 75s
+    timeout server 60s
+"""
+
+
 class HAProxy(Proxy):
     name = "haproxy"
     maxconn: int | None = None  # None: as many as the open-file limit allows

@@ -50,16 +50,7 @@ tenants:
 HAPROXY_CONFIG = """global
     nbthread 1
     maxconn 2000
-defaults
-    mode http
-    option http-keep-alive
-    http-reuse always
-    timeout connect 3s
-    timeout client 75s
-    timeout http-request 10s
-    timeout http-keep-alive 75s
-    timeout server 60s
-frontend fe_http
+{defaults}frontend fe_http
     bind 127.0.0.1:{port}
     acl known_host req.hdr(host),field(1,:),lower -m str bench.local localhost 127.0.0.1 noisy.local calm.local
     http-request deny deny_status 404 unless known_host
@@ -85,7 +76,7 @@ class LimitedHAProxy(common.HAProxy):
         self.port = common.free_port()
         conf = self.tmp / "haproxy-noisy.cfg"
         conf.write_text(HAPROXY_CONFIG.format(port=self.port, origin=self.origin_port,
-                                              limit=LIMIT))
+                                              limit=LIMIT, defaults=common.HAPROXY_DEFAULTS))
         return ["haproxy", "-db", "-f", conf]
 
 

@@ -120,16 +120,7 @@ class ScaledHAProxy(common.HAProxy):
     nbthread 1
     maxconn 2000
     stats socket {self.socket_path} level admin
-defaults
-    mode http
-    option http-keep-alive
-    http-reuse always
-    timeout connect 3s
-    timeout client 75s
-    timeout http-request 10s
-    timeout http-keep-alive 75s
-    timeout server 60s
-frontend fe_http
+{common.HAPROXY_DEFAULTS}frontend fe_http
     bind 127.0.0.1:{self.port}
     use_backend %[req.hdr(host),field(1,:),lower,map({self.map_file},be_unknown)]
     default_backend be_unknown
