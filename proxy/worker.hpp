@@ -79,6 +79,8 @@ class Worker {
     asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, const ListenerInfo& listener);
     asio::awaitable<void> serve_connection(tcp::socket socket, tcp::endpoint peer,
                                            const ListenerInfo& listener);
+    /// Returns once the worker is under its share of max_connections (or draining).
+    asio::awaitable<void> wait_for_room();
     asio::awaitable<void> tick_loop();
     void sweep(Clock::time_point now);
     /// Counts each draining tenant's connections on the colour it left (the progress the admin
@@ -109,6 +111,8 @@ class Worker {
     std::vector<TenantSeries*> drain_gauges_;  ///< set to non-zero by the last enforce_drains
     Clock::time_point tunnel_deadline_ = Clock::time_point::max();
     asio::steady_timer tick_timer_;
+    /// Never expires; cancelled when a connection closes, waking accept loops held at the limit.
+    asio::steady_timer room_signal_;
     std::atomic<bool> finished_{false};
     std::thread thread_;
 };
