@@ -92,9 +92,10 @@ asio::awaitable<void> Worker::accept_loop(tcp::acceptor& acceptor, const Listene
         auto [ec, socket] = co_await acceptor.async_accept(peer, use_nothrow);
         if (draining_ || !acceptor.is_open()) co_return;
         if (ec) {
-            // Out of descriptors or memory: pause instead of spinning, keep serving the others.
-            ops_log::warn("accept failed", {{"listener", listener.name}, {"reason", ec.message()}});
-            backoff.expires_after(std::chrono::milliseconds(100));
+            // Out of descriptors or memory: pause instead of spinning, keep serving the others,
+            // and say so once a second at most (the condition repeats every pause).
+            log_accept_failure(listener, ec);
+            backoff.expires_after(accept_pause_);
             co_await backoff.async_wait(use_nothrow);
             continue;
         }
@@ -113,6 +114,16 @@ asio::awaitable<void> Worker::accept_loop(tcp::acceptor& acceptor, const Listene
 asio::awaitable<void> Worker::wait_for_room() {
     while (connection_count_ >= max_connections_ && !draining_)
         co_await room_signal_.async_wait(use_nothrow);  // cancelled when a connection closes
+}
+
+void Worker::log_accept_failure(const ListenerInfo& listener, const error_code& ec) {
+    std::uint64_t held_back = 0;
+    if (!listener.accept_failure_log->admit(Clock::now(), held_back)) return;
+    ops_log::warn("accept failed, accepting paused",
+                  {{"listener", listener.name},
+                   {"reason", ec.message()},
+                   {"pause_ms", std::to_string(accept_pause_ / std::chrono::milliseconds(1)), true},
+                   {"held_back", std::to_string(held_back), true}});
 }
 
 asio::awaitable<void> Worker::serve_connection(tcp::socket socket, tcp::endpoint peer,

@@ -30,6 +30,8 @@ struct ListenerInfo {
     bool proxy_protocol = false;  ///< every connection starts with a PROXY header
     /// Refused PROXY headers: one ops log line per second for the listener, across workers.
     std::shared_ptr<LogThrottle> refusal_log;
+    /// Failed accepts (out of descriptors): one ops log line per second, across workers.
+    std::shared_ptr<LogThrottle> accept_failure_log;
 };
 
 /// One thread with its own io_context (concurrency hint 1), its own SO_REUSEPORT acceptors,
@@ -81,6 +83,7 @@ class Worker {
                                            const ListenerInfo& listener);
     /// Returns once the worker is under its share of max_connections (or draining).
     asio::awaitable<void> wait_for_room();
+    void log_accept_failure(const ListenerInfo& listener, const error_code& ec);
     asio::awaitable<void> tick_loop();
     void sweep(Clock::time_point now);
     /// Counts each draining tenant's connections on the colour it left (the progress the admin
@@ -93,6 +96,9 @@ class Worker {
 
     static constexpr Clock::duration tick_ = std::chrono::milliseconds(250);
     static constexpr Clock::duration upstream_idle_ = std::chrono::seconds(30);
+    /// How long accepting pauses after a failed accept (EMFILE, ENOMEM): short enough to resume
+    /// soon after descriptors free up, long enough not to spin on a full table.
+    static constexpr Clock::duration accept_pause_ = std::chrono::milliseconds(100);
 
     std::size_t index_;
     asio::io_context context_;
