@@ -202,9 +202,14 @@ def test_slow_reader_of_a_large_response_keeps_rss_bounded(gateway, release_bin)
             peak = max(peak, vm_rss_kib(gw.proxy.pid))
             time.sleep(0.05)
     growth = peak - baseline
+    # The proxy moved only what the client took (plus socket buffers): it stopped reading Odoo.
+    entry = gw.proxy.wait_access_log(
+        lambda lines: next((l for l in lines if l.get("path") == "/stream"), None))
     print(f"slow reader: {received / MIB:.1f} MiB read in 4 s of a {size // MIB} MiB response; "
+          f"proxy wrote {entry['bytes_out'] / MIB:.1f} MiB (status {entry['status']}); "
           f"proxy VmRSS {baseline / 1024:.1f} -> {peak / 1024:.1f} MiB (+{growth / 1024:.1f})")
     assert growth < RSS_GROWTH_LIMIT_KIB, f"proxy RSS grew {growth / 1024:.1f} MiB"
+    assert entry["bytes_out"] < 32 * MIB, entry
     assert_served(gw, "after-slow-reader")
 
 
