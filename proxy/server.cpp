@@ -92,6 +92,7 @@ ListenerInfo listener_info(const config::Listener& listener, std::size_t index) 
                       listener.redirect_https,
                       {},
                       listener.proxy_protocol,
+                      std::make_shared<LogThrottle>(),
                       std::make_shared<LogThrottle>()};
     if (listener.tls && listener.tls->hsts_seconds > 0)
         info.hsts = "max-age=" + std::to_string(listener.tls->hsts_seconds);

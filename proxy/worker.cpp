@@ -20,7 +20,8 @@ Worker::Worker(std::size_t index, AccessLogWriter& access_log_writer,
       access_log_(access_log_writer),
       metrics_(listener_count),
       random_(std::random_device{}()),
-      tick_timer_(context_) {}
+      tick_timer_(context_),
+      room_signal_(context_, Clock::time_point::max()) {}
 
 void Worker::add_acceptor(tcp::acceptor acceptor, ListenerInfo listener) {
     acceptors_.emplace_back(std::move(acceptor), std::move(listener));
@@ -67,6 +68,7 @@ void Worker::begin_drain(Clock::duration tunnel_grace) {
         if (draining_) return;
         draining_ = true;
         tunnel_deadline_ = Clock::now() + tunnel_grace;
+        room_signal_.cancel();  // accept loops waiting for room end
         for (auto& [acceptor, _] : acceptors_) {
             error_code ignored;
             acceptor.close(ignored);
@@ -81,18 +83,25 @@ asio::awaitable<void> Worker::accept_loop(tcp::acceptor& acceptor, const Listene
     asio::steady_timer backoff(context_);
     tcp::endpoint peer;
     for (;;) {
+        // At its share of max_connections the worker stops accepting: new connections wait in
+        // the kernel's backlog (back-pressure) instead of being accepted and closed, and the
+        // next connection to close lets one in.
+        co_await wait_for_room();
+        if (draining_ || !acceptor.is_open()) co_return;
         // The peer's address comes with accept: no getpeername per connection.
         auto [ec, socket] = co_await acceptor.async_accept(peer, use_nothrow);
         if (draining_ || !acceptor.is_open()) co_return;
         if (ec) {
-            // Out of descriptors or memory: pause instead of spinning, keep serving the others.
-            ops_log::warn("accept failed", {{"listener", listener.name}, {"reason", ec.message()}});
-            backoff.expires_after(std::chrono::milliseconds(100));
+            // Out of descriptors or memory: pause instead of spinning, keep serving the others,
+            // and say so once a second at most (the condition repeats every pause).
+            log_accept_failure(listener, ec);
+            backoff.expires_after(accept_pause_);
             co_await backoff.async_wait(use_nothrow);
             continue;
         }
-        if (connection_count_ >= max_connections_)
-            continue;  // socket closes as it goes out of scope
+        // Another listener's loop may have taken the last place meanwhile: this one waits.
+        co_await wait_for_room();
+        if (draining_) co_return;
         socket.set_option(tcp::no_delay(true), ec);
         enable_direct_writes(socket, ec);
         ++connection_count_;
@@ -100,6 +109,21 @@ asio::awaitable<void> Worker::accept_loop(tcp::acceptor& acceptor, const Listene
         asio::co_spawn(context_, serve_connection(std::move(socket), peer, listener),
                        asio::detached);
     }
+}
+
+asio::awaitable<void> Worker::wait_for_room() {
+    while (connection_count_ >= max_connections_ && !draining_)
+        co_await room_signal_.async_wait(use_nothrow);  // cancelled when a connection closes
+}
+
+void Worker::log_accept_failure(const ListenerInfo& listener, const error_code& ec) {
+    std::uint64_t held_back = 0;
+    if (!listener.accept_failure_log->admit(Clock::now(), held_back)) return;
+    ops_log::warn("accept failed, accepting paused",
+                  {{"listener", listener.name},
+                   {"reason", ec.message()},
+                   {"pause_ms", std::to_string(accept_pause_ / std::chrono::milliseconds(1)), true},
+                   {"held_back", std::to_string(held_back), true}});
 }
 
 asio::awaitable<void> Worker::serve_connection(tcp::socket socket, tcp::endpoint peer,
@@ -113,7 +137,9 @@ asio::awaitable<void> Worker::serve_connection(tcp::socket socket, tcp::endpoint
         ops_log::error("connection ended by an exception", {{"reason", e.what()}});
     }
     metrics_.connections(listener.index).add(-1);
+    const bool was_full = connection_count_ >= max_connections_;
     --connection_count_;
+    if (was_full) room_signal_.cancel();  // only a full worker has accept loops waiting
 }
 
 asio::awaitable<void> Worker::tick_loop() {

@@ -30,6 +30,8 @@ struct ListenerInfo {
     bool proxy_protocol = false;  ///< every connection starts with a PROXY header
     /// Refused PROXY headers: one ops log line per second for the listener, across workers.
     std::shared_ptr<LogThrottle> refusal_log;
+    /// Failed accepts (out of descriptors): one ops log line per second, across workers.
+    std::shared_ptr<LogThrottle> accept_failure_log;
 };
 
 /// One thread with its own io_context (concurrency hint 1), its own SO_REUSEPORT acceptors,
@@ -79,6 +81,9 @@ class Worker {
     asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, const ListenerInfo& listener);
     asio::awaitable<void> serve_connection(tcp::socket socket, tcp::endpoint peer,
                                            const ListenerInfo& listener);
+    /// Returns once the worker is under its share of max_connections (or draining).
+    asio::awaitable<void> wait_for_room();
+    void log_accept_failure(const ListenerInfo& listener, const error_code& ec);
     asio::awaitable<void> tick_loop();
     void sweep(Clock::time_point now);
     /// Counts each draining tenant's connections on the colour it left (the progress the admin
@@ -91,6 +96,9 @@ class Worker {
 
     static constexpr Clock::duration tick_ = std::chrono::milliseconds(250);
     static constexpr Clock::duration upstream_idle_ = std::chrono::seconds(30);
+    /// How long accepting pauses after a failed accept (EMFILE, ENOMEM): short enough to resume
+    /// soon after descriptors free up, long enough not to spin on a full table.
+    static constexpr Clock::duration accept_pause_ = std::chrono::milliseconds(100);
 
     std::size_t index_;
     asio::io_context context_;
@@ -109,6 +117,8 @@ class Worker {
     std::vector<TenantSeries*> drain_gauges_;  ///< set to non-zero by the last enforce_drains
     Clock::time_point tunnel_deadline_ = Clock::time_point::max();
     asio::steady_timer tick_timer_;
+    /// Never expires; cancelled when a connection closes, waking accept loops held at the limit.
+    asio::steady_timer room_signal_;
     std::atomic<bool> finished_{false};
     std::thread thread_;
 };

@@ -11,6 +11,7 @@ unsigned status_of(ErrorKind kind) {
         case ErrorKind::bad_request:
             return 400;
         case ErrorKind::header_timeout:
+        case ErrorKind::body_timeout:
             return 408;
         case ErrorKind::body_too_large:
             return 413;
@@ -36,7 +37,8 @@ unsigned status_of(ErrorKind kind) {
 
 bool closes_connection(ErrorKind kind) {
     return kind == ErrorKind::bad_request || kind == ErrorKind::header_timeout ||
-           kind == ErrorKind::headers_too_large || kind == ErrorKind::body_too_large;
+           kind == ErrorKind::body_timeout || kind == ErrorKind::headers_too_large ||
+           kind == ErrorKind::body_too_large;
 }
 
 std::string_view reason_of(ErrorKind kind) {
@@ -45,6 +47,8 @@ std::string_view reason_of(ErrorKind kind) {
             return "bad_request";
         case ErrorKind::header_timeout:
             return "header_timeout";
+        case ErrorKind::body_timeout:
+            return "body_timeout";
         case ErrorKind::body_too_large:
             return "body_too_large";
         case ErrorKind::headers_too_large:

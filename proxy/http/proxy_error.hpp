@@ -10,6 +10,7 @@ namespace tg::proxy {
 enum class ErrorKind {
     bad_request,        ///< malformed or ambiguous framing (RFC 9112 §6.3, smuggling defences)
     header_timeout,     ///< headers not complete within timeouts.client_header
+    body_timeout,       ///< the request body stalled: no byte for timeouts.client_idle
     body_too_large,     ///< over limits.max_request_body
     headers_too_large,  ///< over limits.max_header_bytes
     unknown_host,       ///< no tenant for the Host

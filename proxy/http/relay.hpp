@@ -32,12 +32,15 @@ struct RelayResult {
 /// typical body and kept across requests, never grows for a body, so a keep-alive connection
 /// costs no allocation per message; bytes read past the message (a pipelined request) are
 /// handed back to `in_buffer` at the end.
+///
+/// Each read from `in` must complete within `read_timeout` and each write to `out` within
+/// `write_timeout`: a peer that stops sending, or stops reading, ends the relay.
 template <bool isRequest, class In, class Out>
 asio::awaitable<RelayResult> relay_message(
     In& in, beast::flat_buffer& in_buffer,
     http::parser<isRequest, http::buffer_body, FieldAllocator<char>>& parser, Out& out,
-    ConnectionSlot& slot, Clock::duration timeout, std::span<char> chunk, std::string& header_text,
-    bool has_body) {
+    ConnectionSlot& slot, Clock::duration read_timeout, Clock::duration write_timeout,
+    std::span<char> chunk, std::string& header_text, bool has_body) {
     RelayResult result;
     const auto input_area = chunk.first(chunk.size() / 2);
     const auto body_area = chunk.subspan(chunk.size() / 2);
@@ -49,7 +52,7 @@ asio::awaitable<RelayResult> relay_message(
         if (!parser.is_done()) {
             body.data = body_area.data();
             body.size = body_area.size();
-            slot.arm(Clock::now(), timeout);
+            slot.arm(Clock::now(), read_timeout);
             auto [ec, _] = in_buffer.size() == 0
                                ? co_await http::async_read_some(in, staging, parser, use_nothrow)
                                : co_await http::async_read_some(in, in_buffer, parser, use_nothrow);
@@ -64,7 +67,7 @@ asio::awaitable<RelayResult> relay_message(
             if (piece.empty() && !parser.is_done()) continue;
         }
         const bool last = parser.is_done();
-        slot.arm(Clock::now(), timeout);
+        slot.arm(Clock::now(), write_timeout);
         auto [ec, written] = co_await write_bytes(out, writer.frame(piece, last));
         result.bytes_written += written;
         if (ec) {

@@ -641,6 +641,8 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::forward() {
                 status_ = 499;
                 finish();
                 co_return Next::close;
+            case Attempt::client_timed_out:
+                co_return co_await respond_error(ErrorKind::body_timeout);
             case Attempt::release_drained:
                 co_return co_await answer_drained_poll();
             case Attempt::request_malformed:
@@ -684,6 +686,7 @@ std::optional<bool> Session<Stream>::endpoint_health_shown(const UpstreamConnect
             if (connection.idle_epoch == 0) return false;
             return std::nullopt;
         case Attempt::client_failed:
+        case Attempt::client_timed_out:
         case Attempt::release_drained:
         case Attempt::request_malformed:
         case Attempt::request_too_large:
@@ -708,8 +711,12 @@ asio::awaitable<typename Session<Stream>::Attempt> Session<Stream>::exchange(
     {
         // Returned before the wait for the response: a parked long poll holds no relay buffer.
         auto lease = worker_.buffers().borrow();
+        // A client that stops sending its body is given client_idle between reads, whatever
+        // the route: the longpolling route's long timeout is for Odoo's answer, not for the
+        // client, and a stalled upload holds an upstream connection as well as its own.
         sent = co_await relay_message(client_, client_buffer_, *request_parser_, upstream, slot_,
-                                      route_timeout(), lease.span(), header_text_, true);
+                                      generation_->config().timeouts.client_idle, route_timeout(),
+                                      lease.span(), header_text_, true);
     }
     // Nor does it keep the header text it sent (the response's is rendered when it comes).
     if (route_ == routing::Route::longpolling) std::string().swap(header_text_);
@@ -717,7 +724,8 @@ asio::awaitable<typename Session<Stream>::Attempt> Session<Stream>::exchange(
     if (sent.read_error == http::error::body_limit) co_return Attempt::request_too_large;
     if (sent.read_error.category() == make_error_code(http::error::bad_chunk).category())
         co_return Attempt::request_malformed;  // bad chunk framing, a body cut short
-    if (sent.read_error) co_return Attempt::client_failed;
+    if (sent.read_error)
+        co_return slot_.timed_out() ? Attempt::client_timed_out : Attempt::client_failed;
     if (sent.write_error)
         co_return has_body ? Attempt::upstream_protocol : Attempt::failed_before_response;
 
@@ -811,9 +819,9 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::relay_response(
     }
 
     auto lease = worker_.buffers().borrow();
-    const auto relayed =
-        co_await relay_message(connection->socket, connection->buffer, parser, client_, slot_,
-                               route_timeout(), lease.span(), header_text_, has_body);
+    const auto relayed = co_await relay_message(connection->socket, connection->buffer, parser,
+                                                client_, slot_, route_timeout(), route_timeout(),
+                                                lease.span(), header_text_, has_body);
     bytes_out_ += relayed.bytes_written;
     slot_.watch_upstream(nullptr);
     if (relayed.read_error || relayed.write_error) {

@@ -43,7 +43,8 @@ class Session {
         upstream_timeout,
         upstream_protocol,
         client_failed,
-        release_drained,  ///< a parked long poll whose colour's drain deadline passed
+        client_timed_out,  ///< the request body stalled for client_idle
+        release_drained,   ///< a parked long poll whose colour's drain deadline passed
         request_malformed,
         request_too_large
     };

@@ -20,7 +20,7 @@ constexpr ErrorKind all_kinds[] = {
     ErrorKind::bad_request,       ErrorKind::header_timeout, ErrorKind::body_too_large,
     ErrorKind::headers_too_large, ErrorKind::unknown_host,   ErrorKind::forbidden,
     ErrorKind::no_endpoint,       ErrorKind::connect_failed, ErrorKind::upstream_protocol,
-    ErrorKind::upstream_timeout,  ErrorKind::rate_limited,
+    ErrorKind::upstream_timeout,  ErrorKind::rate_limited,   ErrorKind::body_timeout,
 };
 
 /// Parses `wire` as one complete HTTP/1.1 response; fails the test if it is not exactly that.
@@ -41,6 +41,7 @@ http::response<http::string_body> parse_response(const std::string& wire) {
 TEST_CASE("every error kind maps to the SPEC status", "[proxy][proxy_error]") {
     CHECK(status_of(ErrorKind::bad_request) == 400);
     CHECK(status_of(ErrorKind::header_timeout) == 408);
+    CHECK(status_of(ErrorKind::body_timeout) == 408);  // a stalled upload, as nginx answers it
     CHECK(status_of(ErrorKind::body_too_large) == 413);
     CHECK(status_of(ErrorKind::headers_too_large) == 431);
     CHECK(status_of(ErrorKind::unknown_host) == 404);
@@ -57,6 +58,8 @@ TEST_CASE("framing errors close the client connection, routing errors do not",
     // SPEC §3: 400 and 408 close. 413 and 431 leave unread bytes of unknown extent behind.
     CHECK(closes_connection(ErrorKind::bad_request));
     CHECK(closes_connection(ErrorKind::header_timeout));
+    // The rest of a stalled body may still come: nothing after it can be framed.
+    CHECK(closes_connection(ErrorKind::body_timeout));
     CHECK(closes_connection(ErrorKind::headers_too_large));
     CHECK(closes_connection(ErrorKind::body_too_large));
     // The request was read completely: the connection can serve the next one.
