@@ -149,6 +149,21 @@ void strip_hop_by_hop(ProxyFields& fields, bool keep_upgrade) {
     remove_fields(fields, keep_upgrade, [](const ProxyFields::value_type&) { return false; });
 }
 
+bool frame_response_for_client(
+    http::response_parser<http::buffer_body, FieldAllocator<char>>& parser,
+    unsigned client_version) {
+    auto& response = parser.get();
+    if (parser.chunked()) {
+        if (client_version >= 11) return true;
+        response.chunked(false);  // HTTP/1.0 has no chunked coding: end the body by closing
+        return false;
+    }
+    if (parser.content_length() || !parser.need_eof()) return true;
+    if (client_version < 11 || response.count(http::field::transfer_encoding) != 0) return false;
+    response.chunked(true);
+    return true;
+}
+
 void rewrite_upstream_request(http::request_header<ProxyFields>& request,
                               const ForwardedHeaders& forwarded, bool websocket_upgrade) {
     static constexpr std::array<std::string_view, 6> asserted = {

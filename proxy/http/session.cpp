@@ -757,15 +757,8 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::relay_response(
     bool keep_alive = client_keep_alive_ && !worker_.draining();
     if (!switching) {
         strip_hop_by_hop(response, false);
-        if (parser.chunked() && request_parser_->get().version() < 11) {
-            response.chunked(false);  // HTTP/1.0 has no chunked coding: end the body by closing
+        if (!frame_response_for_client(parser, request_parser_->get().version()))
             keep_alive = false;
-        } else if (!parser.chunked() && !parser.content_length() && parser.need_eof()) {
-            if (request_parser_->get().version() >= 11)
-                response.chunked(true);
-            else
-                keep_alive = false;
-        }
         response.keep_alive(keep_alive);
     }
     response.version(11);

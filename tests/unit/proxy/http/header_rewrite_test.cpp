@@ -9,6 +9,7 @@
 
 namespace http = tg::proxy::http;
 using tg::proxy::ForwardedHeaders;
+using tg::proxy::frame_response_for_client;
 using tg::proxy::is_websocket_upgrade;
 using tg::proxy::request_framing_is_valid;
 using tg::proxy::rewrite_upstream_request;
@@ -27,6 +28,16 @@ http::request_header<tg::proxy::ProxyFields> make_request(http::verb method, uns
     request.version(version);
     for (const auto& [name, value] : fields) request.insert(name, value);
     return request;
+}
+
+using ResponseParser = http::response_parser<http::buffer_body, tg::proxy::FieldAllocator<char>>;
+
+/// `parser` after reading an upstream's header block.
+void read_header(ResponseParser& parser, std::string_view header) {
+    tg::proxy::error_code ec;
+    parser.put(boost::asio::buffer(header.data(), header.size()), ec);
+    REQUIRE(!ec);
+    REQUIRE(parser.is_header_done());
 }
 
 /// A response header as an upstream could send it.
@@ -404,5 +415,48 @@ TEST_CASE("fields with an underscore in their name never reach the upstream",
         CHECK(values(request, "X-Forwarded-For") == Values{"203.0.113.7"});
         CHECK(values(request, "X-Real-IP") == Values{"203.0.113.7"});
         CHECK(values(request, "X-Tenant") == Values{"acme"});
+    }
+}
+
+TEST_CASE("response framing for the client", "[proxy][header_rewrite]") {
+    SECTION("a body ended by closing is chunked for an HTTP/1.1 client") {
+        ResponseParser parser;
+        read_header(parser, "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n");
+        CHECK(frame_response_for_client(parser, 11));
+        CHECK(parser.get()[http::field::transfer_encoding] == "chunked");
+    }
+    SECTION("and left to the close for an HTTP/1.0 client") {
+        ResponseParser parser;
+        read_header(parser, "HTTP/1.0 200 OK\r\n\r\n");
+        CHECK_FALSE(frame_response_for_client(parser, 10));
+        CHECK(parser.get().count(http::field::transfer_encoding) == 0);
+    }
+    SECTION("a chunked body is unchunked for an HTTP/1.0 client") {
+        ResponseParser parser;
+        read_header(parser, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+        CHECK_FALSE(frame_response_for_client(parser, 10));
+        CHECK(parser.get().count(http::field::transfer_encoding) == 0);
+    }
+    SECTION("a length is kept") {
+        ResponseParser parser;
+        read_header(parser, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n");
+        CHECK(frame_response_for_client(parser, 11));
+        CHECK(parser.get().count(http::field::transfer_encoding) == 0);
+    }
+}
+
+// Found by tests/fuzz (http_response): the proxy appended ", chunked" to an upstream's
+// Transfer-Encoding that is no token list ("chunk-1=d"). Beast then did not see the message
+// as chunked, so the body went out raw under a header announcing chunked: the client read the
+// upstream's bytes as chunk framing, and a crafted body ended the response early.
+TEST_CASE("a response with another transfer coding is ended by closing, as sent",
+          "[proxy][header_rewrite]") {
+    for (const std::string_view coding : {"chunk-1=d", "gzip", "x-custom;level=1"}) {
+        ResponseParser parser;
+        read_header(parser,
+                    "HTTP/1.1 200 OK\r\nTransfer-Encoding: " + std::string(coding) + "\r\n\r\n");
+        CHECK_FALSE(frame_response_for_client(parser, 11));
+        CHECK(parser.get()[http::field::transfer_encoding] == coding);
+        CHECK_FALSE(parser.get().chunked());
     }
 }
