@@ -149,9 +149,12 @@ void strip_hop_by_hop(ProxyFields& fields, bool keep_upgrade) {
     remove_fields(fields, keep_upgrade, [](const ProxyFields::value_type&) { return false; });
 }
 
-bool frame_response_for_client(
-    http::response_parser<http::buffer_body, FieldAllocator<char>>& parser,
-    unsigned client_version) {
+namespace {
+
+/// Whether the body of the response `parser` has read can follow on a persistent connection
+/// to a client speaking HTTP `client_version`, once its framing is adapted for that client.
+bool frame_body_for_client(http::response_parser<http::buffer_body, FieldAllocator<char>>& parser,
+                           unsigned client_version) {
     auto& response = parser.get();
     if (parser.chunked()) {
         if (client_version >= 11) return true;
@@ -162,6 +165,20 @@ bool frame_response_for_client(
     if (client_version < 11 || response.count(http::field::transfer_encoding) != 0) return false;
     response.chunked(true);
     return true;
+}
+
+}  // namespace
+
+bool frame_response_for_client(
+    http::response_parser<http::buffer_body, FieldAllocator<char>>& parser, unsigned client_version,
+    bool keep_alive) {
+    keep_alive = frame_body_for_client(parser, client_version) && keep_alive;
+    // The version first: keep_alive(false) adds "Connection: close" only to an HTTP/1.1
+    // message, closing being HTTP/1.0's default.
+    auto& response = parser.get();
+    response.version(11);
+    response.keep_alive(keep_alive);
+    return keep_alive;
 }
 
 void rewrite_upstream_request(http::request_header<ProxyFields>& request,

@@ -33,15 +33,16 @@ bool request_framing_is_valid(const http::request_header<ProxyFields>& request);
 /// keeps `Upgrade` and sets `Connection: upgrade` (a WebSocket handshake passes through).
 void strip_hop_by_hop(ProxyFields& fields, bool keep_upgrade);
 
-/// Frames an upstream response, whose header `parser` has read, for a client speaking HTTP
-/// `client_version` (RFC 9112 §6.3, §7): a chunked body goes to an HTTP/1.0 client unchunked,
-/// and a body the upstream ends by closing goes to an HTTP/1.1 client chunked, unless the
-/// upstream sent a Transfer-Encoding (another coding than chunked, or a value that is no token
-/// list, to which `chunked` cannot be appended so that the client reads what is sent).
-/// Returns false when the body must be ended by closing the client connection.
+/// Makes an upstream response, whose header `parser` has read, an HTTP/1.1 response for a
+/// client speaking HTTP `client_version` (RFC 9112 §6.3, §7, §9.6): a chunked body goes to an
+/// HTTP/1.0 client unchunked, and a body the upstream ends by closing goes to an HTTP/1.1
+/// client chunked, unless the upstream sent a Transfer-Encoding (another coding than chunked,
+/// or a value that is no token list, to which `chunked` cannot be appended so that the client
+/// reads what is sent). Returns whether the client connection stays open after the body:
+/// `keep_alive` unless the body must be ended by closing; the response says so (Connection).
 bool frame_response_for_client(
-    http::response_parser<http::buffer_body, FieldAllocator<char>>& parser,
-    unsigned client_version);
+    http::response_parser<http::buffer_body, FieldAllocator<char>>& parser, unsigned client_version,
+    bool keep_alive);
 
 /// Rewrites a client request for the upstream: hop-by-hop fields out, X-Forwarded-*,
 /// X-Real-IP, X-Request-Id, X-Tenant and (when enabled) X-Odoo-dbfilter in. Client-sent

@@ -757,11 +757,11 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::relay_response(
     bool keep_alive = client_keep_alive_ && !worker_.draining();
     if (!switching) {
         strip_hop_by_hop(response, false);
-        if (!frame_response_for_client(parser, request_parser_->get().version()))
-            keep_alive = false;
-        response.keep_alive(keep_alive);
+        keep_alive =
+            frame_response_for_client(parser, request_parser_->get().version(), keep_alive);
+    } else {
+        response.version(11);
     }
-    response.version(11);
     response.set("X-Request-Id", request_id_);
     if (listener_.tls) {
         if (!listener_.hsts.empty())

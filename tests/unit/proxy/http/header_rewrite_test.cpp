@@ -422,25 +422,25 @@ TEST_CASE("response framing for the client", "[proxy][header_rewrite]") {
     SECTION("a body ended by closing is chunked for an HTTP/1.1 client") {
         ResponseParser parser;
         read_header(parser, "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n");
-        CHECK(frame_response_for_client(parser, 11));
+        CHECK(frame_response_for_client(parser, 11, true));
         CHECK(parser.get()[http::field::transfer_encoding] == "chunked");
     }
     SECTION("and left to the close for an HTTP/1.0 client") {
         ResponseParser parser;
         read_header(parser, "HTTP/1.0 200 OK\r\n\r\n");
-        CHECK_FALSE(frame_response_for_client(parser, 10));
+        CHECK_FALSE(frame_response_for_client(parser, 10, true));
         CHECK(parser.get().count(http::field::transfer_encoding) == 0);
     }
     SECTION("a chunked body is unchunked for an HTTP/1.0 client") {
         ResponseParser parser;
         read_header(parser, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
-        CHECK_FALSE(frame_response_for_client(parser, 10));
+        CHECK_FALSE(frame_response_for_client(parser, 10, true));
         CHECK(parser.get().count(http::field::transfer_encoding) == 0);
     }
     SECTION("a length is kept") {
         ResponseParser parser;
         read_header(parser, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n");
-        CHECK(frame_response_for_client(parser, 11));
+        CHECK(frame_response_for_client(parser, 11, true));
         CHECK(parser.get().count(http::field::transfer_encoding) == 0);
     }
 }
@@ -455,8 +455,35 @@ TEST_CASE("a response with another transfer coding is ended by closing, as sent"
         ResponseParser parser;
         read_header(parser,
                     "HTTP/1.1 200 OK\r\nTransfer-Encoding: " + std::string(coding) + "\r\n\r\n");
-        CHECK_FALSE(frame_response_for_client(parser, 11));
+        CHECK_FALSE(frame_response_for_client(parser, 11, true));
         CHECK(parser.get()[http::field::transfer_encoding] == coding);
         CHECK_FALSE(parser.get().chunked());
     }
+}
+
+// Found by tests/fuzz (http_response): the response became HTTP/1.1 only after keep_alive(false)
+// was applied to it as HTTP/1.0, which adds no "Connection: close" (closing is 1.0's default).
+// A 1.0 upstream's response thus reached an HTTP/1.1 client without "Connection: close" on a
+// connection the proxy then closed (a body ended by closing, a draining worker, a client that
+// asked to close), and the client took the connection for persistent.
+TEST_CASE("an HTTP/1.0 upstream's response says Connection: close when the connection closes",
+          "[proxy][header_rewrite]") {
+    ResponseParser closing;
+    read_header(closing, "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n");
+    CHECK_FALSE(frame_response_for_client(closing, 11, false));
+    CHECK(closing.get().version() == 11);
+    CHECK(closing.get()[http::field::connection] == "close");
+    CHECK_FALSE(closing.get().keep_alive());
+
+    ResponseParser until_close;
+    read_header(until_close, "HTTP/1.0 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n");
+    CHECK_FALSE(frame_response_for_client(until_close, 11, true));
+    CHECK(until_close.get()[http::field::connection] == "close");
+
+    ResponseParser persistent;
+    read_header(persistent, "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n");
+    CHECK(frame_response_for_client(persistent, 11, true));
+    CHECK(persistent.get().version() == 11);
+    CHECK(persistent.get().count(http::field::connection) == 0);
+    CHECK(persistent.get().keep_alive());
 }
