@@ -145,6 +145,13 @@ bool request_framing_is_valid(const http::request_header<ProxyFields>& request) 
     return codings == 1 && request.version() == 11;
 }
 
+bool response_framing_is_valid(
+    const http::response_parser<http::buffer_body, FieldAllocator<char>>& parser) {
+    const auto& response = parser.get();
+    return response.count(http::field::transfer_encoding) <= 1 &&
+           response.chunked() == parser.chunked();
+}
+
 void strip_hop_by_hop(ProxyFields& fields, bool keep_upgrade) {
     remove_fields(fields, keep_upgrade, [](const ProxyFields::value_type&) { return false; });
 }

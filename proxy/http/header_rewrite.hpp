@@ -29,6 +29,13 @@ bool is_websocket_upgrade(const http::request_header<ProxyFields>& request);
 /// exactly one Host header.
 bool request_framing_is_valid(const http::request_header<ProxyFields>& request);
 
+/// Checks the framing of an upstream response that Beast leaves to us: Beast's parser (which
+/// decodes the body) and its fields (from which the relay frames what it sends on) must read
+/// Transfer-Encoding alike. They do not for two Transfer-Encoding lines (the parser reads the
+/// last, the fields the first) nor for "chunked, chunked"; nginx answers 502 to the first.
+bool response_framing_is_valid(
+    const http::response_parser<http::buffer_body, FieldAllocator<char>>& parser);
+
 /// Removes hop-by-hop fields (RFC 9110 §7.6.1) and those listed in Connection. `keep_upgrade`
 /// keeps `Upgrade` and sets `Connection: upgrade` (a WebSocket handshake passes through).
 void strip_hop_by_hop(ProxyFields& fields, bool keep_upgrade);

@@ -743,6 +743,7 @@ asio::awaitable<typename Session<Stream>::Attempt> Session<Stream>::exchange(
     }
     // Answered: the response is relayed to its end whatever a drain decides meanwhile.
     if (parks) slot_.set_long_lived(false);
+    if (!response_framing_is_valid(*response_parser_)) co_return Attempt::upstream_protocol;
     co_return Attempt::responded;
 }
 

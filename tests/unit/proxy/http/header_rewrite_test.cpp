@@ -12,6 +12,7 @@ using tg::proxy::ForwardedHeaders;
 using tg::proxy::frame_response_for_client;
 using tg::proxy::is_websocket_upgrade;
 using tg::proxy::request_framing_is_valid;
+using tg::proxy::response_framing_is_valid;
 using tg::proxy::rewrite_upstream_request;
 using tg::proxy::strip_hop_by_hop;
 
@@ -486,4 +487,25 @@ TEST_CASE("an HTTP/1.0 upstream's response says Connection: close when the conne
     CHECK(persistent.get().version() == 11);
     CHECK(persistent.get().count(http::field::connection) == 0);
     CHECK(persistent.get().keep_alive());
+}
+
+// Found by tests/fuzz (http_response): with two Transfer-Encoding lines, "gzip" then "chunked",
+// Beast's parser decoded a chunked body (it reads the last line) while the relay, framing from
+// the fields (which read the first), sent the decoded bytes on unchunked under both lines: the
+// client read them as chunk framing, and a crafted body made up the end of the response.
+TEST_CASE("response framing: Transfer-Encoding read alike by parser and fields",
+          "[proxy][header_rewrite]") {
+    const auto valid = [](std::string_view fields) {
+        ResponseParser parser;
+        read_header(parser, "HTTP/1.1 200 OK\r\n" + std::string(fields) + "\r\n");
+        return response_framing_is_valid(parser);
+    };
+    CHECK(valid(""));
+    CHECK(valid("Content-Length: 5\r\n"));
+    CHECK(valid("Transfer-Encoding: chunked\r\n"));
+    CHECK(valid("Transfer-Encoding: gzip, chunked\r\n"));
+    CHECK(valid("Transfer-Encoding: chunked, gzip\r\n"));
+    CHECK(valid("Transfer-Encoding: chunk-1=d\r\n"));
+    CHECK_FALSE(valid("Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n"));
+    CHECK_FALSE(valid("Transfer-Encoding: chunked, chunked\r\n"));
 }
