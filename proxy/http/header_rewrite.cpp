@@ -148,7 +148,8 @@ bool request_framing_is_valid(const http::request_header<ProxyFields>& request) 
 bool response_framing_is_valid(
     const http::response_parser<http::buffer_body, FieldAllocator<char>>& parser) {
     const auto& response = parser.get();
-    return response.count(http::field::transfer_encoding) <= 1 &&
+    const auto codings = response.count(http::field::transfer_encoding);
+    return codings <= 1 && (codings == 0 || response.count(http::field::content_length) == 0) &&
            response.chunked() == parser.chunked();
 }
 

@@ -32,7 +32,9 @@ bool request_framing_is_valid(const http::request_header<ProxyFields>& request);
 /// Checks the framing of an upstream response that Beast leaves to us: Beast's parser (which
 /// decodes the body) and its fields (from which the relay frames what it sends on) must read
 /// Transfer-Encoding alike. They do not for two Transfer-Encoding lines (the parser reads the
-/// last, the fields the first) nor for "chunked, chunked"; nginx answers 502 to the first.
+/// last, the fields the first) nor for "chunked, chunked"; nginx answers 502 to the first. And
+/// a Transfer-Encoding other than chunked must come without Content-Length, which Beast's
+/// parser then counts the body by while the client, as RFC 9112 §6.3 says, would not.
 bool response_framing_is_valid(
     const http::response_parser<http::buffer_body, FieldAllocator<char>>& parser);
 

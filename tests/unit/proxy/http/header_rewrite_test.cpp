@@ -509,3 +509,15 @@ TEST_CASE("response framing: Transfer-Encoding read alike by parser and fields",
     CHECK_FALSE(valid("Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n"));
     CHECK_FALSE(valid("Transfer-Encoding: chunked, chunked\r\n"));
 }
+
+// Found by tests/fuzz (http_response): Beast refuses Content-Length with a chunked
+// Transfer-Encoding, but not with another coding. It then counted the body by Content-Length
+// and the proxy sent both fields on, while the client, as RFC 9112 §6.3 says, lets
+// Transfer-Encoding override Content-Length and reads the body until the connection closes.
+TEST_CASE("response framing: no Content-Length beside a Transfer-Encoding",
+          "[proxy][header_rewrite]") {
+    ResponseParser parser;
+    read_header(parser, "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 5\r\n\r\n");
+    CHECK(parser.content_length().value_or(0) == 5);
+    CHECK_FALSE(response_framing_is_valid(parser));
+}
