@@ -153,6 +153,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     const Reference reference = parse_whole(input);
     const auto& result = relayed.result;
+    if (result.read_error == http::error::buffer_overflow) {
+        // A chunk line or the trailers outgrew the relay's input half (32 KiB in the session,
+        // 1 KiB here): refused with a 400, a limit of the relay rather than a disagreement.
+        FUZZ_CHECK(parser.chunked());
+        return 0;
+    }
     if (result.read_error || result.write_error) {
         // Refused or cut short: Beast refuses the same bytes or needs more of them.
         FUZZ_CHECK(!result.write_error);
