@@ -5,7 +5,9 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <sstream>
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include "config/diagnostics.hpp"
@@ -15,20 +17,78 @@
 namespace tg::config {
 namespace {
 
+/// Counts the documents of a YAML stream, noting where the second one's first node is. It
+/// replaces YAML::LoadAll, which never returns on some inputs (yaml-cpp 0.7): a ',' at the top
+/// level ends an empty document without being consumed, so the parser starts the same empty
+/// document again and again while the list of documents grows. A document that starts where
+/// the previous one started is such a loop, and `stuck` stops the count there.
+class DocumentCounter : public YAML::EventHandler {
+  public:
+    std::size_t documents = 0;
+    YAML::Mark second_document;  ///< the first node of the second document, if any
+    bool stuck = false;
+    YAML::Mark stuck_at;
+
+    void OnDocumentStart(const YAML::Mark& mark) override {
+        if (documents > 0 && mark.pos == last_start_.pos) {
+            stuck = true;
+            stuck_at = mark;
+        }
+        last_start_ = mark;
+        ++documents;
+    }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+    void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+    void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  const std::string&) override {
+        node(mark);
+    }
+    void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {
+        node(mark);
+    }
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {
+        node(mark);
+    }
+    void OnMapEnd() override {}
+
+  private:
+    YAML::Mark last_start_;
+    bool second_seen_ = false;
+
+    void node(const YAML::Mark& mark) {
+        if (documents != 2 || second_seen_) return;
+        second_document = mark;
+        second_seen_ = true;
+    }
+};
+
 /// Parses and checks one document; every failure ends up in `diag`, never in an exception.
 std::shared_ptr<Snapshot> build(std::string_view yaml, const std::string& display_name,
                                 const std::string& base_dir, detail::Diagnostics& diag) {
     try {
-        const std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml));
-        if (documents.empty() || documents.front().IsNull()) {
+        const std::string text(yaml);
+        DocumentCounter counter;
+        std::istringstream stream(text);
+        YAML::Parser parser(stream);
+        while (!counter.stuck && parser.HandleNextDocument(counter)) {
+        }
+        if (counter.stuck) {
+            diag.error(counter.stuck_at, "", "YAML syntax error: unexpected character");
+            return nullptr;
+        }
+        const YAML::Node root = YAML::Load(text);  // the first document
+        if (counter.documents == 0 || root.IsNull()) {
             diag.error(YAML::Mark::null_mark(), "", "the configuration is empty");
             return nullptr;
         }
-        if (documents.size() > 1) {
-            diag.error(documents[1].Mark(), "",
-                       "expected one YAML document, found " + std::to_string(documents.size()));
+        if (counter.documents > 1) {
+            diag.error(counter.second_document, "",
+                       "expected one YAML document, found " + std::to_string(counter.documents));
         }
-        const YAML::Node& root = documents.front();
         if (!root.IsMap()) {
             diag.error(root.Mark(), "", "expected a map of settings at the top level");
             return nullptr;

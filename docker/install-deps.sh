@@ -10,7 +10,8 @@ set -euo pipefail
 build=(cmake ninja-build g++ ccache pkg-config libboost1.81-dev libboost-json1.81-dev
        libboost-url1.81-dev libssl-dev libyaml-cpp-dev libhiredis-dev prometheus-cpp-dev catch2)
 demo=(python3 python3-websockets curl)
-test=(python3-pytest python3-pytest-timeout openssl clang-format prometheus redis-server systemd)
+test=(python3-pytest python3-pytest-timeout openssl clang-format prometheus redis-server systemd
+      clang-14 libclang-rt-14-dev)
 bench=(nginx-light haproxy wrk)
 image=(podman runc debootstrap podman-compose)
 

@@ -31,6 +31,10 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 ctest --test-dir build/asan --output-on-failure
 
+# libFuzzer targets (tests/fuzz, clang 14): every committed corpus replayed, then each target
+# fuzzed for 30 s; a crash, leak or timeout fails the run.
+bash tests/fuzz/run.sh --seconds 30
+
 # Benchmark smoke: every scenario once against HAProxy and nginx; fails only on a broken run.
 TENANTGATE_BIN="$TENANTGATE_RELEASE_BIN" bash bench/run.sh --smoke
 # Noisy neighbour smoke (tenant limits against HAProxy's stick table): one short repetition.

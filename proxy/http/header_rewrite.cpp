@@ -150,8 +150,48 @@ bool request_framing_is_valid(const http::request_header<ProxyFields>& request) 
     return codings == 1 && request.version() == 11;
 }
 
+bool response_framing_is_valid(
+    const http::response_parser<http::buffer_body, FieldAllocator<char>>& parser) {
+    const auto& response = parser.get();
+    const auto codings = response.count(http::field::transfer_encoding);
+    return codings <= 1 && (codings == 0 || response.count(http::field::content_length) == 0) &&
+           response.chunked() == parser.chunked();
+}
+
 void strip_hop_by_hop(ProxyFields& fields, bool keep_upgrade) {
     remove_fields(fields, keep_upgrade, [](const ProxyFields::value_type&) { return false; });
+}
+
+namespace {
+
+/// Whether the body of the response `parser` has read can follow on a persistent connection
+/// to a client speaking HTTP `client_version`, once its framing is adapted for that client.
+bool frame_body_for_client(http::response_parser<http::buffer_body, FieldAllocator<char>>& parser,
+                           unsigned client_version) {
+    auto& response = parser.get();
+    if (parser.chunked()) {
+        if (client_version >= 11) return true;
+        response.chunked(false);  // HTTP/1.0 has no chunked coding: end the body by closing
+        return false;
+    }
+    if (parser.content_length() || !parser.need_eof()) return true;
+    if (client_version < 11 || response.count(http::field::transfer_encoding) != 0) return false;
+    response.chunked(true);
+    return true;
+}
+
+}  // namespace
+
+bool frame_response_for_client(
+    http::response_parser<http::buffer_body, FieldAllocator<char>>& parser, unsigned client_version,
+    bool keep_alive) {
+    keep_alive = frame_body_for_client(parser, client_version) && keep_alive;
+    // The version first: keep_alive(false) adds "Connection: close" only to an HTTP/1.1
+    // message, closing being HTTP/1.0's default.
+    auto& response = parser.get();
+    response.version(11);
+    response.keep_alive(keep_alive);
+    return keep_alive;
 }
 
 void rewrite_upstream_request(http::request_header<ProxyFields>& request,

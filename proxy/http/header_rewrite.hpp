@@ -29,9 +29,29 @@ bool is_websocket_upgrade(const http::request_header<ProxyFields>& request);
 /// exactly one Host header.
 bool request_framing_is_valid(const http::request_header<ProxyFields>& request);
 
+/// Checks the framing of an upstream response that Beast leaves to us: Beast's parser (which
+/// decodes the body) and its fields (from which the relay frames what it sends on) must read
+/// Transfer-Encoding alike. They do not for two Transfer-Encoding lines (the parser reads the
+/// last, the fields the first) nor for "chunked, chunked"; nginx answers 502 to the first. And
+/// a Transfer-Encoding other than chunked must come without Content-Length, which Beast's
+/// parser then counts the body by while the client, as RFC 9112 §6.3 says, would not.
+bool response_framing_is_valid(
+    const http::response_parser<http::buffer_body, FieldAllocator<char>>& parser);
+
 /// Removes hop-by-hop fields (RFC 9110 §7.6.1) and those listed in Connection. `keep_upgrade`
 /// keeps `Upgrade` and sets `Connection: upgrade` (a WebSocket handshake passes through).
 void strip_hop_by_hop(ProxyFields& fields, bool keep_upgrade);
+
+/// Makes an upstream response, whose header `parser` has read, an HTTP/1.1 response for a
+/// client speaking HTTP `client_version` (RFC 9112 §6.3, §7, §9.6): a chunked body goes to an
+/// HTTP/1.0 client unchunked, and a body the upstream ends by closing goes to an HTTP/1.1
+/// client chunked, unless the upstream sent a Transfer-Encoding (another coding than chunked,
+/// or a value that is no token list, to which `chunked` cannot be appended so that the client
+/// reads what is sent). Returns whether the client connection stays open after the body:
+/// `keep_alive` unless the body must be ended by closing; the response says so (Connection).
+bool frame_response_for_client(
+    http::response_parser<http::buffer_body, FieldAllocator<char>>& parser, unsigned client_version,
+    bool keep_alive);
 
 /// Rewrites a client request for the upstream: hop-by-hop fields out, X-Forwarded-*,
 /// X-Real-IP, X-Request-Id, X-Tenant and (when enabled) X-Odoo-dbfilter in. Client-sent

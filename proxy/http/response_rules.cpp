@@ -12,14 +12,6 @@ bool upstream_reusable_after(bool has_body, const AnnouncedFraming& framing) {
     return has_body || !announced_body;
 }
 
-ClientBodyFraming client_body_framing(unsigned client_version, bool upstream_chunked,
-                                      bool upstream_until_close) {
-    if (client_version >= 11)
-        return upstream_until_close ? ClientBodyFraming::chunked : ClientBodyFraming::as_upstream;
-    return upstream_chunked || upstream_until_close ? ClientBodyFraming::until_close
-                                                    : ClientBodyFraming::as_upstream;
-}
-
 bool relays_interim(unsigned status, unsigned client_version) {
     return status >= 100 && status < 200 && status != 100 && status != 101 && client_version >= 11;
 }

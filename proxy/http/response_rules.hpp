@@ -25,20 +25,6 @@ bool response_has_body(http::verb method, unsigned status);
 /// next response, which is another client's: that connection is closed instead.
 bool upstream_reusable_after(bool has_body, const AnnouncedFraming& framing);
 
-/// How a response body is framed on its way to the client.
-enum class ClientBodyFraming {
-    as_upstream,  ///< as the upstream framed it
-    chunked,      ///< re-chunked: the connection stays usable after it
-    until_close,  ///< unchunked and ended by closing the connection
-};
-
-/// RFC 9112 §6.1, §6.3: a client that spoke HTTP/1.1 gets a body the upstream ends by closing
-/// re-chunked, so its connection stays open; one that spoke HTTP/1.0 knows no chunked coding,
-/// so it gets a chunked body unchunked, ended by the close. `client_version` is the version of
-/// the client's request line (the request sent upstream is always HTTP/1.1).
-ClientBodyFraming client_body_framing(unsigned client_version, bool upstream_chunked,
-                                      bool upstream_until_close);
-
 /// RFC 9110 §15.2: a proxy forwards the interim responses it did not ask for (103 Early Hints
 /// lets a browser preload Odoo's assets), but none to an HTTP/1.0 client, which cannot read
 /// them. 100 Continue is the proxy's own: it answers a client's Expect itself and removes it

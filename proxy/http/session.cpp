@@ -765,6 +765,7 @@ asio::awaitable<typename Session<Stream>::Attempt> Session<Stream>::exchange(
     }
     // Answered: the response is relayed to its end whatever a drain decides meanwhile.
     if (parks) slot_.set_long_lived(false);
+    if (!response_framing_is_valid(*response_parser_)) co_return Attempt::upstream_protocol;
     co_return Attempt::responded;
 }
 
@@ -796,21 +797,10 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::relay_response(
     bool keep_alive = client_keep_alive_ && !worker_.draining();
     if (!switching) {
         strip_hop_by_hop(response, false);
-        const bool until_close = !parser.chunked() && !parser.content_length() && parser.need_eof();
-        switch (client_body_framing(client_version_, parser.chunked(), until_close)) {
-            case ClientBodyFraming::as_upstream:
-                break;
-            case ClientBodyFraming::chunked:
-                response.chunked(true);
-                break;
-            case ClientBodyFraming::until_close:
-                response.chunked(false);
-                keep_alive = false;
-                break;
-        }
-        response.keep_alive(keep_alive);
+        keep_alive = frame_response_for_client(parser, client_version_, keep_alive);
+    } else {
+        response.version(11);
     }
-    response.version(11);
     response.set("X-Request-Id", request_id_);
     if (listener_.tls) {
         if (!listener_.hsts.empty())

@@ -292,6 +292,15 @@ TEST_CASE("document-level errors", "[config][errors]") {
         Lines{R"(t.yaml:2:1: workers: duplicate key "workers")"});
 }
 
+// Found by tests/fuzz (config_load): yaml-cpp 0.7's LoadAll never returned on a top-level ','
+// (an empty document started again and again, the list of documents growing until memory ran
+// out), so `tenantgate check` and a SIGHUP reload hung on such a file.
+TEST_CASE("a stray top-level comma is a syntax error, not an endless load", "[config][errors]") {
+    CHECK(errors_of(",") == Lines{"t.yaml:1:1: YAML syntax error: unexpected character"});
+    CHECK(errors_of("listeners: []\n---\n,\n") ==
+          Lines{"t.yaml:3:1: YAML syntax error: unexpected character"});
+}
+
 TEST_CASE("listener and TLS errors", "[config][errors]") {
     CHECK(errors_of(R"(listeners:
   - name: a

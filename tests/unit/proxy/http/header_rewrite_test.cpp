@@ -9,8 +9,10 @@
 
 namespace http = tg::proxy::http;
 using tg::proxy::ForwardedHeaders;
+using tg::proxy::frame_response_for_client;
 using tg::proxy::is_websocket_upgrade;
 using tg::proxy::request_framing_is_valid;
+using tg::proxy::response_framing_is_valid;
 using tg::proxy::rewrite_upstream_request;
 using tg::proxy::strip_hop_by_hop;
 
@@ -27,6 +29,16 @@ http::request_header<tg::proxy::ProxyFields> make_request(http::verb method, uns
     request.version(version);
     for (const auto& [name, value] : fields) request.insert(name, value);
     return request;
+}
+
+using ResponseParser = http::response_parser<http::buffer_body, tg::proxy::FieldAllocator<char>>;
+
+/// `parser` after reading an upstream's header block.
+void read_header(ResponseParser& parser, std::string_view header) {
+    tg::proxy::error_code ec;
+    parser.put(boost::asio::buffer(header.data(), header.size()), ec);
+    REQUIRE(!ec);
+    REQUIRE(parser.is_header_done());
 }
 
 /// A response header as an upstream could send it.
@@ -439,4 +451,107 @@ TEST_CASE("fields with an underscore in their name never reach the upstream",
         CHECK(values(request, "X-Real-IP") == Values{"203.0.113.7"});
         CHECK(values(request, "X-Tenant") == Values{"acme"});
     }
+}
+
+TEST_CASE("response framing for the client", "[proxy][header_rewrite]") {
+    SECTION("a body ended by closing is chunked for an HTTP/1.1 client") {
+        ResponseParser parser;
+        read_header(parser, "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n");
+        CHECK(frame_response_for_client(parser, 11, true));
+        CHECK(parser.get()[http::field::transfer_encoding] == "chunked");
+    }
+    SECTION("and left to the close for an HTTP/1.0 client") {
+        ResponseParser parser;
+        read_header(parser, "HTTP/1.0 200 OK\r\n\r\n");
+        CHECK_FALSE(frame_response_for_client(parser, 10, true));
+        CHECK(parser.get().count(http::field::transfer_encoding) == 0);
+    }
+    SECTION("a chunked body is unchunked for an HTTP/1.0 client") {
+        ResponseParser parser;
+        read_header(parser, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+        CHECK_FALSE(frame_response_for_client(parser, 10, true));
+        CHECK(parser.get().count(http::field::transfer_encoding) == 0);
+    }
+    SECTION("a length is kept") {
+        ResponseParser parser;
+        read_header(parser, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n");
+        CHECK(frame_response_for_client(parser, 11, true));
+        CHECK(parser.get().count(http::field::transfer_encoding) == 0);
+    }
+}
+
+// Found by tests/fuzz (http_response): the proxy appended ", chunked" to an upstream's
+// Transfer-Encoding that is no token list ("chunk-1=d"). Beast then did not see the message
+// as chunked, so the body went out raw under a header announcing chunked: the client read the
+// upstream's bytes as chunk framing, and a crafted body ended the response early.
+TEST_CASE("a response with another transfer coding is ended by closing, as sent",
+          "[proxy][header_rewrite]") {
+    for (const std::string_view coding : {"chunk-1=d", "gzip", "x-custom;level=1"}) {
+        ResponseParser parser;
+        read_header(parser,
+                    "HTTP/1.1 200 OK\r\nTransfer-Encoding: " + std::string(coding) + "\r\n\r\n");
+        CHECK_FALSE(frame_response_for_client(parser, 11, true));
+        CHECK(parser.get()[http::field::transfer_encoding] == coding);
+        CHECK_FALSE(parser.get().chunked());
+    }
+}
+
+// Found by tests/fuzz (http_response): the response became HTTP/1.1 only after keep_alive(false)
+// was applied to it as HTTP/1.0, which adds no "Connection: close" (closing is 1.0's default).
+// A 1.0 upstream's response thus reached an HTTP/1.1 client without "Connection: close" on a
+// connection the proxy then closed (a body ended by closing, a draining worker, a client that
+// asked to close), and the client took the connection for persistent.
+TEST_CASE("an HTTP/1.0 upstream's response says Connection: close when the connection closes",
+          "[proxy][header_rewrite]") {
+    ResponseParser closing;
+    read_header(closing, "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n");
+    CHECK_FALSE(frame_response_for_client(closing, 11, false));
+    CHECK(closing.get().version() == 11);
+    CHECK(closing.get()[http::field::connection] == "close");
+    CHECK_FALSE(closing.get().keep_alive());
+
+    ResponseParser until_close;
+    read_header(until_close, "HTTP/1.0 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n");
+    CHECK_FALSE(frame_response_for_client(until_close, 11, true));
+    CHECK(until_close.get()[http::field::connection] == "close");
+
+    ResponseParser persistent;
+    read_header(persistent, "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n");
+    CHECK(frame_response_for_client(persistent, 11, true));
+    CHECK(persistent.get().version() == 11);
+    CHECK(persistent.get().count(http::field::connection) == 0);
+    CHECK(persistent.get().keep_alive());
+}
+
+// Found by tests/fuzz (http_response): with two Transfer-Encoding lines, "gzip" then "chunked",
+// Beast's parser decoded a chunked body (it reads the last line) while the relay, framing from
+// the fields (which read the first), sent the decoded bytes on unchunked under both lines: the
+// client read them as chunk framing, and a crafted body made up the end of the response.
+TEST_CASE("response framing: Transfer-Encoding read alike by parser and fields",
+          "[proxy][header_rewrite]") {
+    const auto valid = [](std::string_view fields) {
+        ResponseParser parser;
+        read_header(parser, "HTTP/1.1 200 OK\r\n" + std::string(fields) + "\r\n");
+        return response_framing_is_valid(parser);
+    };
+    CHECK(valid(""));
+    CHECK(valid("Content-Length: 5\r\n"));
+    CHECK(valid("Transfer-Encoding: chunked\r\n"));
+    CHECK(valid("Transfer-Encoding: gzip, chunked\r\n"));
+    CHECK(valid("Transfer-Encoding: chunked, gzip\r\n"));
+    CHECK(valid("Transfer-Encoding: chunk-1=d\r\n"));
+    CHECK_FALSE(valid("Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n"));
+    CHECK_FALSE(valid("Transfer-Encoding: chunked, chunked\r\n"));
+}
+
+// Found by tests/fuzz (http_response): Beast refuses Content-Length with a chunked
+// Transfer-Encoding, but not with another coding. It then counted the body by Content-Length
+// and the proxy sent both fields on, while the client, as RFC 9112 §6.3 says, lets
+// Transfer-Encoding override Content-Length and reads the body until the connection closes.
+TEST_CASE("response framing: no Content-Length beside a Transfer-Encoding",
+          "[proxy][header_rewrite]") {
+    ResponseParser parser;
+    read_header(parser, "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 5\r\n\r\n");
+    CHECK(parser.content_length().value_or(0) == 5);
+    CHECK_FALSE(response_framing_is_valid(parser));
 }

@@ -4,8 +4,6 @@
 
 namespace http = tg::proxy::http;
 using tg::proxy::AnnouncedFraming;
-using tg::proxy::client_body_framing;
-using tg::proxy::ClientBodyFraming;
 using tg::proxy::relays_interim;
 using tg::proxy::response_has_body;
 using tg::proxy::upstream_reusable_after;
@@ -41,15 +39,4 @@ TEST_CASE("which interim responses reach the client", "[proxy][response_rules]")
     CHECK_FALSE(relays_interim(101, 11));  // not interim: the final answer to an upgrade
     CHECK_FALSE(relays_interim(103, 10));  // RFC 9110 §15.2: none to an HTTP/1.0 client
     CHECK_FALSE(relays_interim(200, 11));
-}
-
-TEST_CASE("how a response body is framed for the client", "[proxy][response_rules]") {
-    // An HTTP/1.1 client: a close-delimited body is re-chunked, the rest passes as framed.
-    CHECK(client_body_framing(11, false, true) == ClientBodyFraming::chunked);
-    CHECK(client_body_framing(11, true, false) == ClientBodyFraming::as_upstream);
-    CHECK(client_body_framing(11, false, false) == ClientBodyFraming::as_upstream);
-    // An HTTP/1.0 client: no chunked coding; a Content-Length body passes as framed.
-    CHECK(client_body_framing(10, true, false) == ClientBodyFraming::until_close);
-    CHECK(client_body_framing(10, false, true) == ClientBodyFraming::until_close);
-    CHECK(client_body_framing(10, false, false) == ClientBodyFraming::as_upstream);
 }
