@@ -58,9 +58,9 @@ Relayed run_relay(http::parser<isRequest, http::buffer_body, proxy::FieldAllocat
     asio::co_spawn(
         io,
         [&]() -> asio::awaitable<void> {
-            relayed.result = co_await proxy::relay_message(in, in_buffer, parser, out, slot,
-                                                           std::chrono::seconds(10), chunk,
-                                                           header_text, has_body);
+            relayed.result = co_await proxy::relay_message(
+                in, in_buffer, parser, out, slot, std::chrono::seconds(10),
+                std::chrono::seconds(10), chunk, header_text, has_body);
             finished = true;
         },
         asio::detached);
