@@ -24,9 +24,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto& snapshot = *loaded.snapshot;
     FUZZ_CHECK(!tg::config::describe(snapshot).empty());
     for (const auto& [name, tenant] : snapshot.tenants) {
-        FUZZ_CHECK(name == tenant.name);
+        FUZZ_CHECK(name == tenant->name);
         // A tenant's traffic has somewhere to go.
-        const auto& policy = tenant.policy;
+        const auto& policy = tenant->policy;
         if (policy.release) {
             FUZZ_CHECK(snapshot.pools.contains(policy.release->blue));
             FUZZ_CHECK(snapshot.pools.contains(policy.release->green));

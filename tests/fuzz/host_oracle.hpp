@@ -29,13 +29,13 @@ inline std::optional<routing::TenantMatch> expected_tenant(const config::Snapsho
     std::size_t wildcard_length = 0;
     std::size_t index = 0;
     for (const auto& [name, tenant] : snapshot.tenants) {
-        for (const auto& pattern : tenant.hosts) {
-            if (pattern == host) return routing::TenantMatch{name, &tenant.policy, false, index};
+        for (const auto& pattern : tenant->hosts) {
+            if (pattern == host) return routing::TenantMatch{name, &tenant->policy, false, index};
             if (!pattern.starts_with("*.")) continue;
             const std::string_view suffix = std::string_view(pattern).substr(1);
             if (host.size() > suffix.size() && host.ends_with(suffix) && host.front() != '.' &&
                 suffix.size() > wildcard_length) {
-                wildcard = routing::TenantMatch{name, &tenant.policy, false, index};
+                wildcard = routing::TenantMatch{name, &tenant->policy, false, index};
                 wildcard_length = suffix.size();
             }
         }
@@ -70,7 +70,7 @@ inline void check_host_decision(const config::Snapshot& snapshot, const routing:
 inline void check_snapshot_hosts(const config::Snapshot& snapshot,
                                  const routing::HostTable& table) {
     for (const auto& [name, tenant] : snapshot.tenants) {
-        for (const auto& host : tenant.hosts) {
+        for (const auto& host : tenant->hosts) {
             if (!host.starts_with("*.")) {
                 // A host the table contains finds its own tenant.
                 const auto found = table.match(host);
