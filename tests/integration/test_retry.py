@@ -3,6 +3,7 @@
 import rawupstream
 import tgconfig
 from harness import closed_port
+from test_upstream_faults import close_after_request
 
 
 def test_dead_endpoint_is_retried_on_a_live_one(upstream, proxy):
@@ -29,18 +30,11 @@ def test_dead_endpoint_is_retried_on_a_live_one(upstream, proxy):
     assert not failures, "\n".join(failures)
 
 
-def close_without_answer(conn):
-    """A pod killed mid-request: reads the request, closes without a byte of response."""
-    while conn.read_request() is not None:
-        conn.sock.close()
-        return
-
-
 def test_get_cut_off_by_a_dying_endpoint_is_retried_on_another_one(upstream, proxy):
     """A GET whose upstream closes before answering is retried once; with a second, healthy
     endpoint the retry goes there, not again to the one that failed (which, under cookie_hash
     affinity, it would pick again: the chaos run's 502 after a kill -9 of an endpoint)."""
-    dying = rawupstream.RawUpstream(close_without_answer)
+    dying = rawupstream.RawUpstream(close_after_request)  # a pod killed mid-request
     try:
         live = upstream("live")
         pools = {"mixed": {"web": [dying.addr, live.web_addr], "balance": "cookie_hash"}}
