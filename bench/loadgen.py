@@ -22,6 +22,16 @@ import time
 
 
 async def read_answer(reader: asyncio.StreamReader, timeout: float) -> tuple[int, int]:
+    """(status, body bytes) of one answer; ConnectionError if it closes the connection."""
+    status, length, close = await read_response(reader, timeout)
+    if close:
+        raise ConnectionError("proxy closed a keep-alive connection")
+    return status, length
+
+
+async def read_response(reader: asyncio.StreamReader, timeout: float) -> tuple[int, int, bool]:
+    """(status, body bytes, whether it carries Connection: close) of one whole answer
+    (Content-Length or chunked)."""
     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
     lines = head.split(b"\r\n")
     status = int(lines[0].split(b" ", 2)[1])
@@ -44,13 +54,11 @@ async def read_answer(reader: asyncio.StreamReader, timeout: float) -> tuple[int
             body += size
             if size == 0:
                 break
-        return status, body
+        return status, body, close
     if length is None:
         raise ConnectionError("answer without Content-Length")
     await asyncio.wait_for(reader.readexactly(length), timeout)
-    if close:
-        raise ConnectionError("proxy closed a keep-alive connection")
-    return status, length
+    return status, length, close
 
 
 async def run(args) -> dict:

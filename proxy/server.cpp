@@ -239,7 +239,7 @@ asio::awaitable<void> Server::start() {
                       {{"listener", listener.name}, {"address", endpoint_text(address)}});
     }
     metrics_ = std::make_unique<MetricsCollector>(worker_metrics, listener_names, state_);
-    AdminActions actions{[this] { return reload_config(); }, [this] { begin_drain(); },
+    AdminActions actions{[this] { return reload_config("admin API"); }, [this] { begin_drain(); },
                          [this](RuntimeState next) { return change_runtime(std::move(next)); }};
     admin_ = std::make_unique<AdminServer>(
         control_, open_acceptor(control_, bind_address(snapshot_->admin.address), false), state_,
@@ -305,11 +305,22 @@ asio::awaitable<void> Server::reload_on_signal() {
         ops_log::warn("reload ignored: running on the embedded demo config");
         co_return;
     }
-    const auto errors = co_await reload_config();
-    if (!errors.empty()) ops_log::error_list("config reload failed", errors);
+    co_await reload_config("SIGHUP");
 }
 
-asio::awaitable<std::vector<std::string>> Server::reload_config() {
+asio::awaitable<std::vector<std::string>> Server::reload_config(std::string_view trigger) {
+    // Both triggers log the outcome the same way: a refused reload is never silent, whatever
+    // asked for it (the admin API's caller also gets the errors, the audit log only "refused").
+    auto errors = co_await apply_config_file();
+    if (errors.empty())
+        ops_log::info("config reloaded", {{"generation", std::to_string(generation_number_), true},
+                                          {"trigger", trigger}});
+    else
+        ops_log::error_list("config reload failed", errors, {{"trigger", trigger}});
+    co_return errors;
+}
+
+asio::awaitable<std::vector<std::string>> Server::apply_config_file() {
     if (config_path_.empty())
         co_return std::vector<std::string>{
             "running on the embedded demo config: nothing to reload"};
@@ -366,7 +377,6 @@ asio::awaitable<std::vector<std::string>> Server::reload_config() {
     }
     co_await publish(snapshot_, ++generation_number_);
     ++state_.reloads_succeeded;
-    ops_log::info("config reloaded", {{"generation", std::to_string(generation_number_), true}});
     co_return std::vector<std::string>{};
 }
 

@@ -49,7 +49,10 @@ class Server {
     std::vector<std::string> build_tls(const config::Snapshot& snapshot, TlsStores& stores);
     asio::awaitable<void> reload_on_signal();
     /// Loads the config file and publishes it; returns every error (empty: in effect now).
-    asio::awaitable<std::vector<std::string>> reload_config();
+    /// Either outcome is logged ("config reloaded" / "config reload failed"), naming `trigger`.
+    asio::awaitable<std::vector<std::string>> reload_config(std::string_view trigger);
+    /// reload_config without the log line.
+    asio::awaitable<std::vector<std::string>> apply_config_file();
     asio::awaitable<void> drain_then_exit();
     void begin_drain();
     asio::awaitable<void> publish(std::shared_ptr<const config::Snapshot> snapshot,

@@ -9,23 +9,25 @@ namespace {
 struct Candidates {
     const BalanceRequest& request;
     bool require_healthy;
+    bool skip_avoided;
 
     bool allows(std::size_t index) const {
-        const bool tried = index < 64 && ((request.tried_mask >> index) & 1u) != 0;
-        return !tried && (!require_healthy || request.endpoints[index].healthy);
+        const auto in = [index](std::uint64_t mask) {
+            return index < 64 && ((mask >> index) & 1u) != 0;
+        };
+        return !in(request.tried_mask) && !(skip_avoided && in(request.avoid_mask)) &&
+               (!require_healthy || request.endpoints[index].healthy);
     }
 };
 
-/// Healthy untried endpoints if there is one, else all untried ones; nullopt if none is left.
+/// Healthy untried endpoints not to avoid if there is one, else healthy untried ones, else all
+/// untried ones; nullopt if none is left.
 std::optional<Candidates> candidates_for(const BalanceRequest& request) {
-    const Candidates healthy{request, true};
-    const Candidates untried{request, false};
-    bool any_untried = false;
-    for (std::size_t i = 0; i < request.endpoints.size(); ++i) {
-        if (healthy.allows(i)) return healthy;
-        any_untried = any_untried || untried.allows(i);
-    }
-    if (any_untried) return untried;
+    for (const Candidates candidates :
+         {Candidates{request, true, true}, Candidates{request, true, false},
+          Candidates{request, false, false}})
+        for (std::size_t i = 0; i < request.endpoints.size(); ++i)
+            if (candidates.allows(i)) return candidates;
     return std::nullopt;
 }
 

@@ -25,11 +25,16 @@ struct BalanceRequest {
     std::span<const EndpointView> endpoints;
     std::uint64_t tried_mask = 0;  ///< bit i: endpoint i already tried (beyond 64: never excluded)
     std::optional<std::string_view> affinity_key{};  ///< Odoo session_id for cookie_hash
+    /// bit i: endpoint i failed this request after it was sent (the upstream closed or reset the
+    /// connection before answering): chosen again only when no other healthy untried endpoint
+    /// is left, since that failure may as well be a keep-alive the upstream had just closed.
+    std::uint64_t avoid_mask = 0;
 };
 
 /// The index of the endpoint to use, or nullopt when every endpoint was already tried.
-/// Untried healthy endpoints are preferred; when none is healthy an untried unhealthy one is
-/// chosen anyway, so a pool whose checks all fail degrades rather than refusing everything.
+/// Untried healthy endpoints are preferred, those not in `avoid_mask` first; when none is
+/// healthy an untried unhealthy one is chosen anyway, so a pool whose checks all fail degrades
+/// rather than refusing everything.
 /// round_robin and least_conn (fewest `active`, ties rotated) advance `round_robin_cursor`;
 /// cookie_hash picks by rendezvous hash of (affinity_key, id), so removing an endpoint moves
 /// only its own sessions, and falls back to least_conn without a key.

@@ -499,7 +499,7 @@ std::optional<config::IpAddress> Session<Stream>::client_address(
 
 template <class Stream>
 asio::awaitable<std::shared_ptr<UpstreamConnection>> Session<Stream>::select_upstream(
-    std::uint64_t& tried, bool& no_endpoint, bool allow_idle) {
+    EndpointsTried& tried, bool& no_endpoint, bool allow_idle) {
     const auto& pool_name = generation_->active_pool(*tenant_);
     pool_name_ = pool_name;
     // Every named tenant's connection is tagged: a release drains the colour it left, a removed
@@ -536,9 +536,10 @@ asio::awaitable<std::shared_ptr<UpstreamConnection>> Session<Stream>::select_ups
             affinity = routing::odoo_session_id(cookie->value());
     }
     const routing::BalanceRequest balance{pool->config->balance, std::span(views.data(), count),
-                                          tried, affinity};
+                                          tried.excluded, affinity, tried.avoided};
     const auto chosen = routing::select_endpoint(balance, worker_.round_robin_cursor(pool_name));
     if (!chosen) co_return nullptr;
+    tried.current = std::uint64_t{1} << *chosen;
     const auto& endpoint = endpoints[*chosen];
     upstream_label_ = endpoint.label;
 
@@ -575,7 +576,7 @@ asio::awaitable<std::shared_ptr<UpstreamConnection>> Session<Stream>::select_ups
     }
     slot_.watch_upstream(nullptr);
     if (ec) {
-        tried |= std::uint64_t{1} << *chosen;  // a retry goes to another endpoint
+        tried.excluded |= tried.current;  // a retry goes to another endpoint
         count_upstream_error("connect_failed");
         record_health(worker_.upstreams().load(endpoint.address).passive, false);
         ops_log::warn("upstream connect failed",
@@ -608,7 +609,7 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::forward() {
         counted_in_flight_ = true;
     }
 
-    std::uint64_t tried = 0;
+    EndpointsTried tried;
     bool continue_sent = false;
     bool allow_idle = true;
     for (int attempt = 0; attempt < 2; ++attempt) {
@@ -660,9 +661,11 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::forward() {
                 if (outcome == Attempt::failed_before_response)
                     count_upstream_error("closed_before_response");
                 // Nothing was consumed from the client and GET/HEAD are idempotent: one retry,
-                // on a new connection (the failed one may be a keep-alive the upstream closed).
+                // on a new connection (the failed one may be a keep-alive the upstream closed),
+                // to another endpoint if a healthy one is left (this one may have just died).
                 if (attempt == 0 && !has_body && safe_to_retry(request.method())) {
                     allow_idle = false;
+                    tried.avoided |= tried.current;
                     continue;
                 }
                 co_return co_await respond_error(ErrorKind::connect_failed);

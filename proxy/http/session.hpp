@@ -74,7 +74,14 @@ class Session {
     asio::awaitable<Next> forward();
     asio::awaitable<Attempt> exchange(std::shared_ptr<UpstreamConnection>& connection,
                                       bool has_body);
-    asio::awaitable<std::shared_ptr<UpstreamConnection>> select_upstream(std::uint64_t& tried,
+    /// The endpoints one request's attempts went to; bit i is endpoint i of the list it
+    /// balances over.
+    struct EndpointsTried {
+        std::uint64_t excluded = 0;  ///< connect failed: not tried again
+        std::uint64_t avoided = 0;   ///< failed after the request was sent: routing::avoid_mask
+        std::uint64_t current = 0;   ///< the endpoint of the attempt under way
+    };
+    asio::awaitable<std::shared_ptr<UpstreamConnection>> select_upstream(EndpointsTried& tried,
                                                                          bool& no_endpoint,
                                                                          bool allow_idle);
     asio::awaitable<bool> relay_interim();

@@ -33,14 +33,15 @@ inline void error(std::string_view msg, std::initializer_list<Field> fields = {}
 
 /// Writes `msg` with an "errors" array of strings, e.g. every problem of a rejected config.
 template <class Range>
-void error_list(std::string_view msg, const Range& errors) {
+void error_list(std::string_view msg, const Range& errors,
+                std::initializer_list<Field> fields = {}) {
     std::string array = "[";
     for (const auto& e : errors) {
         if (array.size() > 1) array.push_back(',');
         append_json_string(array, e);
     }
     array.push_back(']');
-    write_line("error", msg, {}, &array);
+    write_line("error", msg, fields, &array);
 }
 
 }  // namespace tg::proxy::ops_log

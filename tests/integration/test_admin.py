@@ -234,6 +234,7 @@ def test_invalid_reload_is_refused_and_old_config_keeps_serving(proxy, two_pools
     bad = two_pools("nope")
     bad_line = next(i for i, line in enumerate(bad.splitlines(), 1) if '"nope"' in line)
     p.write_config(bad)
+    seen = len(p.ops_log_lines())
     resp = p.admin_request("POST", "/api/v1/reload", AUTH)
     assert resp.status == 400, resp
     body = resp.json()
@@ -241,12 +242,28 @@ def test_invalid_reload_is_refused_and_old_config_keeps_serving(proxy, two_pools
     assert body["errors"] and all(isinstance(e, str) for e in body["errors"]), body
     pattern = rf"tenantgate\.yaml:{bad_line}:\d+: tenants\.acme\.pool: "
     assert any(re.search(pattern, e) for e in body["errors"]), (pattern, body)
+    # Refused through the API, the reload is logged as one refused by SIGHUP is (the audit
+    # line says only "invalid config").
+    outcome = reload_outcome(p, seen)
+    assert outcome["msg"] == "config reload failed" and outcome["level"] == "error", outcome
+    assert outcome["trigger"] == "admin API" and outcome["errors"] == body["errors"], outcome
     assert served_by(p) == "alpha"
     assert_state_unchanged(p, generation)
     p.write_config(two_pools("beta"))
+    seen = len(p.ops_log_lines())
     resp = p.admin_request("POST", "/api/v1/reload", AUTH)
     assert resp.status == 200 and resp.json()["generation"] == generation + 1, resp
+    outcome = reload_outcome(p, seen)
+    assert outcome["msg"] == "config reloaded" and outcome["trigger"] == "admin API", outcome
+    assert outcome["generation"] == generation + 1, outcome
     assert served_by(p) == "beta"
+
+
+def reload_outcome(p, seen: int) -> dict:
+    """The first reload outcome line of the ops log after its first `seen` lines."""
+    return poll(lambda: next((l for l in p.ops_log_lines()[seen:]
+                              if l.get("msg") in harness.RELOAD_MESSAGES), None),
+                5, "a reload outcome line in the ops log")
 
 
 def test_drain_reports_not_ready_then_exits_zero(gateway):

@@ -1,7 +1,9 @@
 """Retry on another endpoint when the upstream connection fails (SPEC section 3)."""
 
+import rawupstream
 import tgconfig
 from harness import closed_port
+from test_upstream_faults import close_after_request
 
 
 def test_dead_endpoint_is_retried_on_a_live_one(upstream, proxy):
@@ -26,3 +28,24 @@ def test_dead_endpoint_is_retried_on_a_live_one(upstream, proxy):
         if resp.status != 200 or resp.json()["worker"] != "longpolling":
             failures.append(f"longpolling #{i}: {resp!r}")
     assert not failures, "\n".join(failures)
+
+
+def test_get_cut_off_by_a_dying_endpoint_is_retried_on_another_one(upstream, proxy):
+    """A GET whose upstream closes before answering is retried once; with a second, healthy
+    endpoint the retry goes there, not again to the one that failed (which, under cookie_hash
+    affinity, it would pick again: the chaos run's 502 after a kill -9 of an endpoint)."""
+    dying = rawupstream.RawUpstream(close_after_request)  # a pod killed mid-request
+    try:
+        live = upstream("live")
+        pools = {"mixed": {"web": [dying.addr, live.web_addr], "balance": "cookie_hash"}}
+        p = proxy(tgconfig.render(pools, {"acme": {"hosts": ["erp.acme.com"], "pool": "mixed"}},
+                                  workers=1))
+        failures = []
+        for i in range(20):
+            resp = p.get(f"/echo/cut{i}", "erp.acme.com", [("Cookie", f"session_id=s{i}")])
+            if resp.status != 200 or resp.json()["name"] != "live":
+                failures.append(f"GET #{i}: {resp!r}")
+        assert dying.connection_count() > 0, "no session_id hashed to the dying endpoint"
+        assert not failures, "\n".join(failures)
+    finally:
+        dying.stop()

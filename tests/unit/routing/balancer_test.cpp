@@ -74,6 +74,39 @@ TEST_CASE("tried endpoints are excluded", "[routing][balancer]") {
     }
 }
 
+TEST_CASE("avoided endpoints are chosen only when no other healthy one is left",
+          "[routing][balancer]") {
+    const auto list = endpoints(3);
+    for (const Balance method : {Balance::round_robin, Balance::least_conn, Balance::cookie_hash}) {
+        BalanceRequest request{method, list};
+        request.affinity_key = "abc";
+        std::uint64_t cursor = 0;
+        // The affinity's own endpoint failed: the retry goes elsewhere, even under cookie_hash.
+        const auto first = select_endpoint(request, cursor);
+        REQUIRE(first);
+        request.avoid_mask = std::uint64_t{1} << *first;
+        for (int i = 0; i < 20; ++i) {
+            const auto chosen = select_endpoint(request, cursor);
+            REQUIRE(chosen);
+            CHECK(*chosen != *first);
+        }
+        // The others are down: the avoided one, healthy, is better than an unhealthy one.
+        auto others_down = list;
+        for (std::size_t i = 0; i < others_down.size(); ++i) others_down[i].healthy = i == *first;
+        request.endpoints = others_down;
+        CHECK(select_endpoint(request, cursor) == first);
+        // Tried (connect failed) is stronger: never chosen again.
+        request.tried_mask = request.avoid_mask;
+        const auto chosen = select_endpoint(request, cursor);
+        REQUIRE(chosen);
+        CHECK(*chosen != *first);
+    }
+    // A single-endpoint pool: the avoided endpoint is still chosen (a new connection to it).
+    const auto one = endpoints(1);
+    std::uint64_t cursor = 0;
+    CHECK(select_endpoint(BalanceRequest{Balance::round_robin, one, 0, {}, 0b1}, cursor) == 0u);
+}
+
 TEST_CASE("an empty pool selects nothing", "[routing][balancer]") {
     std::uint64_t cursor = 0;
     CHECK_FALSE(select_endpoint(BalanceRequest{Balance::round_robin, {}}, cursor));
