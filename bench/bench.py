@@ -4,14 +4,14 @@
     /usr/bin/python3 bench/bench.py [--smoke | --full] [--reps N] [--duration S]
                                     [--tunnels N] [--workers 1|2] [--plain-peers] [--out FILE]
                                     [--systems origin,tenantgate,haproxy,nginx]
-                                    [--skip wrk,tls,tunnels,longpolling]
+                                    [--skip wrk,tls,tunnels,keepalive,longpolling]
 
 --smoke: 1 repetition, 1 s runs, 1,000 tunnels (fewer if the fd limit is lower); < 2 minutes;
          exits non-zero only on a broken run, never on a timing.
 --full:  5 repetitions; writes bench/results/<date>.md (+ .json) and prints the table.
 Scenarios: plain HTTP with wrk (keep-alive 100 B at 50 and 256 connections, 16 KiB,
 Connection: close), TLS (keep-alive over https with wrk; full handshakes with tls_client.py),
-idle WebSocket tunnels, longpolling mix.
+idle WebSocket tunnels, idle keep-alive connections, longpolling mix.
 """
 
 from __future__ import annotations
@@ -56,7 +56,10 @@ class Scenario:
 
 
 SYSTEMS = ["origin", "tenantgate", "haproxy", "nginx"]
-SKIPPABLE = ["wrk", "tls", "tunnels", "longpolling"]
+SKIPPABLE = ["wrk", "tls", "tunnels", "keepalive", "longpolling"]
+# The idle-connection scenarios (bench/idle_client.py modes), as the report names them.
+IDLE_KINDS = {"tunnels": "idle WebSocket tunnels",
+              "keepalive": "idle keep-alive client connections"}
 
 WRK_SCENARIOS = [
     Scenario("ka-small-50", "Keep-alive, 100 B responses, 50 connections", "/small", 50),
@@ -91,7 +94,7 @@ class Run:
         self.tmp = tmp
         self.problems: list[str] = []
         self.warnings: list[str] = []  # errors seen that do not make the run broken
-        self.results: dict = {"wrk": [], "tunnels": [], "longpolling": []}
+        self.results: dict = {"wrk": [], "tunnels": [], "keepalive": [], "longpolling": []}
         self.tls_info: dict = {}  # system -> {"1.3": {...}, "1.2": {...}} from check_tls
         self.lua = tmp / "wrk-report.lua"
         shutil.copy(BENCH / "templates" / "wrk-report.lua", self.lua)
@@ -246,62 +249,67 @@ class Run:
                     if not system.alive():
                         self.ensure_alive(system, f"after {scenario.key} #{rep + 1}")
 
-    # ---- 10,000 idle WebSocket tunnels ------------------------------------------------------
-    def tunnels(self, proxies: list, ws) -> None:
+    # ---- 10,000 idle WebSocket tunnels, or idle keep-alive connections ---------------------
+    def idle_connections(self, proxies: list, ws, kind: str) -> None:
+        """kind "tunnels": idle WebSocket tunnels; "keepalive": keep-alive client connections
+        left idle after one request. Each repetition starts every proxy afresh, so RSS per
+        connection is what the connections added."""
         a = self.args
-        print(f"[tunnels] {a.tunnels} idle WebSocket tunnels, fresh proxy each time", flush=True)
+        what = IDLE_KINDS[kind]
+        print(f"[{kind}] {a.tunnels} {what}, fresh proxy each time", flush=True)
         for rep in range(a.reps):
             for proxy in proxies:
-                self.stop_checked(proxy, f"before the tunnels #{rep + 1}")
+                self.stop_checked(proxy, f"before the {kind} #{rep + 1}")
                 proxy.start()
                 pids = proxy.stats_pids()
                 rss_before = total_status_kib(pids, "VmRSS")
                 upgrades0 = ws.stats()["upgrades"]
-                client = Proc(f"tunnels-{proxy.name}-{rep}",
-                              [PYTHON, BENCH / "idle_client.py", "tunnels", "--port", proxy.port,
+                client = Proc(f"{kind}-{proxy.name}-{rep}",
+                              [PYTHON, BENCH / "idle_client.py", kind, "--port", proxy.port,
                                "--count", a.tunnels], self.tmp, core=CLIENT_CORE,
                               stdout_pipe=True, stdin_pipe=True)
-                row = {"system": proxy.name, "rep": rep, "tunnels": a.tunnels,
+                row = {"system": proxy.name, "rep": rep, "connections": a.tunnels,
                        "rss_before_kib": rss_before}
                 try:
-                    opened = client.read_json_line(120 + a.tunnels / 50, "tunnels to open")
+                    opened = client.read_json_line(120 + a.tunnels / 50, f"{what} to open")
                     row.update(opened=opened["opened"], failed=opened["failed"],
                                open_seconds=opened["open_seconds"])
                     if opened["failed"]:
-                        self.problem(f"{proxy.name}: {opened['failed']} of {a.tunnels} tunnels "
-                                     f"failed to open or echo: {opened['errors']}")
+                        self.problem(f"{proxy.name}: {opened['failed']} of {a.tunnels} {what} "
+                                     f"failed to open: {opened['errors']}")
                     upgrades = ws.stats()["upgrades"] - upgrades0
-                    if upgrades < opened["opened"]:
+                    if kind == "tunnels" and upgrades < opened["opened"]:
                         self.problem(f"{proxy.name}: {opened['opened']} tunnels open but only "
                                      f"{upgrades} reached the upstream")
                     row["rss_with_kib"] = total_status_kib(pids, "VmRSS")
-                    row["kib_per_tunnel"] = ((row["rss_with_kib"] - rss_before) /
-                                             max(1, opened["opened"]))
+                    row["kib_per_connection"] = ((row["rss_with_kib"] - rss_before) /
+                                                 max(1, opened["opened"]))
                     row["cpu_s_open"] = total_cpu_seconds(pids)
                     client.send_line(f"probe {a.probes}")
-                    probe = client.read_json_line(120, "echo probes")
-                    row.update(echo_p50_ms=probe["p50_ms"], echo_p99_ms=probe["p99_ms"],
-                               echo_max_ms=probe["max_ms"], probe_failed=probe["failed"])
+                    probe = client.read_json_line(120, "probes")
+                    row.update(probe_p50_ms=probe["p50_ms"], probe_p99_ms=probe["p99_ms"],
+                               probe_max_ms=probe["max_ms"], probe_failed=probe["failed"])
                     if probe["failed"]:
-                        self.problem(f"{proxy.name}: {probe['failed']} of {a.probes} echo "
-                                     f"probes through open tunnels failed")
+                        self.problem(f"{proxy.name}: {probe['failed']} of {a.probes} probes "
+                                     f"over the open {what} failed")
                     client.send_line("close")
-                    client.read_json_line(60, "tunnels to close")
-                    closed_at = time.monotonic()
-                    poll(lambda: ws.stats()["websockets"] == 0, 60,
-                         f"{proxy.name} to close the upstream side of closed tunnels")
-                    row["upstream_closed_s"] = time.monotonic() - closed_at
+                    client.read_json_line(60, f"{what} to close")
+                    if kind == "tunnels":
+                        closed_at = time.monotonic()
+                        poll(lambda: ws.stats()["websockets"] == 0, 60,
+                             f"{proxy.name} to close the upstream side of closed tunnels")
+                        row["upstream_closed_s"] = time.monotonic() - closed_at
                 except BenchError as e:
-                    self.problem(f"{proxy.name} / tunnels: {e}")
+                    self.problem(f"{proxy.name} / {kind}: {e}")
                 finally:
                     client.stop()
-                self.results["tunnels"].append(row)
+                self.results[kind].append(row)
                 print(f"  #{rep + 1} {proxy.name:<10} opened {row.get('opened')} in "
                       f"{row.get('open_seconds')} s  rss {rss_before / 1024:.1f} -> "
                       f"{row.get('rss_with_kib', 0) / 1024:.1f} MiB "
-                      f"({row.get('kib_per_tunnel', 0):.2f} KiB/tunnel)  echo p50 "
-                      f"{row.get('echo_p50_ms')} ms p99 {row.get('echo_p99_ms')} ms", flush=True)
-                self.ensure_alive(proxy, f"after the tunnels #{rep + 1}")
+                      f"({row.get('kib_per_connection', 0):.2f} KiB each)  probe p50 "
+                      f"{row.get('probe_p50_ms')} ms p99 {row.get('probe_p99_ms')} ms", flush=True)
+                self.ensure_alive(proxy, f"after the {kind} #{rep + 1}")
 
     # ---- longpolling mix ------------------------------------------------------------------
     def longpolling(self, proxies: list, ws) -> None:
@@ -519,30 +527,34 @@ def render_report(run: Run, meta: dict) -> str:
                                 f"{sum(r['requests'] for r in rows)}")
             lines += ["Negotiated: " + "; ".join(seen) + ".", ""]
 
-    t_rows = run.results["tunnels"]
-    if t_rows:
-        lines += [f"## {a.tunnels:,} idle WebSocket tunnels (fresh process each repetition)", "",
-                  "RSS per tunnel = (VmRSS with the tunnels open − VmRSS before) ÷ tunnels. "
-                  f"Echo: {a.probes} round trips one at a time over the open tunnels "
-                  "(target p99 < 10 ms).", "",
-                  "| system | tunnels opened | RSS before MiB | RSS with tunnels MiB | "
-                  "KiB per tunnel | echo p50 ms | echo p99 ms | echo max ms | open time s | "
-                  "upstream side closed after s |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+    for kind, what in IDLE_KINDS.items():
+        rows_of_kind = run.results[kind]
+        if not rows_of_kind:
+            continue
+        probe = ("echo round trips" if kind == "tunnels" else "GET /small requests")
+        lines += [f"## {a.tunnels:,} {what} (fresh process each repetition)", "",
+                  "RSS per connection = (VmRSS with the connections open − VmRSS before) ÷ "
+                  f"connections. Probes: {a.probes} {probe} one at a time over the open "
+                  "connections" + (" (target p99 < 10 ms)." if kind == "tunnels" else "."), "",
+                  "| system | opened | RSS before MiB | RSS with them MiB | KiB per connection | "
+                  "probe p50 ms | probe p99 ms | probe max ms | open time s |"
+                  + (" upstream side closed after s |" if kind == "tunnels" else ""),
+                  "|---|---|---|---|---|---|---|---|---|" + ("---|" if kind == "tunnels" else "")]
         for name in meta["proxies"]:
-            rows = [r for r in t_rows if r["system"] == name]
+            rows = [r for r in rows_of_kind if r["system"] == name]
             if not rows:
                 continue
             lines.append(
                 f"| {name} | {spread([r.get('opened') for r in rows])} | "
                 f"{spread([r['rss_before_kib'] / 1024 for r in rows], '{:.1f}')} | "
                 f"{spread([r.get('rss_with_kib', 0) / 1024 for r in rows], '{:.1f}')} | "
-                f"{spread([r.get('kib_per_tunnel') for r in rows], '{:.2f}')} | "
-                f"{spread([r.get('echo_p50_ms') for r in rows], '{:.3f}')} | "
-                f"{spread([r.get('echo_p99_ms') for r in rows], '{:.3f}')} | "
-                f"{spread([r.get('echo_max_ms') for r in rows], '{:.2f}')} | "
-                f"{spread([r.get('open_seconds') for r in rows], '{:.1f}')} | "
-                f"{spread([r.get('upstream_closed_s') for r in rows], '{:.2f}')} |")
+                f"{spread([r.get('kib_per_connection') for r in rows], '{:.2f}')} | "
+                f"{spread([r.get('probe_p50_ms') for r in rows], '{:.3f}')} | "
+                f"{spread([r.get('probe_p99_ms') for r in rows], '{:.3f}')} | "
+                f"{spread([r.get('probe_max_ms') for r in rows], '{:.2f}')} | "
+                f"{spread([r.get('open_seconds') for r in rows], '{:.1f}')} |"
+                + (f" {spread([r.get('upstream_closed_s') for r in rows], '{:.2f}')} |"
+                   if kind == "tunnels" else ""))
         lines.append("")
 
     l_rows = run.results["longpolling"]
@@ -623,7 +635,7 @@ def main() -> int:
     parser.add_argument("--plain-peers", action="store_true",
                         help="HAProxy/nginx without the forwarded headers tenantgate adds")
     parser.add_argument("--skip", default="",
-                        help="comma list: wrk,tls,tunnels,longpolling")
+                        help="comma list: wrk,tls,tunnels,keepalive,longpolling")
     parser.add_argument("--systems", default=",".join(SYSTEMS),
                         help="comma list of the systems to run (default: all: "
                              + ",".join(SYSTEMS) + ")")
@@ -714,8 +726,9 @@ def main() -> int:
               + ", ".join(f"{p.name} :{p.port}" + (f" (TLS :{p.tls_port})" if p.tls_port else "")
                           for p in proxies) + f"; temp dir {tmp}", flush=True)
         run.wrk_scenarios([origin] + proxies, skip)
-        if "tunnels" not in skip and proxies:
-            run.tunnels(proxies, ws)
+        for kind in IDLE_KINDS:
+            if kind not in skip and proxies:
+                run.idle_connections(proxies, ws, kind)
         if "longpolling" not in skip and proxies:
             run.longpolling(proxies, ws)
         for proxy in proxies:

@@ -12,6 +12,13 @@ little CPU and memory next to the proxy being measured.
                    {"probes": M, "failed": F, "p50_ms": .., "p99_ms": .., "max_ms": ..}
         close      closes every tunnel, prints {"closed": N} and exits 0
 
+  idle_client.py keepalive --port P --count N [--path /small]
+      opens N keep-alive connections, each answered one GET (200 expected) and then left idle,
+      prints {"opened": N, "failed": F, "errors": [...], "open_seconds": S}, then obeys:
+        probe M    M requests, one at a time, spread over the idle connections; prints
+                   {"probes": M, "failed": F, "p50_ms": .., "p99_ms": .., "max_ms": ..}
+        close      closes every connection, prints {"closed": N} and exits 0
+
   idle_client.py poll --port P --count N [--ms 30000]
       parks N keep-alive connections in GET /longpolling/poll?ms=MS (each re-polls when its
       answer comes), prints {"sent": N, "failed": F, "errors": [...], "open_seconds": S},
@@ -144,6 +151,39 @@ def percentile(sorted_values: list, q: float) -> float:
     return sorted_values[k]
 
 
+async def hold(args, opener, round_trip) -> int:
+    """Opens args.count connections with opener(i), reports, then holds them open and obeys
+    `probe M` (M round_trip(peer, j) calls, one at a time, spread over the connections) and
+    `close`."""
+    peers, errors, seconds = await open_all(args.count, args.concurrency, opener)
+    say({"opened": len(peers), "failed": len(errors), "errors": errors[:5],
+         "open_seconds": round(seconds, 3)})
+    async for command in read_commands():
+        if command.startswith("probe"):
+            m = int(command.split()[1])
+            rtts, failed = [], 0
+            for j in range(m):
+                if not peers:
+                    failed += 1
+                    continue
+                t0 = time.perf_counter()
+                try:
+                    await round_trip(peers[(j * 7919) % len(peers)], j)
+                    rtts.append((time.perf_counter() - t0) * 1000)
+                except Exception:  # noqa: BLE001 - counted as a failed probe
+                    failed += 1
+            rtts.sort()
+            say({"probes": m, "failed": failed, "p50_ms": round(percentile(rtts, 50), 3),
+                 "p99_ms": round(percentile(rtts, 99), 3),
+                 "max_ms": round(rtts[-1], 3) if rtts else None})
+        elif command == "close":
+            for peer in peers:
+                peer.sock.close()
+            say({"closed": len(peers)})
+            return 0
+    return 0
+
+
 async def tunnels(args) -> int:
     loop = asyncio.get_running_loop()
     request = (f"GET /websocket HTTP/1.1\r\nHost: {args.host_header}\r\nUpgrade: websocket\r\n"
@@ -168,38 +208,38 @@ async def tunnels(args) -> int:
             raise
         return peer
 
-    peers, errors, seconds = await open_all(args.count, args.concurrency, opener)
-    say({"opened": len(peers), "failed": len(errors), "errors": errors[:5],
-         "open_seconds": round(seconds, 3)})
-    async for command in read_commands():
-        if command.startswith("probe"):
-            m = int(command.split()[1])
-            rtts, failed = [], 0
-            for j in range(m):
-                if not peers:
-                    failed += 1
-                    continue
-                peer = peers[(j * 7919) % len(peers)]
-                payload = b"probe %d" % j
-                t0 = time.perf_counter()
-                try:
-                    await loop.sock_sendall(peer.sock, ws_frame(payload))
-                    echo = await peer.read_ws_frame(loop, args.timeout)
-                    if echo != payload:
-                        raise ConnectionError("wrong echo")
-                    rtts.append((time.perf_counter() - t0) * 1000)
-                except Exception:  # noqa: BLE001 - counted as a failed probe
-                    failed += 1
-            rtts.sort()
-            say({"probes": m, "failed": failed, "p50_ms": round(percentile(rtts, 50), 3),
-                 "p99_ms": round(percentile(rtts, 99), 3),
-                 "max_ms": round(rtts[-1], 3) if rtts else None})
-        elif command == "close":
-            for peer in peers:
-                peer.sock.close()
-            say({"closed": len(peers)})
-            return 0
-    return 0
+    async def round_trip(peer: Peer, j: int) -> None:
+        payload = b"probe %d" % j
+        await loop.sock_sendall(peer.sock, ws_frame(payload))
+        if await peer.read_ws_frame(loop, args.timeout) != payload:
+            raise ConnectionError("wrong echo")
+
+    return await hold(args, opener, round_trip)
+
+
+async def keepalive(args) -> int:
+    loop = asyncio.get_running_loop()
+    request = f"GET {args.path} HTTP/1.1\r\nHost: {args.host_header}\r\n\r\n".encode()
+
+    async def exchange(peer: Peer) -> None:
+        await loop.sock_sendall(peer.sock, request)
+        head = await peer.read_response(loop, args.timeout)
+        if not head.startswith(b"HTTP/1.1 200"):
+            status_line = head.split(b"\r\n")[0]
+            raise ConnectionError(f"answered {status_line!r}")
+        if b"connection: close" in head.lower():
+            raise ConnectionError("the proxy closed a keep-alive connection")
+
+    async def opener(i: int) -> Peer:
+        peer = await connect(loop, args.port, args.timeout)
+        try:
+            await exchange(peer)
+        except BaseException:
+            peer.sock.close()
+            raise
+        return peer
+
+    return await hold(args, opener, lambda peer, j: exchange(peer))
 
 
 async def poll(args) -> int:
@@ -246,15 +286,17 @@ async def poll(args) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=["tunnels", "poll"])
+    parser.add_argument("mode", choices=["tunnels", "keepalive", "poll"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--host-header", default="bench.local")
     parser.add_argument("--ms", type=int, default=30000)
+    parser.add_argument("--path", default="/small")
     parser.add_argument("--concurrency", type=int, default=200)
     parser.add_argument("--timeout", type=float, default=20.0)
     args = parser.parse_args()
-    return asyncio.run(tunnels(args) if args.mode == "tunnels" else poll(args))
+    modes = {"tunnels": tunnels, "keepalive": keepalive, "poll": poll}
+    return asyncio.run(modes[args.mode](args))
 
 
 if __name__ == "__main__":
