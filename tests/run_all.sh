@@ -31,6 +31,11 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 ctest --test-dir build/asan --output-on-failure
 
+# Chaos (tests/chaos): about a minute of keep-alive load while an endpoint and Redis are killed
+# and the config is reloaded 120 times; fails on any failed request, fd or RSS growth, or a
+# refused reload not logged.
+TENANTGATE_BIN="$TENANTGATE_RELEASE_BIN" bash tests/chaos/run.sh
+
 # libFuzzer targets (tests/fuzz, clang 14): every committed corpus replayed, then each target
 # fuzzed for 30 s; a crash, leak or timeout fails the run.
 bash tests/fuzz/run.sh --seconds 30
