@@ -561,8 +561,10 @@ asio::awaitable<void> Server::drain_watch_loop() {
         for (const auto& [tenant, drain] : drains) {
             std::int64_t left = 0;
             for (const auto& worker : workers_)
+                // Captured by name: clang 14 (the TSan build) cannot capture a structured
+                // binding implicitly.
                 worker->metrics().for_each_tenant(
-                    [&](const std::string& name, const TenantSeries& series) {
+                    [&left, &tenant = tenant](const std::string& name, const TenantSeries& series) {
                         if (name == tenant) left += series.draining.value();
                     });
             if (left != 0) continue;

@@ -66,8 +66,7 @@ void raise_to(std::atomic<std::int64_t>& tat, std::int64_t value) {
 
 BudgetSync::BudgetSync(asio::io_context& control, RedisAddress address, const config::State& state,
                        Limiter& limiter, CurrentGeneration current, std::string replica_id)
-    : control_(control),
-      redis_(control, std::move(address)),
+    : redis_(control, std::move(address)),
       key_prefix_(state.key_prefix),
       on_failure_(state.rate_limit_on_redis_failure),
       limiter_(limiter),

@@ -51,7 +51,6 @@ class BudgetSync {
     void went_down(std::string_view reason);
     void apply_failure_policy();
 
-    asio::io_context& control_;
     RedisClient redis_;
     std::string key_prefix_;
     config::RedisFailurePolicy on_failure_;
