@@ -1,6 +1,7 @@
 #include "proxy/http/message_writer.hpp"
 
 #include <charconv>
+#include <cstring>
 
 namespace tg::proxy {
 namespace {
@@ -19,14 +20,26 @@ void append_version(unsigned version, std::string& out) {
 /// (five allocations for a usual header); a larger one still grows.
 constexpr std::size_t usual_header_size = 1024;
 
+/// Sized first, then copied: one growth check for the block instead of four per field.
 void append_fields(const ProxyFields& fields, std::string& out) {
+    constexpr std::size_t separators = 4;  // ": " and CRLF
+    std::size_t size = out.size() + crlf.size();
+    for (const auto& field : fields)
+        size += field.name_string().size() + field.value().size() + separators;
+    const std::size_t start = out.size();
+    out.resize(size);
+    char* next = out.data() + start;
+    const auto copy = [&next](std::string_view text) {
+        std::memcpy(next, text.data(), text.size());
+        next += text.size();
+    };
     for (const auto& field : fields) {
-        out += field.name_string();
-        out += ": ";
-        out += field.value();
-        out += crlf;
+        copy(field.name_string());
+        copy(": ");
+        copy(field.value());
+        copy(crlf);
     }
-    out += crlf;
+    copy(crlf);
 }
 
 }  // namespace
