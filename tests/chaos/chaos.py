@@ -62,10 +62,11 @@ sys.path[:0] = [str(REPO / "tests" / "integration"), str(REPO / "bench")]
 
 import harness  # noqa: E402
 import tgconfig  # noqa: E402
-from harness import poll  # noqa: E402
+from harness import fd_count, poll, vm_rss_kib  # noqa: E402
 from loadgen import read_response  # noqa: E402
 from redisproc import Redis  # noqa: E402
 from test_metrics import PREFIX, scrape  # noqa: E402
+from test_redis_budget import redis_up  # noqa: E402
 
 HOSTS = ("erp.acme.test", "globex.test")
 POOL = "odoo"
@@ -238,17 +239,6 @@ def sanitizer_build(binary: str) -> bool:
     return "libasan" in result.stdout
 
 
-def fd_count(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def rss_kib(pid: int) -> int:
-    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError(f"no VmRSS in /proc/{pid}/status")
-
-
 def settle(pid: int) -> tuple[int, int, float]:
     """(fds, RSS KiB, seconds waited) once the fd count has not changed for SETTLE_STABLE s
     (bounded by SETTLE_TIMEOUT: then the last values)."""
@@ -261,16 +251,12 @@ def settle(pid: int) -> tuple[int, int, float]:
             last, since = now, time.monotonic()
         elif time.monotonic() - since >= SETTLE_STABLE:
             break
-    return last, rss_kib(pid), time.monotonic() - start
+    return last, vm_rss_kib(pid), time.monotonic() - start
 
 
 def endpoint_up(p, endpoint: str) -> list:
     return [v for _, v in scrape(p).series(PREFIX + "upstream_endpoint_up", pool=POOL,
                                            endpoint=endpoint)]
-
-
-def redis_up(p) -> float:
-    return scrape(p).total(PREFIX + "redis_up")
 
 
 # ---- the run -----------------------------------------------------------------------------------

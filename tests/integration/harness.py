@@ -77,12 +77,27 @@ def stream_pattern(offset: int, n: int) -> bytes:
     return (bytes(range(256)) * ((start + n) // 256 + 1))[start:start + n]
 
 
+def status_kib(pid: int, field: str) -> int:
+    """A size line of /proc/PID/status (VmRSS, VmHWM), in KiB."""
+    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise AssertionError(f"no {field} in /proc/{pid}/status")
+
+
 def vm_hwm_kib(pid: int) -> int:
     """Peak resident set size of a process (VmHWM), in KiB."""
-    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    raise AssertionError(f"no VmHWM in /proc/{pid}/status")
+    return status_kib(pid, "VmHWM")
+
+
+def vm_rss_kib(pid: int) -> int:
+    """Current resident set size of a process (VmRSS), in KiB."""
+    return status_kib(pid, "VmRSS")
+
+
+def fd_count(pid: int) -> int:
+    """Open file descriptors of a process."""
+    return len(os.listdir(f"/proc/{pid}/fd"))
 
 
 def read_json_lines(path: pathlib.Path) -> list:

@@ -12,21 +12,9 @@ import time
 import pytest
 
 import httpraw
-from harness import poll
+from harness import fd_count, poll, vm_rss_kib
 
 MIB = 1 << 20
-
-
-def fd_count(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def vm_rss_kib(pid: int) -> int:
-    """Current resident set size of a process (VmRSS), in KiB."""
-    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError(f"no VmRSS in /proc/{pid}/status")
 
 
 def cpu_seconds(pid: int) -> float:

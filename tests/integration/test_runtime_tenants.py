@@ -330,13 +330,6 @@ def write_scale_state(path, count: int) -> None:
     path.write_text(json.dumps({"version": 1, "origin": "test", "tenants": tenants}))
 
 
-def rss_kib(pid: int) -> int:
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError("no VmRSS")
-
-
 def test_scale_twenty_thousand_tenants(upstream, proxy, release_bin, tmp_path):
     """20,000 runtime tenants (half with a custom domain) load, route by every kind of host,
     and take updates under load without a failed request. The figures (load time, update call,
@@ -347,7 +340,7 @@ def test_scale_twenty_thousand_tenants(upstream, proxy, release_bin, tmp_path):
     base = proxy(config(pools, {"state_file": str(empty_state)}), binary=release_bin)
     for _ in range(50):  # the same warm-up as below
         assert base.get("/echo", FILE_HOST).status == 200
-    rss_base = rss_kib(base.pid)
+    rss_base = harness.vm_rss_kib(base.pid)
     base.stop()
 
     state_file = tmp_path / "scale.state.json"
@@ -357,7 +350,7 @@ def test_scale_twenty_thousand_tenants(upstream, proxy, release_bin, tmp_path):
     assert loaded and loaded[0]["runtime_tenants"] == SCALE, loaded
     for _ in range(50):
         assert p.get("/echo", FILE_HOST).status == 200
-    rss_per_tenant = (rss_kib(p.pid) - rss_base) * 1024 / SCALE
+    rss_per_tenant = (harness.vm_rss_kib(p.pid) - rss_base) * 1024 / SCALE
     for i in (0, 1, SCALE // 2, SCALE - 2, SCALE - 1):
         assert harness.header_values(p.get("/echo", f"t{i}.erp.example.com").json(),
                                      "X-Tenant") == [f"t{i}"]
