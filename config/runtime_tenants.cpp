@@ -104,12 +104,12 @@ MergedSnapshot merge_runtime_tenants(const Snapshot& file, const Tenants& runtim
     owners.reserve(file.tenants.size() + runtime.size() * 2);
     for (const auto& [name, tenant] : file.tenants)
         for (const auto& host : tenant->hosts) owners.emplace(host, name);
-    // Both maps are sorted by name: merged in one pass, each tenant appended at the end.
+    // Both maps are sorted by name: merged in one pass.
     auto& tenants = merged->tenants;
     auto from_file = file.tenants.begin();
     const auto take_file_tenants_before = [&](std::string_view name) {
         for (; from_file != file.tenants.end() && from_file->first < name; ++from_file)
-            tenants.emplace_hint(tenants.end(), *from_file);
+            tenants.insert_or_assign(from_file->first, from_file->second);
     };
     for (const auto& [name, tenant] : runtime) {
         take_file_tenants_before(name);
@@ -134,11 +134,11 @@ MergedSnapshot merge_runtime_tenants(const Snapshot& file, const Tenants& runtim
                 "; the tenant added through the admin API is not served");
             continue;
         }
-        const auto inserted = tenants.emplace_hint(tenants.end(), name, tenant);
-        for (const auto& host : tenant->hosts) owners.emplace(host, inserted->first);
+        tenants.insert_or_assign(name, tenant);
+        for (const auto& host : tenant->hosts) owners.emplace(host, tenant->name);
     }
     for (; from_file != file.tenants.end(); ++from_file)
-        tenants.emplace_hint(tenants.end(), *from_file);
+        tenants.insert_or_assign(from_file->first, from_file->second);
     result.snapshot = std::move(merged);
     return result;
 }

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "config/persistent_map.hpp"
+
 /// The validated, immutable configuration (SPEC §2). Built only by config::load_*; after that
 /// every field is read-only and the whole object is shared between workers by one pointer.
 namespace tg::config {
@@ -134,9 +136,9 @@ struct Tenant {
     TenantOrigin origin = TenantOrigin::file;
 };
 
-/// Named tenants by name. Each tenant is immutable and shared by every snapshot that serves it:
-/// a runtime change builds the next snapshot by copying pointers, not 20,000 tenants.
-using Tenants = std::map<std::string, std::shared_ptr<const Tenant>, std::less<>>;
+/// Named tenants by name. Each tenant is immutable and shared by every snapshot that serves it,
+/// and so is most of the map: a runtime change to one of 20,000 copies a path of the tree.
+using Tenants = PersistentMap<std::shared_ptr<const Tenant>>;
 
 /// `{tenant}.erp.example.com`: one DNS label before `suffix` names the tenant.
 struct TenantTemplate {

@@ -57,17 +57,17 @@ bool is_ip_literal(const std::string& host) {
 
 }  // namespace
 
-Generation::Generation(std::shared_ptr<const config::Snapshot> snapshot, std::uint64_t number,
-                       const DnsAnswers& dns, TlsStores tls, const Generation* previous,
-                       Limiter& limiter, std::shared_ptr<const Runtime> runtime)
+Generation::Generation(std::shared_ptr<const config::Snapshot> snapshot, routing::HostTable hosts,
+                       std::uint64_t number, const DnsAnswers& dns, TlsStores tls,
+                       const Generation* previous, Limiter& limiter,
+                       std::shared_ptr<const Runtime> runtime)
     : snapshot_(std::move(snapshot)),
       number_(number),
       serial_(++serials),
       runtime_(std::move(runtime)),
-      hosts_(*snapshot_),
+      hosts_(std::move(hosts)),
       tls_(std::move(tls)),
       limiter_(&limiter),
-      budgets_(limiter.budgets_for(*snapshot_)),
       health_(std::make_unique<HealthBoard>()) {
     for (const auto& [name, pool] : snapshot_->pools) {
         ResolvedPool resolved;
@@ -78,25 +78,61 @@ Generation::Generation(std::shared_ptr<const config::Snapshot> snapshot, std::ui
         pools_.emplace(name, std::move(resolved));
     }
     if (previous != nullptr) health_->carry_over(previous->health());
+    take_budgets(previous);
+    apply_runtime();
+}
 
-    const RuntimeState& state = runtime_->state;
-    colors_.reserve(snapshot_->tenants.size());
-    maintenance_.reserve(snapshot_->tenants.size());
-    // Thousands of tenants share a few pools: each pool's endpoints are listed once.
-    std::set<std::string_view> serving_pools;
-    for (const auto& [name, tenant] : snapshot_->tenants) {
-        std::optional<config::Color> color;
-        if (const auto found = state.releases.find(name);
-            found != state.releases.end() && tenant->policy.release)
-            color = found->second.active;
-        colors_.push_back(color);
-        const auto maintenance = state.tenant_maintenance.find(name);
-        maintenance_.push_back(maintenance != state.tenant_maintenance.end() &&
-                                       maintenance->second.enabled
-                                   ? &maintenance->second
-                                   : nullptr);
-        serving_pools.insert(routing::active_pool(tenant->policy, color));
+void Generation::take_budgets(const Generation* previous) {
+    // A budget belongs to a tenant's name (Limiter), so a slot whose chunk is the previous
+    // generation's keeps its budgets as they were; only changed chunks are looked at.
+    const std::size_t slots = hosts_.slot_count();
+    budgets_.resize(slots);
+    const auto* before = previous ? &previous->hosts_ : nullptr;
+    for (std::size_t chunk = 0; chunk < hosts_.slots().chunk_count(); ++chunk) {
+        if (before && hosts_.slots().shares_chunk(before->slots(), chunk) &&
+            chunk < previous->budgets_.chunk_count()) {
+            budgets_.share_chunk(previous->budgets_, chunk);
+            continue;
+        }
+        const std::size_t end = std::min(slots, (chunk + 1) * budgets_.chunk_size);
+        for (std::size_t slot = chunk * budgets_.chunk_size; slot < end; ++slot) {
+            const config::Tenant* tenant = hosts_.tenant_at(slot);
+            if (!tenant) continue;
+            const config::Tenant* was =
+                before && slot < before->slot_count() ? before->tenant_at(slot) : nullptr;
+            budgets_.set(slot, was && was->name == tenant->name
+                                   ? previous->budgets_[slot]
+                                   : limiter_->budget_for(tenant->name));
+        }
     }
+}
+
+void Generation::apply_runtime() {
+    // What the runtime state changes is looked up by name: a pass over the releases and
+    // maintenances set, not over every tenant.
+    const RuntimeState& state = runtime_->state;
+    colors_.assign(hosts_.slot_count(), std::nullopt);
+    maintenance_.assign(hosts_.slot_count(), nullptr);
+    auto pool_users = hosts_.pool_users();
+    for (const auto& [name, release] : state.releases) {
+        const auto slot = hosts_.slot_of(name);
+        if (!slot) continue;
+        const auto& policy = hosts_.tenant_at(*slot)->policy;
+        if (!policy.release) continue;
+        colors_[*slot] = release.active;
+        const auto& configured = routing::active_pool(policy, std::nullopt);
+        const auto& active = routing::active_pool(policy, release.active);
+        if (active == configured) continue;
+        if (const auto users = pool_users.find(configured); --users->second == 0)
+            pool_users.erase(users);
+        ++pool_users[active];
+    }
+    for (const auto& [name, maintenance] : state.tenant_maintenance) {
+        const auto slot = hosts_.slot_of(name);
+        if (slot && maintenance.enabled) maintenance_[*slot] = &maintenance;
+    }
+    std::set<std::string_view> serving_pools;
+    for (const auto& [pool, users] : pool_users) serving_pools.insert(pool);
     for (const auto& tenant_template : snapshot_->tenant_templates)
         serving_pools.insert(tenant_template.policy.pool);
     for (const auto name : serving_pools) {

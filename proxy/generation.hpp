@@ -46,8 +46,12 @@ class Generation {
     /// health, so neither a reload nor a DNS change revives a dead endpoint. The tenants' budgets
     /// come from `limiter`, which outlives every generation and keeps them across reloads.
     /// `runtime` (maintenance, switched colours, drains) is applied over the config.
-    Generation(std::shared_ptr<const config::Snapshot> snapshot, std::uint64_t number,
-               const DnsAnswers& dns, TlsStores tls, const Generation* previous, Limiter& limiter,
+    /// `hosts` indexes `snapshot`'s tenants (built with it, see TenantMerger). Per-tenant tables
+    /// are carried over from `previous` where its tenants' slots did not change, so a tenant
+    /// added to 20,000 costs about what it changed.
+    Generation(std::shared_ptr<const config::Snapshot> snapshot, routing::HostTable hosts,
+               std::uint64_t number, const DnsAnswers& dns, TlsStores tls,
+               const Generation* previous, Limiter& limiter,
                std::shared_ptr<const Runtime> runtime);
     ~Generation();
 
@@ -77,16 +81,21 @@ class Generation {
     /// atomic flags while workers read them through the same immutable generation.
     HealthBoard& health() const { return *health_; }
     /// The process-wide rate and in-flight limits; `budget` is a named tenant's state by its
-    /// TenantMatch::index.
+    /// slot (TenantMatch::index, routing::HostTable::slot_of).
     Limiter& limiter() const { return *limiter_; }
-    TenantBudget* budget(std::size_t named_index) const { return budgets_[named_index].get(); }
+    TenantBudget* budget(std::size_t slot) const { return budgets_[slot].get(); }
 
   private:
+    /// Fills budgets_, from `previous` where it can.
+    void take_budgets(const Generation* previous);
+    /// Fills colors_, maintenance_ and serving_ from the runtime state.
+    void apply_runtime();
+
     std::shared_ptr<const config::Snapshot> snapshot_;
     std::uint64_t number_;
     std::uint64_t serial_;
     std::shared_ptr<const Runtime> runtime_;
-    /// By TenantMatch::index of named tenants: the switched colour, and the maintenance.
+    /// By slot of named tenants: the switched colour, and the maintenance.
     std::vector<std::optional<config::Color>> colors_;
     std::vector<const Maintenance*> maintenance_;
     std::vector<tcp::endpoint> serving_;  ///< sorted
@@ -94,7 +103,7 @@ class Generation {
     std::map<std::string, ResolvedPool, std::less<>> pools_;
     TlsStores tls_;
     Limiter* limiter_;
-    std::vector<std::shared_ptr<TenantBudget>> budgets_;
+    routing::ChunkedVector<std::shared_ptr<TenantBudget>> budgets_;  ///< by slot
     std::unique_ptr<HealthBoard> health_;
 };
 

@@ -375,14 +375,12 @@ asio::awaitable<std::vector<std::string>> Server::apply_config_file() {
         runtime_->apply(std::move(*pruned), std::chrono::system_clock::now(), Clock::now());
         if (state_sync_) state_sync_->push();
     }
-    co_await publish(snapshot_, ++generation_number_);
+    co_await publish(++generation_number_);
     ++state_.reloads_succeeded;
     co_return std::vector<std::string>{};
 }
 
-asio::awaitable<void> Server::publish(std::shared_ptr<const config::Snapshot> snapshot,
-                                      std::uint64_t number) {
-    snapshot_ = std::move(snapshot);
+asio::awaitable<void> Server::publish(std::uint64_t number) {
     ++publishing_;
     const auto generation = co_await build_generation(number);
     // What the admin API reads changes with what the workers are about to serve.
@@ -404,10 +402,11 @@ asio::awaitable<std::shared_ptr<const Generation>> Server::build_generation(std:
     };
     // Everything it reads is captured now: the control thread may replace any of it meanwhile.
     // (Named, not a temporary in the co_await expression: GCC 12 destroys those twice.)
-    auto build = [this, number, free_on_idle_thread, snapshot = snapshot_, dns = dns_,
-                  tls = tls_stores_, previous = state_.generation, runtime = runtime_->runtime()] {
+    auto build = [this, number, free_on_idle_thread, snapshot = snapshot_, hosts = hosts_,
+                  dns = dns_, tls = tls_stores_, previous = state_.generation,
+                  runtime = runtime_->runtime()] {
         return std::shared_ptr<const Generation>(
-            new Generation(snapshot, number, dns, tls, previous.get(), limiter_, runtime),
+            new Generation(snapshot, hosts, number, dns, tls, previous.get(), limiter_, runtime),
             free_on_idle_thread);
     };
     co_return co_await rebuild(std::move(build));
@@ -422,7 +421,7 @@ asio::awaitable<void> Server::dns_loop() {
         if (answers == dns_) continue;
         dns_ = std::move(answers);
         ops_log::info("dns answers changed, endpoints updated");
-        co_await publish(snapshot_, generation_number_);
+        co_await publish(generation_number_);
     }
 }
 
@@ -458,7 +457,7 @@ asio::awaitable<void> Server::tls_loop() {
             continue;
         }
         tls_stores_ = std::move(stores);
-        co_await publish(snapshot_, generation_number_);
+        co_await publish(generation_number_);
         ops_log::info("certificates reloaded");
     }
 }
@@ -491,7 +490,7 @@ asio::awaitable<std::optional<std::string>> Server::change_runtime(RuntimeState 
     runtime_->apply(std::move(next), std::chrono::system_clock::now(), Clock::now());
     if (state_sync_) state_sync_->push();
     if (tenants_changed) co_await merge_tenants();
-    if (!workers_.empty()) co_await publish(snapshot_, generation_number_);
+    if (!workers_.empty()) co_await publish(generation_number_);
     co_return std::nullopt;
 }
 
@@ -512,12 +511,12 @@ void Server::adopt_runtime(RuntimeState next) {
 
 asio::awaitable<void> Server::adopt_tenants_and_publish(bool tenants_changed) {
     if (tenants_changed) co_await merge_tenants();
-    co_await publish(snapshot_, generation_number_);
+    co_await publish(generation_number_);
 }
 
 asio::awaitable<void> Server::merge_tenants() {
     auto merge = [this, file = file_snapshot_, runtime = runtime_->runtime()] {
-        return tenant_merger_.merge(*file, runtime->state.tenants);
+        return tenant_merger_.merge(file, runtime->state.tenants);
     };
     auto merged = co_await rebuild(std::move(merge));
     for (const auto& problem : merged.problems) ops_log::warn(problem);
@@ -525,25 +524,19 @@ asio::awaitable<void> Server::merge_tenants() {
     // Tenants served before and not now drain like a release's colour (SPEC §5), with their
     // release's drain timeout or the default one; tenants served again stop draining.
     std::vector<std::pair<std::string, config::Duration>> removed;
+    for (const auto& tenant : merged.removed)
+        removed.emplace_back(tenant->name, tenant->policy.release
+                                               ? tenant->policy.release->drain_timeout
+                                               : config::Release{}.drain_timeout);
     std::vector<std::string> returned;
-    if (snapshot_) {
-        const auto& after = merged.snapshot->tenants;
-        auto next = after.begin();
-        for (const auto& [name, tenant] : snapshot_->tenants) {
-            while (next != after.end() && next->first < name) ++next;
-            if (next != after.end() && next->first == name) continue;
-            removed.emplace_back(name, tenant->policy.release
-                                           ? tenant->policy.release->drain_timeout
-                                           : config::Release{}.drain_timeout);
-        }
-        for (const auto& [name, drain] : runtime_->runtime()->drains)
-            if (drain.whole_tenant && after.contains(name)) returned.push_back(name);
-    }
+    for (const auto& [name, drain] : runtime_->runtime()->drains)
+        if (drain.whole_tenant && merged.snapshot->tenants.contains(name)) returned.push_back(name);
     runtime_->drain_tenants(removed, returned, std::chrono::system_clock::now(), Clock::now());
     for (const auto& [name, timeout] : removed)
         ops_log::info("tenant removed, draining",
                       {{"tenant", name}, {"drain_timeout", config::format_duration(timeout)}});
     snapshot_ = std::move(merged.snapshot);
+    hosts_ = std::move(merged.hosts);
 }
 
 asio::awaitable<void> Server::drain_watch_loop() {
@@ -574,7 +567,7 @@ asio::awaitable<void> Server::drain_watch_loop() {
             runtime_->end_drain(tenant);
             ended = true;
         }
-        if (ended) co_await publish(snapshot_, generation_number_);
+        if (ended) co_await publish(generation_number_);
     }
 }
 

@@ -55,8 +55,9 @@ class Server {
     asio::awaitable<std::vector<std::string>> apply_config_file();
     asio::awaitable<void> drain_then_exit();
     void begin_drain();
-    asio::awaitable<void> publish(std::shared_ptr<const config::Snapshot> snapshot,
-                                  std::uint64_t number);
+    /// Builds a generation of what is served now (snapshot_, hosts_, the runtime state, DNS,
+    /// certificates) numbered `number`, and hands it to every worker.
+    asio::awaitable<void> publish(std::uint64_t number);
     /// Runs `work` (merging tenants, building a generation) on the idle thread once the
     /// workers serve; before that, at start-up, here at full priority: nothing is served yet,
     /// and a busy machine must not stretch the start.
@@ -98,6 +99,7 @@ class Server {
     std::shared_ptr<const config::Snapshot> file_snapshot_;  ///< the config file's, as loaded
     /// What is served: the file's snapshot with the runtime tenants merged in.
     std::shared_ptr<const config::Snapshot> snapshot_;
+    routing::HostTable hosts_;  ///< indexes snapshot_'s tenants (once merged)
     std::uint64_t generation_number_ = 1;
     DnsAnswers dns_;
     asio::io_context control_;

@@ -1,6 +1,6 @@
 #include "routing/host_table.hpp"
 
-#include <cstddef>
+#include "routing/release.hpp"
 
 namespace tg::routing {
 namespace {
@@ -21,42 +21,85 @@ bool is_tenant_label(std::string_view label) {
     return true;
 }
 
+/// The pool a named tenant's new requests go to by its config alone.
+const std::string& configured_pool(const config::Tenant& tenant) {
+    return active_pool(tenant.policy, std::nullopt);
+}
+
 }  // namespace
 
 HostTable::HostTable(const config::Snapshot& snapshot) {
-    // Sized once: growing by rehashes costs more than the inserts at 20,000 tenants.
-    exact_.reserve(snapshot.tenants.size() * 2);
-    named_.reserve(snapshot.tenants.size());
-    std::size_t index = 0;
-    for (const auto& [name, tenant] : snapshot.tenants) {
-        named_.insert(name);
-        const Entry entry{tenant->name, &tenant->policy, index++};
-        for (const std::string& host : tenant->hosts) {
-            if (host.starts_with("*.")) {
-                wildcard_.emplace(std::string_view(host).substr(1), entry);
-            } else {
-                exact_.emplace(host, entry);
-            }
-        }
+    for (const auto& [name, tenant] : snapshot.tenants) put(tenant);
+    index_templates(snapshot.tenant_templates);
+}
+
+void HostTable::put(std::shared_ptr<const config::Tenant> tenant) {
+    std::size_t slot;
+    if (const auto* served = named_.find(tenant->name)) {
+        slot = *served;
+        remove(tenant->name);
+        // remove() freed the slot last: taking the last free one gives it back.
+        free_slots_.pop_back();
+    } else if (!free_slots_.empty()) {
+        slot = free_slots_.back();
+        free_slots_.pop_back();
+    } else {
+        slot = slots_.size();
+        slots_.resize(slot + 1);
     }
+    const Entry entry{tenant->name, &tenant->policy, slot};
+    named_.insert_or_assign(tenant->name, slot);
+    for (const std::string& host : tenant->hosts) {
+        if (host.starts_with("*."))
+            wildcard_.insert_or_assign(host.substr(1), entry);
+        else
+            exact_.insert_or_assign(host, entry);
+    }
+    ++pool_users_[configured_pool(*tenant)];
+    slots_.set(slot, std::move(tenant));
+}
+
+void HostTable::remove(std::string_view name) {
+    const auto* served = named_.find(name);
+    if (!served) return;
+    const std::size_t slot = *served;
+    // Held until the end: `name` may view into it.
+    const auto tenant = slots_[slot];
+    for (const std::string& host : tenant->hosts) {
+        if (host.starts_with("*."))
+            wildcard_.erase(std::string_view(host).substr(1));
+        else
+            exact_.erase(host);
+    }
+    if (const auto users = pool_users_.find(configured_pool(*tenant)); --users->second == 0)
+        pool_users_.erase(users);
+    named_.erase(tenant->name);
+    slots_.set(slot, nullptr);
+    free_slots_.push_back(slot);
+}
+
+void HostTable::index_templates(const std::vector<config::TenantTemplate>& templates) {
+    templates_.clear();
     // The config accepts only "{tenant}." + domain, so every suffix starts with '.'.
-    for (std::size_t i = 0; i < snapshot.tenant_templates.size(); ++i) {
-        const auto& tenant_template = snapshot.tenant_templates[i];
-        templates_.emplace(tenant_template.suffix, Entry{{}, &tenant_template.policy, i});
-    }
+    for (std::size_t i = 0; i < templates.size(); ++i)
+        templates_.emplace(templates[i].suffix, Entry{{}, &templates[i].policy, i});
+}
+
+std::optional<std::size_t> HostTable::slot_of(std::string_view name) const {
+    if (const auto* slot = named_.find(name)) return *slot;
+    return std::nullopt;
 }
 
 std::optional<std::string_view> HostTable::owner(std::string_view host) const {
     const bool wildcard = host.starts_with("*.");
-    const Index& index = wildcard ? wildcard_ : exact_;
-    const auto found = index.find(wildcard ? host.substr(1) : host);
-    if (found == index.end()) return std::nullopt;
-    return found->second.name;
+    const auto* found = (wildcard ? wildcard_ : exact_).find(wildcard ? host.substr(1) : host);
+    if (!found) return std::nullopt;
+    return found->name;
 }
 
 std::optional<TenantMatch> HostTable::match(std::string_view normalized_host) const {
-    if (const auto found = exact_.find(normalized_host); found != exact_.end())
-        return TenantMatch{found->second.name, found->second.policy, false, found->second.index};
+    if (const auto* found = exact_.find(normalized_host))
+        return TenantMatch{found->name, found->policy, false, found->index};
     const std::size_t first_dot = normalized_host.find('.');
     if (first_dot == std::string_view::npos || first_dot == 0) return std::nullopt;
     // Probing the suffixes left to right tries the longest wildcard first; starting at the
@@ -64,10 +107,8 @@ std::optional<TenantMatch> HostTable::match(std::string_view normalized_host) co
     if (!wildcard_.empty()) {
         for (std::size_t dot = first_dot; dot != std::string_view::npos;
              dot = normalized_host.find('.', dot + 1)) {
-            const auto found = wildcard_.find(normalized_host.substr(dot));
-            if (found != wildcard_.end())
-                return TenantMatch{found->second.name, found->second.policy, false,
-                                   found->second.index};
+            if (const auto* found = wildcard_.find(normalized_host.substr(dot)))
+                return TenantMatch{found->name, found->policy, false, found->index};
         }
     }
     const auto found = templates_.find(normalized_host.substr(first_dot));
@@ -75,7 +116,7 @@ std::optional<TenantMatch> HostTable::match(std::string_view normalized_host) co
     const std::string_view label = normalized_host.substr(0, first_dot);
     // A named tenant owns its name: "acme.erp.example.com" must not become a second "acme"
     // with another pool but the same rate-limit buckets, state and metrics.
-    if (!is_tenant_label(label) || named_.contains(label)) return std::nullopt;
+    if (!is_tenant_label(label) || named_.find(label)) return std::nullopt;
     return TenantMatch{label, found->second.policy, true, found->second.index};
 }
 

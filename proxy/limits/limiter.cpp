@@ -40,32 +40,21 @@ void InFlightTicket::release() {
 Limiter::Limiter(std::uint64_t seed)
     : keys_(seed), clients_(client_slots_log2), templates_(template_slots_log2) {}
 
-std::vector<std::shared_ptr<TenantBudget>> Limiter::budgets_for(const config::Snapshot& snapshot) {
+std::shared_ptr<TenantBudget> Limiter::budget_for(std::string_view name) {
     std::lock_guard lock(mutex_);
-    std::vector<std::shared_ptr<TenantBudget>> budgets;
-    budgets.reserve(snapshot.tenants.size());
-    // Both maps are sorted by name: one pass, which also drops the budgets of tenants no
-    // generation serves any more.
-    auto known = budgets_.begin();
-    const auto skip = [&] {
-        known = known->second.expired() ? budgets_.erase(known) : std::next(known);
-    };
-    for (const auto& [name, tenant] : snapshot.tenants) {
-        while (known != budgets_.end() && known->first < name) skip();
-        std::shared_ptr<TenantBudget> budget;
-        if (known != budgets_.end() && known->first == name) budget = known->second.lock();
-        if (!budget) {
-            budget = std::make_shared<TenantBudget>();
-            if (known != budgets_.end() && known->first == name)
-                known->second = budget;
-            else
-                known = budgets_.emplace_hint(known, name, budget);
-        }
-        ++known;
-        budgets.push_back(std::move(budget));
+    for (int looked = 0; looked < 2 && !budgets_.empty(); ++looked) {
+        if (sweep_ == budgets_.end()) sweep_ = budgets_.begin();
+        sweep_ = sweep_->second.expired() ? budgets_.erase(sweep_) : std::next(sweep_);
     }
-    while (known != budgets_.end()) skip();
-    return budgets;
+    auto found = budgets_.find(name);
+    if (found != budgets_.end())
+        if (auto budget = found->second.lock()) return budget;
+    auto budget = std::make_shared<TenantBudget>();
+    if (found != budgets_.end())
+        found->second = budget;
+    else
+        budgets_.emplace(name, budget);
+    return budget;
 }
 
 std::optional<LimitRefusal> Limiter::admit(const routing::TenantMatch& tenant, TenantBudget* budget,

@@ -67,9 +67,9 @@ class Limiter {
 
     explicit Limiter(std::uint64_t seed);
 
-    /// The budgets of `snapshot`'s named tenants, by their position in `tenants`: the same
-    /// object as before for a tenant the previous config had. Control thread.
-    std::vector<std::shared_ptr<TenantBudget>> budgets_for(const config::Snapshot& snapshot);
+    /// The budget of the named tenant `name`: the same object as long as a generation serving
+    /// that name holds it, so reloads and runtime changes keep a tenant's state. Any thread.
+    std::shared_ptr<TenantBudget> budget_for(std::string_view name);
 
     /// The request's verdict at `now` (steady clock). `budget` is the named tenant's (null for
     /// a template tenant); `client` is needed only when the tenant has a per-client limit.
@@ -106,6 +106,10 @@ class Limiter {
     std::atomic<bool> counting_{false};
     std::mutex mutex_;
     std::map<std::string, std::weak_ptr<TenantBudget>, std::less<>> budgets_;
+    /// Where the next look for budgets no generation holds any more goes on: each call of
+    /// budget_for looks at two, so the names of removed tenants go without a pass over all.
+    std::map<std::string, std::weak_ptr<TenantBudget>, std::less<>>::iterator sweep_ =
+        budgets_.end();
 };
 
 }  // namespace tg::proxy

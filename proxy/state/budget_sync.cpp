@@ -152,9 +152,10 @@ void BudgetSync::apply_failure_policy() {
     // Each replica keeps its last known share of the budget: 1/N of it.
     limiter_.set_mode(BudgetMode::enforce);
     const auto generation = current_();
-    for (std::size_t index = 0; index < generation->config().tenants.size(); ++index) {
-        auto* budget = generation->budget(index);
-        budget->cost_milli.store(
+    const auto& hosts = generation->hosts();
+    for (std::size_t slot = 0; slot < hosts.slot_count(); ++slot) {
+        if (!hosts.tenant_at(slot)) continue;
+        generation->budget(slot)->cost_milli.store(
             static_cast<std::uint32_t>(1000 * std::max<std::uint64_t>(replicas_, 1)),
             std::memory_order_relaxed);
     }
@@ -170,10 +171,12 @@ asio::awaitable<bool> BudgetSync::reconcile() {
     std::vector<Row> rows;
     std::vector<std::string> arguments = {
         "EVAL", std::string(reconcile_script), "0", key_prefix_, replica_id_, ""};
-    std::size_t index = 0;
-    for (const auto& [name, tenant] : generation->config().tenants) {
-        auto* budget = generation->budget(index++);
-        if (!tenant->policy.rate_limit) continue;
+    const auto& hosts = generation->hosts();
+    for (std::size_t slot = 0; slot < hosts.slot_count(); ++slot) {
+        const config::Tenant* tenant = hosts.tenant_at(slot);
+        if (!tenant || !tenant->policy.rate_limit) continue;
+        const std::string& name = tenant->name;
+        auto* budget = generation->budget(slot);
         const auto rate = routing::gcra_rate(*tenant->policy.rate_limit);
         Reported seen{budget->admitted.load(std::memory_order_relaxed),
                       budget->attempts.load(std::memory_order_relaxed)};

@@ -27,8 +27,9 @@ const RuntimeTenant& newer(const RuntimeTenant& a, const RuntimeTenant& b) {
 template <class Map>
 void merge_into(Map& into, const Map& from) {
     for (const auto& [name, entry] : from) {
-        const auto [found, added] = into.emplace(name, entry);
-        if (!added) found->second = newer(found->second, entry);
+        const auto found = into.find(name);
+        if (found == into.end() || &newer(found->second, entry) == &entry)
+            into.insert_or_assign(name, entry);
     }
 }
 

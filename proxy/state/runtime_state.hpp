@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "config/persistent_map.hpp"
 #include "config/snapshot.hpp"
 
 namespace tg::proxy {
@@ -47,6 +48,10 @@ struct RuntimeTenant {
     [[nodiscard]] bool removed() const { return definition.empty(); }
 };
 
+/// Runtime tenants by name. Copies share their entries: a change to one of 20,000 copies a
+/// path of the tree, not the definitions.
+using RuntimeTenants = config::PersistentMap<RuntimeTenant>;
+
 /// What the admin API changes at run time, on top of the config file: kept in the state file,
 /// and shared through Redis with every replica. `version` (the Unix milliseconds of the latest
 /// change, made strictly increasing) orders whole states; each entry also carries when it was
@@ -62,7 +67,7 @@ struct RuntimeState {
     /// Tenants added through the admin API (SPEC §6), by name. Removed ones are kept as
     /// tombstones (with when), so that an older definition cannot come back in a merge; every
     /// reader skips them.
-    std::map<std::string, RuntimeTenant, std::less<>> tenants;
+    RuntimeTenants tenants;
 
     bool operator==(const RuntimeState&) const = default;
     /// The same entries, whatever the version and origin.

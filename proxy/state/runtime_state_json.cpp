@@ -166,15 +166,15 @@ bool read_runtime_tenant(StrictReader& reader, const json::value& value, std::st
 }
 
 /// Reads a map of tenant name to T, e.g. "releases": {"acme": {...}}.
-template <class T, class ReadOne>
-bool read_tenants(StrictReader& reader, const json::object& state, std::string_view key,
-                  std::map<std::string, T, std::less<>>& out, ReadOne read_one) {
+template <class Map, class ReadOne>
+bool read_tenants(StrictReader& reader, const json::object& state, std::string_view key, Map& out,
+                  ReadOne read_one) {
     const json::value* value = state.if_contains(key);
     if (!value) return true;  // an older or hand-written file without the key: none
     const json::object* tenants = reader.object(*value, key, {});
     if (!tenants) return false;
     for (const auto& [name, item] : *tenants) {
-        T parsed;
+        typename Map::mapped_type parsed;
         if (!read_one(reader, item, child_path(key, name), parsed)) return false;
         out.emplace(std::string(name), std::move(parsed));
     }

@@ -22,40 +22,91 @@ std::shared_ptr<const config::Tenant> parse_definition(const std::string& name,
     return nullptr;
 }
 
+/// The live definition of `name` in `definitions`, or null (absent or a tombstone).
+const RuntimeTenant* live(const RuntimeTenants& definitions, std::string_view name) {
+    const RuntimeTenant* found = definitions.get(name);
+    return found && !found->removed() ? found : nullptr;
+}
+
 }  // namespace
 
-config::MergedSnapshot TenantMerger::merge(
-    const config::Snapshot& file,
-    const std::map<std::string, RuntimeTenant, std::less<>>& definitions) {
-    // The definitions and the texts parsed last time, both sorted by name, are walked side by
-    // side: one pass over 20,000 tenants, and only a new or changed definition is parsed.
-    auto known = texts_.begin();
-    const auto forget = [&] {
-        tenants_.erase(known->first);
-        known = texts_.erase(known);
-    };
-    for (const auto& [name, runtime_tenant] : definitions) {
-        while (known != texts_.end() && known->first < name) forget();
-        const bool seen = known != texts_.end() && known->first == name;
-        if (runtime_tenant.removed()) {
-            if (seen) forget();
-            continue;
-        }
-        const std::string& text = runtime_tenant.definition;
-        if (seen && known->second == text) {
-            ++known;
-            continue;
-        }
-        if (seen)
-            known->second = text;
+ServedTenants TenantMerger::merge(std::shared_ptr<const config::Snapshot> file,
+                                  const RuntimeTenants& definitions) {
+    const auto changed = parse_changes(definitions);
+    std::optional<ServedTenants> next;
+    if (file == file_ && served_.snapshot && served_.problems.empty())
+        next = apply_changes(changed);
+    if (!next) next = merge_all(file);
+    file_ = std::move(file);
+    served_ = *next;
+    served_.removed.clear();
+    return std::move(*next);
+}
+
+std::vector<std::string> TenantMerger::parse_changes(const RuntimeTenants& definitions) {
+    // The two maps are versions of one, a few changes apart: the diff skips what they share.
+    std::vector<std::string> changed;
+    RuntimeTenants::diff(
+        definitions_, definitions,
+        [&](const std::string& name, const RuntimeTenant* before, const RuntimeTenant* after) {
+            const bool was = before && !before->removed();
+            const bool is = after && !after->removed();
+            if (!was && !is) return;
+            if (was && is && before->definition == after->definition) return;
+            changed.push_back(name);
+        });
+    for (const auto& name : changed) {
+        const RuntimeTenant* now = live(definitions, name);
+        auto tenant = now ? parse_definition(name, now->definition) : nullptr;
+        if (tenant)
+            parsed_.insert_or_assign(name, std::move(tenant));
         else
-            known = texts_.emplace_hint(known, name, text);
-        ++known;
-        tenants_.erase(name);
-        if (auto tenant = parse_definition(name, text)) tenants_.emplace(name, std::move(tenant));
+            parsed_.erase(name);
     }
-    while (known != texts_.end()) forget();
-    return config::merge_runtime_tenants(file, tenants_);
+    definitions_ = definitions;
+    return changed;
+}
+
+std::optional<ServedTenants> TenantMerger::apply_changes(
+    const std::vector<std::string>& changed) const {
+    ServedTenants next;
+    next.hosts = served_.hosts;
+    auto snapshot = std::make_shared<config::Snapshot>(*served_.snapshot);
+    // Tenants gone first, so that their hosts are free for the others. A replaced one is put
+    // over its old self, keeping its slot (and the per-tenant tables' chunks); a host moving
+    // to it from another changed tenant is a conflict here and left to the full merge.
+    for (const auto& name : changed) {
+        const auto* was = snapshot->tenants.get(name);
+        if (!was) continue;
+        if ((*was)->origin == config::TenantOrigin::file) return std::nullopt;
+        if (parsed_.contains(name)) continue;
+        next.removed.push_back(*was);
+        snapshot->tenants.erase(name);
+        next.hosts.remove(name);
+    }
+    for (const auto& name : changed) {
+        const auto* tenant = parsed_.get(name);
+        if (!tenant) continue;
+        const auto fit = config::check_runtime_tenant(
+            *file_, **tenant, [&](std::string_view host) { return next.hosts.owner(host); });
+        if (!fit.errors.empty() || !fit.conflict_with.empty()) return std::nullopt;
+        snapshot->tenants.insert_or_assign(name, *tenant);
+        next.hosts.put(*tenant);
+    }
+    next.hosts.index_templates(snapshot->tenant_templates);
+    next.snapshot = std::move(snapshot);
+    return next;
+}
+
+ServedTenants TenantMerger::merge_all(const std::shared_ptr<const config::Snapshot>& file) const {
+    auto merged = config::merge_runtime_tenants(*file, parsed_);
+    ServedTenants next{
+        merged.snapshot, routing::HostTable(*merged.snapshot), std::move(merged.problems), {}};
+    if (served_.snapshot) {
+        for (const auto& [name, tenant] : served_.snapshot->tenants)
+            if (!next.snapshot->tenants.contains(name)) next.removed.push_back(tenant);
+    }
+    return next;
 }
 
 }  // namespace tg::proxy

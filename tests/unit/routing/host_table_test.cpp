@@ -150,3 +150,103 @@ TEST_CASE("HostTable: owner names who claims a host as written", "[routing][host
     CHECK_FALSE(table.owner("*.erp.example.com"));  // a template's domain, no tenant's
     CHECK_FALSE(table.owner("initech.erp.example.com"));
 }
+
+namespace {
+
+std::shared_ptr<const tg::config::Tenant> tenant_of(std::string name,
+                                                    std::vector<std::string> hosts,
+                                                    std::string pool = "shared") {
+    tg::config::Tenant tenant;
+    tenant.name = std::move(name);
+    tenant.hosts = std::move(hosts);
+    tenant.policy.pool = std::move(pool);
+    return std::make_shared<const tg::config::Tenant>(std::move(tenant));
+}
+
+}  // namespace
+
+TEST_CASE("HostTable: put and remove change a copy, not the table it came from",
+          "[routing][host_table]") {
+    const auto snapshot = make_snapshot();
+    const HostTable before(snapshot);
+    HostTable after = before;
+    after.put(tenant_of("initech", {"erp.initech.com", "*.initech.org"}));
+    after.remove("globex");
+    CHECK(lookup(after, "erp.initech.com") == "initech shared");
+    CHECK(lookup(after, "www.initech.org") == "initech shared");
+    CHECK(lookup(after, "globex.erp.example.com") == "globex shared-eu (template)");
+    CHECK(after.owner("*.initech.org") == "initech");
+    CHECK_FALSE(after.owner("globex.erp.example.com"));
+    // The table it was copied from serves what it served.
+    CHECK(lookup(before, "erp.initech.com") == "-");
+    CHECK(lookup(before, "globex.erp.example.com") == "globex globex-pool");
+    CHECK(before.owner("globex.erp.example.com") == "globex");
+}
+
+TEST_CASE("HostTable: a tenant keeps its slot while served; a freed slot is reused",
+          "[routing][host_table]") {
+    const auto snapshot = make_snapshot();
+    HostTable table(snapshot);
+    REQUIRE(table.slot_count() == 5);
+    const auto acme = table.slot_of("acme");
+    REQUIRE(acme);
+    CHECK(table.tenant_at(*acme)->name == "acme");
+    CHECK(table.match("erp.acme.com")->index == *acme);
+
+    // Replaced: same slot, new hosts only.
+    table.put(tenant_of("acme", {"erp.acme.org"}));
+    CHECK(table.slot_of("acme") == acme);
+    CHECK(lookup(table, "erp.acme.org") == "acme shared");
+    CHECK(lookup(table, "erp.acme.com") == "-");
+    CHECK(lookup(table, "www.acme.com") == "-");  // its wildcard went with the old definition
+
+    const auto globex = table.slot_of("globex");
+    table.remove("globex");
+    CHECK_FALSE(table.slot_of("globex"));
+    CHECK(table.tenant_at(*globex) == nullptr);
+    table.remove("globex");  // not served: nothing to do
+    table.put(tenant_of("hooli", {"erp.hooli.com"}));
+    CHECK(table.slot_of("hooli") == globex);
+    CHECK(table.slot_count() == 5);
+    table.put(tenant_of("initech", {"erp.initech.com"}));
+    CHECK(table.slot_of("initech") == 5u);
+    CHECK(table.slot_count() == 6);
+}
+
+TEST_CASE("HostTable: pool_users counts the pools named tenants send requests to",
+          "[routing][host_table]") {
+    tg::config::Snapshot snapshot;
+    HostTable table(snapshot);
+    table.put(tenant_of("a", {"a.example.com"}, "one"));
+    table.put(tenant_of("b", {"b.example.com"}, "one"));
+    tg::config::Tenant release;
+    release.name = "c";
+    release.hosts = {"c.example.com"};
+    release.policy.release = tg::config::Release{};
+    release.policy.release->blue = "blue-pool";
+    release.policy.release->green = "green-pool";
+    release.policy.release->active = tg::config::Color::green;
+    table.put(std::make_shared<const tg::config::Tenant>(release));
+    using Users = std::map<std::string, std::size_t, std::less<>>;
+    CHECK(table.pool_users() == Users{{"green-pool", 1}, {"one", 2}});
+    table.put(tenant_of("a", {"a.example.com"}, "two"));
+    table.remove("b");
+    CHECK(table.pool_users() == Users{{"green-pool", 1}, {"two", 1}});
+}
+
+TEST_CASE("HostTable: a change to one tenant of 20,000 copies little", "[routing][host_table]") {
+    tg::config::Snapshot snapshot;
+    for (int i = 0; i < 20000; ++i) {
+        const auto name = "t" + std::to_string(i);
+        snapshot.tenants.insert_or_assign(name, tenant_of(name, {name + ".erp.example.com"}));
+    }
+    const HostTable before(snapshot);
+    HostTable after = before;
+    after.put(tenant_of("new", {"erp.new.com"}));
+    CHECK(after.slot_count() == 20001);
+    // Every slot chunk but the last is shared with the table it came from.
+    for (std::size_t chunk = 0; chunk + 1 < after.slots().chunk_count(); ++chunk)
+        CHECK(after.slots().shares_chunk(before.slots(), chunk));
+    CHECK(lookup(after, "t123.erp.example.com") == "t123 shared");
+    CHECK(lookup(before, "erp.new.com") == "-");
+}

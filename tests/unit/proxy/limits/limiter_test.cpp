@@ -23,14 +23,12 @@ IpAddress ip(std::uint8_t last) {
     return address;
 }
 
-tg::config::Snapshot snapshot_with(std::initializer_list<std::string> names) {
-    tg::config::Snapshot snapshot;
-    for (const auto& name : names) {
-        tg::config::Tenant tenant;
-        tenant.name = name;
-        snapshot.tenants.emplace(name, std::make_shared<const tg::config::Tenant>(tenant));
-    }
-    return snapshot;
+/// The budgets of `names`, as a generation serving them holds them.
+std::vector<std::shared_ptr<TenantBudget>> budgets_of(Limiter& limiter,
+                                                      std::initializer_list<std::string> names) {
+    std::vector<std::shared_ptr<TenantBudget>> budgets;
+    for (const auto& name : names) budgets.push_back(limiter.budget_for(name));
+    return budgets;
 }
 
 /// Admits requests at `now` until one is refused (at most 1000); returns how many passed.
@@ -50,7 +48,7 @@ TEST_CASE("limiter: a tenant's budget is one bucket for all clients", "[proxy][l
     TenantPolicy policy;
     policy.rate_limit = {{10, 4}};
     Limiter limiter(1);
-    auto budgets = limiter.budgets_for(snapshot_with({"acme"}));
+    auto budgets = budgets_of(limiter, {"acme"});
     const TenantMatch acme{"acme", &policy, false, 0};
     const auto a = ip(1);
     const auto b = ip(2);
@@ -66,7 +64,7 @@ TEST_CASE("limiter: workers on other threads share the tenant's bucket", "[proxy
     TenantPolicy policy;
     policy.rate_limit = {{1, 1000}};
     Limiter limiter(1);
-    auto budgets = limiter.budgets_for(snapshot_with({"acme"}));
+    auto budgets = budgets_of(limiter, {"acme"});
     const TenantMatch acme{"acme", &policy, false, 0};
     std::atomic<int> admitted{0};
     std::vector<std::thread> workers;
@@ -86,7 +84,7 @@ TEST_CASE("limiter: per-client buckets inside a tenant", "[proxy][limiter]") {
     policy.rate_limit = {{100, 10}};
     policy.per_client_rate_limit = {{1, 3}};
     Limiter limiter(1);
-    auto budgets = limiter.budgets_for(snapshot_with({"acme"}));
+    auto budgets = budgets_of(limiter, {"acme"});
     const TenantMatch acme{"acme", &policy, false, 0};
     const auto a = ip(1);
     const auto b = ip(2);
@@ -112,7 +110,7 @@ TEST_CASE("limiter: max_in_flight holds slots until tickets are released", "[pro
     policy.max_in_flight = 2;
     policy.rate_limit = {{1, 10}};
     Limiter limiter(1);
-    auto budgets = limiter.budgets_for(snapshot_with({"acme"}));
+    auto budgets = budgets_of(limiter, {"acme"});
     auto* budget = budgets[0].get();
     const TenantMatch acme{"acme", &policy, false, 0};
     InFlightTicket first;
@@ -167,15 +165,15 @@ TEST_CASE("limiter: template tenants each get their own bucket and in-flight cou
 
 TEST_CASE("limiter: a reload keeps the budgets of tenants that remain", "[proxy][limiter]") {
     Limiter limiter(1);
-    auto first = limiter.budgets_for(snapshot_with({"acme", "globex"}));
+    auto first = budgets_of(limiter, {"acme", "globex"});
     first[0]->tat_ns = 123;
-    auto second = limiter.budgets_for(snapshot_with({"acme", "initech"}));
+    auto second = budgets_of(limiter, {"acme", "initech"});
     CHECK(second[0] == first[0]);
     CHECK(second[0]->tat_ns == 123);
     CHECK(second[1] != first[1]);
     // Once no generation holds globex, its budget goes, and a later globex starts afresh.
     first.clear();
-    auto third = limiter.budgets_for(snapshot_with({"globex"}));
+    auto third = budgets_of(limiter, {"globex"});
     CHECK(third[0]->tat_ns == 0);
 }
 
@@ -183,7 +181,7 @@ TEST_CASE("limiter: Redis failure modes decide for named tenant budgets", "[prox
     TenantPolicy policy;
     policy.rate_limit = {{1, 1}};
     Limiter limiter(1);
-    auto budgets = limiter.budgets_for(snapshot_with({"acme"}));
+    auto budgets = budgets_of(limiter, {"acme"});
     const TenantMatch acme{"acme", &policy, false, 0};
     limiter.set_mode(BudgetMode::open);
     CHECK(admit_all(limiter, acme, budgets[0].get(), nullptr, 0s) == 1000);
@@ -197,7 +195,7 @@ TEST_CASE("limiter: a share of a cluster budget costs more per request", "[proxy
     TenantPolicy policy;
     policy.rate_limit = {{30, 30}};
     Limiter limiter(1);
-    auto budgets = limiter.budgets_for(snapshot_with({"acme"}));
+    auto budgets = budgets_of(limiter, {"acme"});
     const TenantMatch acme{"acme", &policy, false, 0};
     budgets[0]->cost_milli = 3000;  // one replica of three
     limiter.set_counting(true);

@@ -23,8 +23,9 @@ RuntimeState sample_state() {
     state.tenant_maintenance["beta"] = Maintenance{true, "", 0};
     state.releases["acme"] = ReleaseState{Color::green, Color::blue, 1733380000123, 120000};
     state.releases["beta"] = ReleaseState{Color::blue, std::nullopt, 1733380000000, 0};
-    state.tenants["globex"] = {R"({"hosts":["erp.globex.com"],"pool":"shared-eu"})", 1733380000050};
-    state.tenants["hooli"] = {"", 1733380000120};  // removed
+    state.tenants.insert_or_assign(
+        "globex", {R"({"hosts":["erp.globex.com"],"pool":"shared-eu"})", 1733380000050});
+    state.tenants.insert_or_assign("hooli", {"", 1733380000120});  // removed
     return state;
 }
 

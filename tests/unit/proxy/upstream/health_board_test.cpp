@@ -319,9 +319,9 @@ tenants:
                                               "t.yaml", "");
     REQUIRE(loaded.errors.empty());
     static tg::proxy::Limiter limiter(1);
-    return std::make_shared<const Generation>(loaded.snapshot, 1, tg::proxy::DnsAnswers{},
-                                              tg::proxy::TlsStores{}, nullptr, limiter,
-                                              std::make_shared<const tg::proxy::Runtime>());
+    return std::make_shared<const Generation>(
+        loaded.snapshot, tg::routing::HostTable(*loaded.snapshot), 1, tg::proxy::DnsAnswers{},
+        tg::proxy::TlsStores{}, nullptr, limiter, std::make_shared<const tg::proxy::Runtime>());
 }
 
 /// Runs `io` until `condition` holds, at most `limit`.
