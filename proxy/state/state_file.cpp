@@ -80,7 +80,8 @@ StateFileLoad StateFile::load() const {
 }
 
 bool StateFile::save(const RuntimeState& state, std::string& error) const {
-    const std::string text = runtime_state_text(state) + "\n";
+    std::string text = runtime_state_text(state);
+    text += '\n';
     const std::string temporary = temporary_path(path_);
     const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
