@@ -3,13 +3,16 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <random>
 
 #include "proxy/observe/ops_log.hpp"
 #include "proxy/state/runtime_state_json.hpp"
+#include "routing/balancer.hpp"
 #include "tls/file_bytes.hpp"
 
 namespace tg::proxy {
@@ -56,9 +59,55 @@ bool sync_directory(const std::string& target, std::string& error) {
     return synced;
 }
 
+/// Replaces `target` with `text` through a temporary file (fsync, rename); the directory is
+/// not synced. On failure the target is intact and the temporary file gone.
+bool replace_file(const std::string& target, std::string_view text, std::string& error) {
+    const std::string temporary = temporary_path(target);
+    const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        error = failure("cannot create", temporary, errno);
+        return false;
+    }
+    // The first step that fails is the one reported; the temporary file goes in every case.
+    std::string failed;
+    if (!write_all(fd, text))
+        failed = failure("cannot write", temporary, errno);
+    else if (::fsync(fd) != 0)
+        failed = failure("cannot fsync", temporary, errno);
+    // close() can report a delayed write error (NFS): it counts as a failed write.
+    if (::close(fd) != 0 && failed.empty()) failed = failure("cannot close", temporary, errno);
+    if (failed.empty() && ::rename(temporary.c_str(), target.c_str()) != 0)
+        failed = failure("cannot rename " + temporary + " to", target, errno);
+    if (!failed.empty()) {
+        ::unlink(temporary.c_str());
+        error = std::move(failed);
+        return false;
+    }
+    return true;
+}
+
+/// A journal's first line: the state file it follows, by a hash of its bytes that is the same
+/// in every build (FNV-1a), so that a journal left from before a crash is not replayed over a
+/// newer state.
+std::string journal_header(std::string_view state_text) {
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx",
+                  static_cast<unsigned long long>(routing::stable_hash(state_text)));
+    return std::string(R"({"journal_of":")") + hex + "\"}\n";
+}
+
+/// `state` with a journal line applied: the line carries every field but the tenants, and of
+/// those only the ones that changed.
+void apply_change(RuntimeState& state, const RuntimeState& change) {
+    RuntimeTenants tenants = std::move(state.tenants);
+    for (const auto& [name, tenant] : change.tenants) tenants.insert_or_assign(name, tenant);
+    state = change;
+    state.tenants = std::move(tenants);
+}
+
 }  // namespace
 
-StateFileLoad StateFile::load() const {
+StateFileLoad StateFile::load() {
     StateFileLoad result;
     const tls::FileBytes bytes = tls::read_file_bytes(path_, max_state_file_bytes);
     if (bytes.error == ENOENT) return result;
@@ -74,37 +123,140 @@ StateFileLoad StateFile::load() const {
         result.error = "state file " + path_ + ": " + parse_error;
         return result;
     }
+    state_bytes_ = bytes.data.size();
+    // Until a rewrite starts a journal bound to this state, nothing is appended.
+    journal_lines_ = max_journal_lines;
+    if (!replay_journal(bytes.data, *state, result.error)) {
+        result.outcome = StateFileLoad::Outcome::failed;
+        return result;
+    }
     result.outcome = StateFileLoad::Outcome::loaded;
-    result.state = std::move(*state);
+    result.state = *state;
+    saved_ = std::move(*state);
     return result;
 }
 
-bool StateFile::save(const RuntimeState& state, std::string& error) const {
-    std::string text = runtime_state_text(state);
-    text += '\n';
-    const std::string temporary = temporary_path(path_);
-    const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        error = failure("cannot create", temporary, errno);
+bool StateFile::replay_journal(std::string_view state_text, RuntimeState& state,
+                               std::string& error) {
+    const tls::FileBytes bytes = tls::read_file_bytes(journal_path_, max_state_file_bytes);
+    if (bytes.error == ENOENT) return true;
+    if (bytes.error != 0) {
+        error = failure("cannot read state journal", journal_path_, bytes.error);
         return false;
     }
-    // The first step that fails is the one reported; the temporary file goes in every case.
+    std::string_view rest = bytes.data;
+    const auto next_line = [&]() -> std::optional<std::string_view> {
+        const auto end = rest.find('\n');
+        if (end == std::string_view::npos) return std::nullopt;
+        const auto line = rest.substr(0, end + 1);
+        rest.remove_prefix(end + 1);
+        return line;
+    };
+    if (next_line() != journal_header(state_text)) {
+        ops_log::warn("state journal belongs to another state file (a save was cut short), ignored",
+                      {{"journal", journal_path_}});
+        return true;
+    }
+    std::size_t lines = 0;
+    bool cut_short = false;
+    while (const auto line = next_line()) {
+        std::string parse_error;
+        const auto change = runtime_state_from_json(*line, parse_error);
+        if (!change) {
+            // Lines are whole when appended (a failed append is cut off again): only a crash
+            // can leave a bad line, and only as the last one.
+            if (!rest.empty()) {
+                error = "state journal " + journal_path_ + " line " + std::to_string(lines + 2) +
+                        ": " + parse_error;
+                return false;
+            }
+            cut_short = true;
+            break;
+        }
+        apply_change(state, *change);
+        ++lines;
+    }
+    if (cut_short || !rest.empty()) {
+        // Appending after the cut would leave a bad line inside: the next save rewrites.
+        ops_log::warn("state journal ends with a change cut short by a crash, ignored",
+                      {{"journal", journal_path_}});
+        return true;
+    }
+    journal_lines_ = lines;
+    journal_bytes_ = bytes.data.size();
+    return true;
+}
+
+bool StateFile::save(const RuntimeState& state, std::string& error) {
+    const bool journal_has_room = journal_lines_ < max_journal_lines &&
+                                  journal_bytes_ <= std::max(state_bytes_, min_journal_bytes);
+    if (saved_ && journal_has_room) {
+        bool fall_back = false;
+        if (append(state, error, fall_back)) return true;
+        if (!fall_back) return false;
+    }
+    return rewrite(state, error);
+}
+
+bool StateFile::append(const RuntimeState& state, std::string& error, bool& fall_back) {
+    // The line is the state's own format with only the tenants that changed.
+    RuntimeState change = state;
+    change.tenants = {};
+    RuntimeTenants::diff(
+        saved_->tenants, state.tenants,
+        [&](const std::string& name, const RuntimeTenant*, const RuntimeTenant* now) {
+            if (now)
+                change.tenants.insert_or_assign(name, *now);
+            else
+                fall_back = true;  // a line can set entries, not drop them
+        });
+    if (fall_back) return false;
+    std::string line = runtime_state_text(change);
+    line += '\n';
+    const int fd = ::open(journal_path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd < 0) {
+        fall_back = true;  // the journal went away: a rewrite starts a new one
+        return false;
+    }
     std::string failed;
-    if (!write_all(fd, text))
-        failed = failure("cannot write", temporary, errno);
-    else if (::fsync(fd) != 0)
-        failed = failure("cannot fsync", temporary, errno);
-    // close() can report a delayed write error (NFS): it counts as a failed write.
-    if (::close(fd) != 0 && failed.empty()) failed = failure("cannot close", temporary, errno);
-    if (failed.empty() && ::rename(temporary.c_str(), path_.c_str()) != 0)
-        failed = failure("cannot rename " + temporary + " to", path_, errno);
+    if (!write_all(fd, line))
+        failed = failure("cannot write", journal_path_, errno);
+    else if (::fdatasync(fd) != 0)
+        failed = failure("cannot fsync", journal_path_, errno);
+    // A line cut short would stop every later one from loading: what was written goes.
+    if (!failed.empty() && ::ftruncate(fd, static_cast<off_t>(journal_bytes_)) != 0)
+        journal_lines_ = max_journal_lines;  // unknown tail: the next save rewrites
+    if (::close(fd) != 0 && failed.empty()) failed = failure("cannot close", journal_path_, errno);
     if (!failed.empty()) {
-        ::unlink(temporary.c_str());
         error = std::move(failed);
         return false;
     }
-    // The new state is in place: the change stands (a restart would read it), so a failed
-    // fsync of the directory only weakens its durability against a power loss.
+    journal_bytes_ += line.size();
+    ++journal_lines_;
+    saved_ = state;
+    return true;
+}
+
+bool StateFile::rewrite(const RuntimeState& state, std::string& error) {
+    std::string text = runtime_state_text(state);
+    text += '\n';
+    if (!replace_file(path_, text, error)) return false;
+    // The state is in place and the change stands. Should the new journal fail, the old one,
+    // bound to the old state, is ignored by a load; nothing is appended until a rewrite works.
+    saved_ = state;
+    state_bytes_ = text.size();
+    const std::string header = journal_header(text);
+    std::string journal_error;
+    if (replace_file(journal_path_, header, journal_error)) {
+        journal_bytes_ = header.size();
+        journal_lines_ = 0;
+    } else {
+        journal_lines_ = max_journal_lines;
+        ops_log::warn("state saved whole, but its journal not started",
+                      {{"reason", journal_error}});
+    }
+    // The new files are in place: a failed fsync of the directory only weakens their
+    // durability against a power loss.
     if (std::string unsynced; !sync_directory(path_, unsynced))
         ops_log::warn("state file saved, but its directory not synced", {{"reason", unsynced}});
     return true;

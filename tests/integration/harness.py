@@ -120,6 +120,37 @@ def read_json_lines(path: pathlib.Path) -> list:
     return out
 
 
+def fnv1a64(data: bytes) -> int:
+    value = 0xcbf29ce484222325
+    for byte in data:
+        value = ((value ^ byte) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return value
+
+
+def saved_runtime_state(path: pathlib.Path) -> dict:
+    """What a restart loads from `state.state_file`: the file, then the changes its journal
+    (PATH.journal) appended since, when the journal's first line names that file's bytes (FNV-1a);
+    a last line cut short by a crash is skipped, as the proxy does."""
+    data = path.read_bytes()
+    state = json.loads(data)
+    journal = pathlib.Path(str(path) + ".journal")
+    if not journal.exists():
+        return state
+    # Whole lines end with "\n": what follows the last one was cut short.
+    *lines, _cut_short = journal.read_bytes().split(b"\n")
+    if not lines or json.loads(lines[0]) != {"journal_of": f"{fnv1a64(data):016x}"}:
+        return state
+    for number, line in enumerate(lines[1:], start=2):
+        try:
+            change = json.loads(line)
+        except ValueError:
+            assert number == len(lines), f"bad journal line {number} before the last"
+            break
+        tenants = {**state.get("tenants", {}), **change.get("tenants", {})}
+        state = {**change, "tenants": tenants}
+    return state
+
+
 def tail(path: pathlib.Path, limit: int = 6000) -> str:
     try:
         return path.read_text(errors="replace")[-limit:]

@@ -18,7 +18,7 @@ import time
 import pytest
 
 import harness
-from harness import ADMIN_TOKEN, poll
+from harness import ADMIN_TOKEN, poll, saved_runtime_state
 from redisproc import REDIS_SERVER
 from test_maintenance import put_maintenance
 from test_redis_budget import redis, wait_redis_up  # noqa: F401  (redis is a fixture)
@@ -185,7 +185,7 @@ def test_restart_keeps_maintenance_and_the_active_colour(upstream, proxy, tmp_pa
     p = proxy(text)
     switch(p, "green", drain_timeout="0s")
     put_maintenance(p, {"enabled": True, "message": "kept", "retry_after": 42}, "globex")
-    saved = json.loads(state_file.read_text())
+    saved = saved_runtime_state(state_file)
     assert saved["releases"]["acme"]["active"] == "green", saved
     kept = saved["tenant_maintenance"]["globex"]
     assert {k: kept[k] for k in ("enabled", "message", "retry_after")} == {
@@ -302,7 +302,7 @@ def test_kill_9_during_a_burst_of_switches_never_leaves_a_half_written_state_fil
         p.proc.wait(10)
         stop.set()
         thread.join(10)
-        saved = json.loads(state_file.read_text())  # never half written
+        saved = saved_runtime_state(state_file)  # never half written
         assert isinstance(saved.get("version"), int), saved
         active = (saved.get("releases") or {}).get("acme", {}).get("active", "blue")
         assert active in (acked[-1], pending[0]), \

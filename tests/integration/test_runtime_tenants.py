@@ -18,7 +18,7 @@ import harness
 import httpraw
 import tgconfig
 import wsutil
-from harness import ADMIN_TOKEN, poll
+from harness import ADMIN_TOKEN, poll, saved_runtime_state
 from redisproc import REDIS_SERVER, Redis
 
 AUTH = (("Authorization", f"Bearer {ADMIN_TOKEN}"),)
@@ -261,7 +261,7 @@ def test_runtime_tenants_survive_a_restart(upstream, proxy, tmp_path):
     assert "hooli" not in listed
     assert second.get("/echo", "erp.globex.com").status == 200
     assert status(second, "erp.hooli.com") == 404
-    stored = json.loads((tmp_path / "shared.state.json").read_text())
+    stored = saved_runtime_state(tmp_path / "shared.state.json")
     # hooli's removal is kept (a tombstone, with when), so that an older add cannot undo it.
     assert set(stored["tenants"]) == {"globex", "hooli"}, stored["tenants"]
     assert stored["tenants"]["globex"]["definition"] == {"hosts": ["erp.globex.com"],

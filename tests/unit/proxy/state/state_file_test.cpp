@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -63,7 +64,7 @@ TEST_CASE("state file: none yet is a fresh start, not an error", "[proxy][state]
 TEST_CASE("state file: what is saved is loaded, and replaced whole", "[proxy][state]") {
     TempDir dir("tg-state-file");
     const auto path = dir / "state.json";
-    const StateFile file(path.string());
+    StateFile file(path.string());
     std::string error;
     REQUIRE(file.save(switched_state(), error));
     CHECK(error.empty());
@@ -83,13 +84,13 @@ TEST_CASE("state file: what is saved is loaded, and replaced whole", "[proxy][st
     load = file.load();
     REQUIRE(load.outcome == Outcome::loaded);
     CHECK(load.state == next);
-    CHECK(names_in(dir.path()) == std::set<std::string>{"state.json"});
+    CHECK(names_in(dir.path()) == std::set<std::string>{"state.json", "state.json.journal"});
 }
 
 TEST_CASE("state file: a corrupt file is an error naming it, and is left alone", "[proxy][state]") {
     TempDir dir("tg-state-file");
     const auto path = dir / "state.json";
-    const StateFile file(path.string());
+    StateFile file(path.string());
     for (
         const std::string text :
         {"", "{\"version\": 3, \"releases\": {\"acme\": {\"act", "{\"version\": 3, \"extra\": 1}",
@@ -123,18 +124,20 @@ TEST_CASE("state file: a failed save keeps the old file and leaves no temporary 
           "[proxy][state]") {
     TempDir dir("tg-state-file");
     const auto path = dir / "state.json";
-    const StateFile file(path.string());
+    StateFile file(path.string());
     std::string error;
     REQUIRE(file.save(switched_state(), error));
     const std::string before = read_file(path);
     RuntimeState next = switched_state();
     next.version += 1;
+    // One that has not saved or loaded yet rewrites the file whole.
+    StateFile fresh(path.string());
 
     SECTION("the write fails (file size limit, as a full disk)") {
         bool saved = true;
         {
             FileSizeLimit limit(16);
-            saved = file.save(next, error);
+            saved = fresh.save(next, error);
         }
         CHECK_FALSE(saved);
         CHECK(error.starts_with("cannot write " + path.string() + ".tmp-"));
@@ -144,12 +147,12 @@ TEST_CASE("state file: a failed save keeps the old file and leaves no temporary 
         fs::remove(path);
         fs::create_directory(path);
         write_file(path / "inside", before);
-        CHECK_FALSE(file.save(next, error));
+        CHECK_FALSE(fresh.save(next, error));
         CHECK(error.starts_with("cannot rename " + path.string() + ".tmp-"));
         CHECK(fs::is_directory(path));
         CHECK(read_file(path / "inside") == before);
     }
-    CHECK(names_in(dir.path()) == std::set<std::string>{"state.json"});
+    CHECK(names_in(dir.path()) == std::set<std::string>{"state.json", "state.json.journal"});
     if (fs::is_regular_file(path)) {
         CHECK(read_file(path) == before);
         CHECK(file.load().state == switched_state());
@@ -176,4 +179,98 @@ TEST_CASE("state file: a relative path saves in the current directory", "[proxy]
     INFO(error);
     CHECK(saved);
     CHECK(StateFile((dir / "state.json").string()).load().state == switched_state());
+}
+
+namespace {
+
+/// `state` with runtime tenant `name` set to a definition of about `size` bytes.
+RuntimeState with_tenant(RuntimeState state, const std::string& name, std::size_t size = 60) {
+    const std::string host = "erp." + name + ".example.com";
+    std::string definition = R"({"hosts":[")" + host + R"("],"pool":"shared")";
+    definition += R"(,"note":")" + std::string(size > 60 ? size - 60 : 0, 'x') + R"("})";
+    state.version += 1;
+    state.tenants.insert_or_assign(name, tg::proxy::RuntimeTenant{definition, 1});
+    return state;
+}
+
+std::size_t lines_in(const fs::path& path) {
+    const std::string text = read_file(path);
+    return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
+}  // namespace
+
+TEST_CASE("state file: a change is a journal line, replayed by a load", "[proxy][state]") {
+    TempDir dir("tg-state-file");
+    const auto path = dir / "state.json";
+    const fs::path journal = path.string() + ".journal";
+    StateFile file(path.string());
+    std::string error;
+    RuntimeState state = switched_state();
+    for (int i = 0; i < 300; ++i) state = with_tenant(state, "t" + std::to_string(i));
+    REQUIRE(file.save(state, error));
+    const std::string whole = read_file(path);
+    CHECK(lines_in(journal) == 1);  // its header alone
+
+    state = with_tenant(state, "new");
+    state = with_tenant(state, "t5");
+    REQUIRE(file.save(state, error));
+    state.tenant_maintenance["acme"].enabled = false;
+    state.tenants.insert_or_assign("t6", tg::proxy::RuntimeTenant{"", 2});  // removed
+    REQUIRE(file.save(state, error));
+    CHECK(read_file(path) == whole);  // not rewritten
+    CHECK(lines_in(journal) == 3);
+    CHECK(read_file(journal).size() < 1500);  // two changes, not 300 tenants
+
+    StateFile restarted(path.string());
+    const auto load = restarted.load();
+    REQUIRE(load.outcome == Outcome::loaded);
+    CHECK(load.state == state);
+    // The restarted one goes on appending to the same journal.
+    state = with_tenant(state, "later");
+    REQUIRE(restarted.save(state, error));
+    CHECK(lines_in(journal) == 4);
+    CHECK(StateFile(path.string()).load().state == state);
+
+    SECTION("a tenant gone from the state (not a tombstone) rewrites the file") {
+        state.tenants.erase("t7");
+        REQUIRE(restarted.save(state, error));
+        CHECK(read_file(path) != whole);
+        CHECK(lines_in(journal) == 1);
+        CHECK(StateFile(path.string()).load().state == state);
+    }
+    SECTION("a journal bigger than the state file is folded into it") {
+        int saves = 0;
+        while (lines_in(journal) > 1 && saves < 200) {
+            state = with_tenant(state, "big" + std::to_string(saves++), 4000);
+            REQUIRE(restarted.save(state, error));
+        }
+        CHECK(lines_in(journal) == 1);
+        CHECK(saves > 5);
+        CHECK(StateFile(path.string()).load().state == state);
+    }
+    SECTION("a last line cut short by a crash is ignored, and the next save rewrites") {
+        std::ofstream(journal, std::ios::app) << R"({"version":99,"tenants":{"cut)";
+        StateFile after_crash(path.string());
+        REQUIRE(after_crash.load().state == state);
+        state = with_tenant(state, "after");
+        REQUIRE(after_crash.save(state, error));
+        CHECK(lines_in(journal) == 1);
+        CHECK(StateFile(path.string()).load().state == state);
+    }
+    SECTION("a bad line before the last is an error naming the journal and the line") {
+        const std::string text = read_file(journal);
+        const auto second_line = text.find('\n') + 1;
+        write_file(journal, text.substr(0, second_line) + "{oops\n" + text.substr(second_line));
+        const auto broken = StateFile(path.string()).load();
+        CHECK(broken.outcome == Outcome::failed);
+        CHECK(broken.error.starts_with("state journal " + journal.string() + " line 2: "));
+    }
+    SECTION("a journal of another state file (a crash between two renames) is ignored") {
+        RuntimeState other = switched_state();
+        other.version = 7;
+        write_file(path, "{\"version\": 7, \"origin\": \"host-1\"}\n");
+        CHECK(StateFile(path.string()).load().state.version == 7);
+        CHECK(StateFile(path.string()).load().state.tenants.empty());
+    }
 }
