@@ -111,9 +111,9 @@ std::vector<std::string> tls_files_of(const config::Snapshot& snapshot) {
 /// How much lower than the workers the control thread runs (nice steps).
 constexpr int control_thread_nice_offset = 10;
 
-/// The control thread yields to the workers. A reload or a runtime change rebuilds per-tenant
-/// tables (tens of milliseconds of CPU at 20,000 tenants), and on a core it shares with a worker
-/// that must not delay requests; admin calls, health checks and DNS are light and still get
+/// The control thread yields to the workers. It loads config files and parses the runtime state
+/// other replicas share (all of it, megabytes at 20,000 tenants) on a core it shares with a
+/// worker that must not delay requests; admin calls, health checks and DNS are light and still get
 /// their share (CFS gives a nice-10 thread about a tenth of a contended core). Linux applies
 /// setpriority to one thread when given its id; only lowering needs no privilege.
 void lower_control_thread_priority() {
