@@ -59,6 +59,14 @@ bool sync_directory(const std::string& target, std::string& error) {
     return synced;
 }
 
+/// Writes `text` to `fd` and syncs it (`sync`: fsync or fdatasync); what failed first, or empty.
+std::string write_and_sync(int fd, std::string_view text, const std::string& path,
+                           int (*sync)(int)) {
+    if (!write_all(fd, text)) return failure("cannot write", path, errno);
+    if (sync(fd) != 0) return failure("cannot fsync", path, errno);
+    return {};
+}
+
 /// Replaces `target` with `text` through a temporary file (fsync, rename); the directory is
 /// not synced. On failure the target is intact and the temporary file gone.
 bool replace_file(const std::string& target, std::string_view text, std::string& error) {
@@ -69,11 +77,7 @@ bool replace_file(const std::string& target, std::string_view text, std::string&
         return false;
     }
     // The first step that fails is the one reported; the temporary file goes in every case.
-    std::string failed;
-    if (!write_all(fd, text))
-        failed = failure("cannot write", temporary, errno);
-    else if (::fsync(fd) != 0)
-        failed = failure("cannot fsync", temporary, errno);
+    std::string failed = write_and_sync(fd, text, temporary, ::fsync);
     // close() can report a delayed write error (NFS): it counts as a failed write.
     if (::close(fd) != 0 && failed.empty()) failed = failure("cannot close", temporary, errno);
     if (failed.empty() && ::rename(temporary.c_str(), target.c_str()) != 0)
@@ -218,11 +222,7 @@ bool StateFile::append(const RuntimeState& state, std::string& error, bool& fall
         fall_back = true;  // the journal went away: a rewrite starts a new one
         return false;
     }
-    std::string failed;
-    if (!write_all(fd, line))
-        failed = failure("cannot write", journal_path_, errno);
-    else if (::fdatasync(fd) != 0)
-        failed = failure("cannot fsync", journal_path_, errno);
+    std::string failed = write_and_sync(fd, line, journal_path_, ::fdatasync);
     // A line cut short would stop every later one from loading: what was written goes.
     if (!failed.empty() && ::ftruncate(fd, static_cast<off_t>(journal_bytes_)) != 0)
         journal_lines_ = max_journal_lines;  // unknown tail: the next save rewrites
