@@ -75,7 +75,10 @@ class StateSync {
     bool up_ = false;
     bool reported_down_ = false;
     bool stopped_ = false;
-    bool pending_ = false;         ///< a local change Redis has not accepted yet
+    bool pending_ = false;  ///< a local change Redis has not accepted yet
+    /// The version of the stored state this replica last read, heard or wrote (0: none yet):
+    /// while Redis holds it, this replica has all of it.
+    std::uint64_t known_version_ = 0;
     bool warned_bad_key_ = false;  ///< the stored value is not a state (logged once)
 };
 

@@ -121,6 +121,13 @@ class RedisServer {
         const auto state = text ? runtime_state_from_json(*text, error) : std::nullopt;
         return state ? state->version : 0;
     }
+    /// How many times Redis ran `command` (INFO commandstats), 0 before the first.
+    long calls(const std::string& command) const {
+        const auto info = ask(port_, {"INFO", "commandstats"}).value_or("");
+        const std::string label = "cmdstat_" + command + ":calls=";
+        const auto at = info.find(label);
+        return at == std::string::npos ? 0 : std::stol(info.substr(at + label.size()));
+    }
     void publish(const std::string& message) const {
         ask(port_, {"PUBLISH", std::string(key_prefix) + "runtime", message});
     }
@@ -318,6 +325,34 @@ TEST_CASE("state sync: a replica that starts reads the current state first",
     CHECK(server.stored_version() == version + 10);
     REQUIRE(cluster.run_until([&] { return a.adoptions.size() == 1; }, 1s));
     CHECK(a.state == c.state);
+}
+
+TEST_CASE("state sync: the check every second reads the whole state only when it changed",
+          "[proxy][state][redis]") {
+    RedisServer server;
+    if (!start_redis(server)) return;
+    Cluster cluster(server.address());
+    auto& a = cluster.launch("replica-a");
+    auto& b = cluster.launch("replica-b");
+    const auto version = now_ms();
+    a.change(version, "Upgrading");
+    REQUIRE(cluster.run_until([&] { return b.adoptions.size() == 1; }, 2s));
+
+    // Both replicas have the stored version: their checks read its head, not the state.
+    const long gets = server.calls("get");
+    const long heads = server.calls("getrange");
+    cluster.run_until([] { return false; }, StateSync::check_interval * 2 + 500ms);
+    CHECK(server.calls("getrange") >= heads + 4);
+    CHECK(server.calls("get") == gets);
+
+    // A state written without a message (one lost on the way): the next check reads it whole.
+    auto newer = maintenance_state(version + 5, "replica-c", "written quietly");
+    ask(server.port(), {"SET", std::string(key_prefix) + "runtime", runtime_state_text(newer)});
+    REQUIRE(cluster.run_until([&] { return b.adoptions.size() == 2 && a.adoptions.size() == 1; },
+                              StateSync::check_interval * 2 + 500ms));
+    CHECK(b.state == newer);
+    CHECK(a.state == newer);
+    CHECK(server.calls("get") >= gets + 2);
 }
 
 TEST_CASE("state sync: changes made while Redis is down reach it once it is back",
