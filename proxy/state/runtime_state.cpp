@@ -28,8 +28,10 @@ template <class Map>
 void merge_into(Map& into, const Map& from) {
     for (const auto& [name, entry] : from) {
         const auto found = into.find(name);
-        if (found == into.end() || &newer(found->second, entry) == &entry)
-            into.insert_or_assign(name, entry);
+        if (found != into.end() &&
+            (found->second == entry || &newer(found->second, entry) != &entry))
+            continue;
+        into.insert_or_assign(name, entry);
     }
 }
 
@@ -41,8 +43,11 @@ RuntimeState merge_runtime_states(const RuntimeState& a, const RuntimeState& b) 
     for (const RuntimeState* side : {&a, &b}) {
         merge_into(merged.tenant_maintenance, side->tenant_maintenance);
         merge_into(merged.releases, side->releases);
-        merge_into(merged.tenants, side->tenants);
     }
+    // Built on `a`'s tenants, so that the result shares their tree: a diff against `a` (what a
+    // replica serves) then skips all but what `b` brought.
+    merged.tenants = a.tenants;
+    merge_into(merged.tenants, b.tenants);
     return merged;
 }
 
