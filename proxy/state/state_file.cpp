@@ -100,13 +100,16 @@ std::string journal_header(std::string_view state_text) {
     return std::string(R"({"journal_of":")") + hex + "\"}\n";
 }
 
-/// `state` with a journal line applied: the line carries every field but the tenants, and of
-/// those only the ones that changed.
+/// `state` with a journal line applied: the line carries the version, origin and global
+/// maintenance, and of the per-tenant entries only those that changed.
 void apply_change(RuntimeState& state, const RuntimeState& change) {
-    RuntimeTenants tenants = std::move(state.tenants);
-    for (const auto& [name, tenant] : change.tenants) tenants.insert_or_assign(name, tenant);
-    state = change;
-    state.tenants = std::move(tenants);
+    state.version = change.version;
+    state.origin = change.origin;
+    state.global_maintenance = change.global_maintenance;
+    for (const auto& [name, entry] : change.tenant_maintenance)
+        state.tenant_maintenance.insert_or_assign(name, entry);
+    for (const auto& [name, entry] : change.releases) state.releases.insert_or_assign(name, entry);
+    for (const auto& [name, entry] : change.tenants) state.tenants.insert_or_assign(name, entry);
 }
 
 }  // namespace
@@ -203,7 +206,8 @@ bool StateFile::save(const RuntimeState& state, std::string& error) {
 }
 
 bool StateFile::append(const RuntimeState& state, std::string& error, bool& fall_back) {
-    // The line is the state's own format with only the tenants that changed.
+    // The line is the state's own format with only the entries that changed. A line sets
+    // entries and cannot drop one: a state that lost an entry is rewritten whole.
     RuntimeState change = state;
     change.tenants = {};
     RuntimeTenants::diff(
@@ -212,11 +216,26 @@ bool StateFile::append(const RuntimeState& state, std::string& error, bool& fall
             if (now)
                 change.tenants.insert_or_assign(name, *now);
             else
-                fall_back = true;  // a line can set entries, not drop them
+                fall_back = true;
         });
+    const auto keep_changed = [&](auto& entries, const auto& before) {
+        for (const auto& [name, entry] : before)
+            if (!entries.contains(name)) fall_back = true;
+        std::erase_if(entries, [&](const auto& item) {
+            const auto found = before.find(item.first);
+            return found != before.end() && found->second == item.second;
+        });
+    };
+    keep_changed(change.tenant_maintenance, saved_->tenant_maintenance);
+    keep_changed(change.releases, saved_->releases);
     if (fall_back) return false;
     std::string line = runtime_state_text(change);
     line += '\n';
+    // A load reads at most max_state_file_bytes of the journal.
+    if (journal_bytes_ + line.size() > max_state_file_bytes) {
+        fall_back = true;
+        return false;
+    }
     const int fd = ::open(journal_path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
     if (fd < 0) {
         fall_back = true;  // the journal went away: a rewrite starts a new one
@@ -226,7 +245,10 @@ bool StateFile::append(const RuntimeState& state, std::string& error, bool& fall
     // A line cut short would stop every later one from loading: what was written goes.
     if (!failed.empty() && ::ftruncate(fd, static_cast<off_t>(journal_bytes_)) != 0)
         journal_lines_ = max_journal_lines;  // unknown tail: the next save rewrites
-    if (::close(fd) != 0 && failed.empty()) failed = failure("cannot close", journal_path_, errno);
+    // Once synced the line is on disk and counts, whatever close() says.
+    if (::close(fd) != 0 && failed.empty())
+        ops_log::warn("state journal line saved, but closing the journal failed",
+                      {{"journal", journal_path_}, {"reason", std::strerror(errno)}});
     if (!failed.empty()) {
         error = std::move(failed);
         return false;
@@ -241,24 +263,28 @@ bool StateFile::rewrite(const RuntimeState& state, std::string& error) {
     std::string text = runtime_state_text(state);
     text += '\n';
     if (!replace_file(path_, text, error)) return false;
-    // The state is in place and the change stands. Should the new journal fail, the old one,
-    // bound to the old state, is ignored by a load; nothing is appended until a rewrite works.
+    // The state is in place and the change stands. Its rename is made durable before the old
+    // journal goes: a power loss must not keep the new journal and lose the new state.
+    // (A failed fsync of the directory only weakens durability against a power loss.)
     saved_ = state;
     state_bytes_ = text.size();
+    if (std::string unsynced; !sync_directory(path_, unsynced))
+        ops_log::warn("state file saved, but its directory not synced", {{"reason", unsynced}});
+    // Should the new journal fail, the old one, bound to the old state, is ignored by a load;
+    // nothing is appended until a rewrite works.
     const std::string header = journal_header(text);
     std::string journal_error;
-    if (replace_file(journal_path_, header, journal_error)) {
-        journal_bytes_ = header.size();
-        journal_lines_ = 0;
-    } else {
+    if (!replace_file(journal_path_, header, journal_error)) {
         journal_lines_ = max_journal_lines;
         ops_log::warn("state saved whole, but its journal not started",
                       {{"reason", journal_error}});
+        return true;
     }
-    // The new files are in place: a failed fsync of the directory only weakens their
-    // durability against a power loss.
-    if (std::string unsynced; !sync_directory(path_, unsynced))
-        ops_log::warn("state file saved, but its directory not synced", {{"reason", unsynced}});
+    journal_bytes_ = header.size();
+    journal_lines_ = 0;
+    if (std::string unsynced; !sync_directory(journal_path_, unsynced))
+        ops_log::warn("state journal started, but its directory not synced",
+                      {{"reason", unsynced}});
     return true;
 }
 

@@ -129,7 +129,7 @@ def fnv1a64(data: bytes) -> int:
 
 def saved_runtime_state(path: pathlib.Path) -> dict:
     """What a restart loads from `state.state_file`: the file, then the changes its journal
-    (PATH.journal) appended since, when the journal's first line names that file's bytes (FNV-1a);
+    (PATH.journal) appended since (each line sets the entries it carries), when the journal's first line names that file's bytes (FNV-1a);
     a last line cut short by a crash is skipped, as the proxy does."""
     data = path.read_bytes()
     state = json.loads(data)
@@ -146,8 +146,11 @@ def saved_runtime_state(path: pathlib.Path) -> dict:
         except ValueError:
             assert number == len(lines), f"bad journal line {number} before the last"
             break
-        tenants = {**state.get("tenants", {}), **change.get("tenants", {})}
-        state = {**change, "tenants": tenants}
+        for key in ("version", "origin", "global_maintenance"):
+            if key in change:
+                state[key] = change[key]
+        for key in ("tenant_maintenance", "releases", "tenants"):
+            state[key] = {**state.get(key, {}), **change.get(key, {})}
     return state
 
 

@@ -232,6 +232,22 @@ TEST_CASE("state file: a change is a journal line, replayed by a load", "[proxy]
     CHECK(lines_in(journal) == 4);
     CHECK(StateFile(path.string()).load().state == state);
 
+    SECTION("a release entry dropped (a reload removed its tenant) rewrites the file") {
+        state.releases.clear();
+        REQUIRE(restarted.save(state, error));
+        CHECK(read_file(path) != whole);
+        CHECK(lines_in(journal) == 1);
+        CHECK(StateFile(path.string()).load().state == state);
+    }
+    SECTION("a line carries the per-tenant entries that changed, not the others") {
+        state.tenant_maintenance["globex"] = Maintenance{true, "globex only", 60};
+        REQUIRE(restarted.save(state, error));
+        const std::string text = read_file(journal);
+        const std::string last = text.substr(text.rfind('\n', text.size() - 2) + 1);
+        CHECK(last.find("globex only") != std::string::npos);
+        CHECK(last.find("Upgrading") == std::string::npos);  // acme's, unchanged
+        CHECK(StateFile(path.string()).load().state == state);
+    }
     SECTION("a tenant gone from the state (not a tombstone) rewrites the file") {
         state.tenants.erase("t7");
         REQUIRE(restarted.save(state, error));
