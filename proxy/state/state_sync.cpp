@@ -28,18 +28,23 @@ redis.call('PUBLISH', KEYS[1], ARGV[2])
 return 1
 )lua";
 
-/// The version at the head of a stored state's JSON (runtime_state_text writes it first), or
-/// nothing when the text starts otherwise.
-std::optional<std::uint64_t> leading_version(std::string_view head) {
-    constexpr std::string_view prefix = R"({"version":)";
-    if (!head.starts_with(prefix)) return std::nullopt;
-    head.remove_prefix(prefix.size());
+/// The version and origin at the head of a stored state's JSON (runtime_state_text writes them
+/// first), or nothing when the text starts otherwise or is cut before the origin ends.
+std::optional<std::pair<std::uint64_t, std::string>> leading_stamp(std::string_view head) {
+    constexpr std::string_view version_key = R"({"version":)";
+    constexpr std::string_view origin_key = R"(,"origin":")";
+    if (!head.starts_with(version_key)) return std::nullopt;
+    head.remove_prefix(version_key.size());
     std::uint64_t version = 0;
     const auto [end, ec] = std::from_chars(head.data(), head.data() + head.size(), version);
-    if (ec != std::errc() || end == head.data() || end == head.data() + head.size() ||
-        (*end != ',' && *end != '}'))
-        return std::nullopt;
-    return version;
+    if (ec != std::errc()) return std::nullopt;
+    head.remove_prefix(static_cast<std::size_t>(end - head.data()));
+    if (!head.starts_with(origin_key)) return std::nullopt;
+    head.remove_prefix(origin_key.size());
+    // Replica ids need no escaping; one that does makes the head unreadable, so read whole.
+    const auto quote = head.find_first_of("\"\\");
+    if (quote == std::string_view::npos || head[quote] != '"') return std::nullopt;
+    return std::pair{version, std::string(head.substr(0, quote))};
 }
 
 Clock::duration left(Clock::time_point deadline) {
@@ -88,7 +93,7 @@ asio::awaitable<void> StateSync::run() {
         timer_.expires_after(check_interval);  // `push` cuts this short
         co_await timer_.async_wait(use_nothrow);
         if (stopped_ || pending_ || !linked()) continue;
-        if (!co_await reconcile(Clock::now() + RedisClient::call_timeout) && !stopped_)
+        if (!co_await reconcile(Clock::now() + RedisClient::call_timeout, false) && !stopped_)
             went_down("no answer");
     }
 }
@@ -117,7 +122,8 @@ asio::awaitable<bool> StateSync::link(Clock::time_point deadline, std::string& e
             co_return false;
         }
     }
-    if (!co_await reconcile(deadline)) {
+    // After a (re)connection the state is read whole: a message may have been missed.
+    if (!co_await reconcile(deadline, true)) {
         error = "no answer to reading or writing the state";
         co_return false;
     }
@@ -125,15 +131,15 @@ asio::awaitable<bool> StateSync::link(Clock::time_point deadline, std::string& e
 }
 
 /// Reads the stored state and merges it with the local one; sends what Redis lacks.
-asio::awaitable<bool> StateSync::reconcile(Clock::time_point deadline) {
+asio::awaitable<bool> StateSync::reconcile(Clock::time_point deadline, bool whole) {
     // The check every second reads the head of the stored JSON first: the whole state
-    // (megabytes at 20,000 runtime tenants) is read and merged only when its version is not
-    // the one this replica last took or wrote.
-    if (!pending_ && known_version_ != 0) {
-        std::vector<std::string> head = {"GETRANGE", key_, "0", "39"};
+    // (megabytes at 20,000 runtime tenants) is read and merged only when its version and
+    // origin are not those this replica last read, heard or wrote.
+    if (!whole && !pending_ && known_) {
+        std::vector<std::string> head = {"GETRANGE", key_, "0", "255"};
         const auto reply = co_await command_.command(std::move(head), left(deadline));
         if (!reply || reply->type != RedisValue::Type::string) co_return false;
-        if (leading_version(reply->text) == known_version_) co_return true;
+        if (leading_stamp(reply->text) == known_) co_return true;
     }
     std::vector<std::string> get = {"GET", key_};
     const auto reply = co_await command_.command(std::move(get), left(deadline));
@@ -149,7 +155,7 @@ asio::awaitable<bool> StateSync::reconcile(Clock::time_point deadline) {
         warned_bad_key_ = !stored;
     }
     if (stored) {
-        known_version_ = stored->version;
+        known_ = {stored->version, stored->origin};
         take(std::move(*stored));
     } else if (callbacks_.current().version != 0)
         pending_ = true;  // nothing (readable) there yet: what changed here goes first
@@ -166,7 +172,7 @@ asio::awaitable<bool> StateSync::send(Clock::time_point deadline) {
         key_,   std::to_string(state.version), runtime_state_text(state)};
     const auto reply = co_await command_.command(std::move(eval), left(deadline));
     if (reply && reply->type == RedisValue::Type::integer) {
-        known_version_ = state.version;
+        known_ = {state.version, state.origin};
         co_return true;
     }
     if (reply && reply->type == RedisValue::Type::string) {
@@ -174,7 +180,7 @@ asio::awaitable<bool> StateSync::send(Clock::time_point deadline) {
         // replica still has something Redis lacks.
         std::string error;
         if (auto stored = runtime_state_from_json(reply->text, error)) {
-            known_version_ = stored->version;
+            known_ = {stored->version, stored->origin};
             take(std::move(*stored));
         } else
             ops_log::warn("redis holds a newer runtime state this replica cannot read",
@@ -195,7 +201,7 @@ void StateSync::on_message(std::string_view message) {
                       {{"channel", key_}, {"reason", error}});
         return;
     }
-    known_version_ = std::max(known_version_, state->version);
+    known_ = {state->version, state->origin};
     take(std::move(*state));
 }
 

@@ -1,8 +1,11 @@
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "proxy/io.hpp"
 #include "proxy/state/redis_client.hpp"
@@ -55,7 +58,8 @@ class StateSync {
 
   private:
     asio::awaitable<bool> link(Clock::time_point deadline, std::string& error);
-    asio::awaitable<bool> reconcile(Clock::time_point deadline);
+    /// `whole`: read the whole state even when its version and origin are known.
+    asio::awaitable<bool> reconcile(Clock::time_point deadline, bool whole);
     asio::awaitable<bool> send(Clock::time_point deadline);
     void on_message(std::string_view message);
     /// Merges a state from Redis (stored or published) into the local one entry by entry:
@@ -76,9 +80,9 @@ class StateSync {
     bool reported_down_ = false;
     bool stopped_ = false;
     bool pending_ = false;  ///< a local change Redis has not accepted yet
-    /// The version of the stored state this replica last read, heard or wrote (0: none yet):
-    /// while Redis holds it, this replica has all of it.
-    std::uint64_t known_version_ = 0;
+    /// The version and origin of the stored state this replica last read, heard or wrote:
+    /// while Redis holds that one, this replica has all of it.
+    std::optional<std::pair<std::uint64_t, std::string>> known_;
     bool warned_bad_key_ = false;  ///< the stored value is not a state (logged once)
 };
 
