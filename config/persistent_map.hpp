@@ -94,7 +94,7 @@ class PersistentMap {
 
         const_iterator(const Node* root, const Node* node) : root_(root), node_(node) {}
 
-        /// find() and lower_bound() walk down without recording anything, so that a lookup
+        /// find() walks down without recording anything, so that a lookup
         /// allocates nothing; the ancestors are found again on the first step.
         void remember_later() {
             for (const Node* at = root_; at != node_;) {
@@ -186,20 +186,6 @@ class PersistentMap {
         if (const V* value = get(key)) return *value;
         throw std::out_of_range("PersistentMap::at: no such key");
     }
-    /// The first entry whose key is not less than `key`, or end().
-    [[nodiscard]] const_iterator lower_bound(std::string_view key) const {
-        const Node* candidate = nullptr;
-        for (const Node* at = root_.get(); at;) {
-            if (std::string_view(at->key()) < key) {
-                at = at->right.get();
-            } else {
-                candidate = at;
-                at = at->left.get();
-            }
-        }
-        return const_iterator(root_.get(), candidate);
-    }
-
     /// The smallest key's entry; allocates the iterator's ancestor stack (O(log n)).
     [[nodiscard]] const_iterator begin() const {
         const_iterator first(root_.get(), root_.get());

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cassert>
 #include <set>
 
 #include "proxy/upstream/health_board.hpp"
@@ -123,8 +124,9 @@ void Generation::apply_runtime() {
         const auto& configured = routing::active_pool(policy, std::nullopt);
         const auto& active = routing::active_pool(policy, release.active);
         if (active == configured) continue;
-        if (const auto users = pool_users.find(configured); --users->second == 0)
-            pool_users.erase(users);
+        const auto users = pool_users.find(configured);
+        assert(users != pool_users.end() && "HostTable counts each tenant's configured pool");
+        if (--users->second == 0) pool_users.erase(users);
         ++pool_users[active];
     }
     for (const auto& [name, maintenance] : state.tenant_maintenance) {

@@ -404,9 +404,10 @@ asio::awaitable<std::shared_ptr<const Generation>> Server::build_generation(std:
     // (Named, not a temporary in the co_await expression: GCC 12 destroys those twice.)
     auto build = [this, number, free_on_idle_thread, snapshot = snapshot_, hosts = hosts_,
                   dns = dns_, tls = tls_stores_, previous = state_.generation,
-                  runtime = runtime_->runtime()] {
+                  runtime = runtime_->runtime()]() mutable {
         return std::shared_ptr<const Generation>(
-            new Generation(snapshot, hosts, number, dns, tls, previous.get(), limiter_, runtime),
+            new Generation(snapshot, std::move(hosts), number, dns, tls, previous.get(), limiter_,
+                           runtime),
             free_on_idle_thread);
     };
     co_return co_await rebuild(std::move(build));

@@ -15,12 +15,14 @@ class ChunkedVector {
   public:
     static constexpr std::size_t chunk_size = 256;
 
+    /// Elements, set or not.
     [[nodiscard]] std::size_t size() const { return size_; }
     /// Elements are default-constructed until set.
     void resize(std::size_t size) {
         chunks_.resize((size + chunk_size - 1) / chunk_size);
         size_ = size;
     }
+    /// The element at `index` (< size()); a default one when never set.
     [[nodiscard]] const T& operator[](std::size_t index) const {
         static const T empty{};
         const auto& chunk = chunks_[index / chunk_size];
@@ -42,6 +44,7 @@ class ChunkedVector {
         return chunk < chunks_.size() && chunk < other.chunks_.size() &&
                chunks_[chunk] == other.chunks_[chunk];
     }
+    /// Chunks of chunk_size elements (the last one may be partly used).
     [[nodiscard]] std::size_t chunk_count() const { return chunks_.size(); }
     /// Makes chunk `chunk` the one `other` holds (both must have it).
     void share_chunk(const ChunkedVector& other, std::size_t chunk) {

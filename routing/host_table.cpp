@@ -1,5 +1,7 @@
 #include "routing/host_table.hpp"
 
+#include <cassert>
+
 #include "routing/release.hpp"
 
 namespace tg::routing {
@@ -19,11 +21,6 @@ bool is_tenant_label(std::string_view label) {
         if (!is_label_char(c)) return false;
     }
     return true;
-}
-
-/// The pool a named tenant's new requests go to by its config alone.
-const std::string& configured_pool(const config::Tenant& tenant) {
-    return active_pool(tenant.policy, std::nullopt);
 }
 
 }  // namespace
@@ -55,7 +52,7 @@ void HostTable::put(std::shared_ptr<const config::Tenant> tenant) {
         else
             exact_.insert_or_assign(host, entry);
     }
-    ++pool_users_[configured_pool(*tenant)];
+    ++pool_users_[active_pool(tenant->policy, std::nullopt)];
     slots_.set(slot, std::move(tenant));
 }
 
@@ -71,8 +68,9 @@ void HostTable::remove(std::string_view name) {
         else
             exact_.erase(host);
     }
-    if (const auto users = pool_users_.find(configured_pool(*tenant)); --users->second == 0)
-        pool_users_.erase(users);
+    const auto users = pool_users_.find(active_pool(tenant->policy, std::nullopt));
+    assert(users != pool_users_.end() && "put() counted the tenant's pool");
+    if (--users->second == 0) pool_users_.erase(users);
     named_.erase(tenant->name);
     slots_.set(slot, nullptr);
     free_slots_.push_back(slot);

@@ -32,6 +32,7 @@ struct TenantMatch {
 /// its definition keeps it); per-tenant tables elsewhere are indexed by slot.
 class HostTable {
   public:
+    /// Matches nothing.
     HostTable() = default;
     /// Indexes `snapshot`'s tenants (slots in name order) and templates; the templates are
     /// viewed in `snapshot`, which must outlive the table (see index_templates).

@@ -93,15 +93,6 @@ class ShardedMap {
     /// No entries.
     [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
 
-    /// Calls `f(std::string_view key, const V& value)` once per entry, in no particular order.
-    template <class F>
-    void for_each(F&& f) const {
-        for (const auto& shard : shards_) {
-            if (!shard) continue;
-            for (const auto& [key, value] : *shard) f(std::string_view(key.text), value);
-        }
-    }
-
     /// How many shards this map and `other` hold as the very same object (both empty counts):
     /// shows that a change copied only what it touched.
     [[nodiscard]] std::size_t shards_shared_with(const ShardedMap& other) const noexcept {

@@ -22,10 +22,9 @@ std::shared_ptr<const config::Tenant> parse_definition(const std::string& name,
     return nullptr;
 }
 
-/// The live definition of `name` in `definitions`, or null (absent or a tombstone).
-const RuntimeTenant* live(const RuntimeTenants& definitions, std::string_view name) {
-    const RuntimeTenant* found = definitions.get(name);
-    return found && !found->removed() ? found : nullptr;
+/// `entry` when it is a definition, null when absent or a tombstone.
+const RuntimeTenant* live(const RuntimeTenant* entry) {
+    return entry && !entry->removed() ? entry : nullptr;
 }
 
 }  // namespace
@@ -49,14 +48,14 @@ std::vector<std::string> TenantMerger::parse_changes(const RuntimeTenants& defin
     RuntimeTenants::diff(
         definitions_, definitions,
         [&](const std::string& name, const RuntimeTenant* before, const RuntimeTenant* after) {
-            const bool was = before && !before->removed();
-            const bool is = after && !after->removed();
+            const RuntimeTenant* was = live(before);
+            const RuntimeTenant* is = live(after);
             if (!was && !is) return;
-            if (was && is && before->definition == after->definition) return;
+            if (was && is && was->definition == is->definition) return;
             changed.push_back(name);
         });
     for (const auto& name : changed) {
-        const RuntimeTenant* now = live(definitions, name);
+        const RuntimeTenant* now = live(definitions.get(name));
         auto tenant = now ? parse_definition(name, now->definition) : nullptr;
         if (tenant)
             parsed_.insert_or_assign(name, std::move(tenant));
