@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <cassert>
 #include <cstddef>
 #include <functional>
@@ -141,6 +142,47 @@ class PersistentMap {
         return added;
     }
 
+    /// A map of `entries`, for loading a saved table: one node per entry after a sort, where
+    /// inserting them one by one would build and drop O(log n) nodes each. A key given twice
+    /// keeps its last value, as insert_or_assign would.
+    static PersistentMap from_entries(std::vector<std::pair<std::string, V>> entries) {
+        std::stable_sort(entries.begin(), entries.end(),
+                         [](const auto& a, const auto& b) { return a.first < b.first; });
+        // The last of equal keys: std::unique keeps the first of a run, so look from the back.
+        const auto same_key = [](const auto& a, const auto& b) { return a.first == b.first; };
+        entries.erase(entries.begin(),
+                      std::unique(entries.rbegin(), entries.rend(), same_key).base());
+        // The treap of sorted keys is their Cartesian tree by rank: one pass with a stack of
+        // the right spine, then the nodes made children first.
+        constexpr std::size_t none = static_cast<std::size_t>(-1);
+        const std::size_t n = entries.size();
+        std::vector<std::size_t> priority(n), left(n, none), right(n, none), spine;
+        for (std::size_t i = 0; i < n; ++i) {
+            priority[i] = priority_of(entries[i].first);
+            std::size_t below = none;
+            while (!spine.empty() &&
+                   ranks_above(priority[i], entries[i].first, priority[spine.back()],
+                               entries[spine.back()].first)) {
+                below = spine.back();
+                spine.pop_back();
+            }
+            left[i] = below;
+            if (!spine.empty()) right[spine.back()] = i;
+            spine.push_back(i);
+        }
+        const auto build = [&](const auto& self, std::size_t i) -> NodePtr {
+            if (i == none) return nullptr;
+            NodePtr less = self(self, left[i]);
+            NodePtr greater = self(self, right[i]);
+            return std::make_shared<Node>(std::move(entries[i].first), std::move(entries[i].second),
+                                          priority[i], std::move(less), std::move(greater));
+        };
+        PersistentMap map;
+        map.root_ = spine.empty() ? nullptr : build(build, spine.front());
+        map.size_ = n;
+        return map;
+    }
+
     /// Adds `key` unless present, like std::map::emplace: the bool is true when added, and
     /// the iterator points at the entry for `key` either way.
     std::pair<const_iterator, bool> emplace(std::string key, V value) {
@@ -244,7 +286,11 @@ class PersistentMap {
     /// Whether (priority, key) sits above `node` in the heap order; the key breaks ties in
     /// priority so that the order stays total and the shape canonical.
     static bool outranks(std::size_t priority, std::string_view key, const Node& node) noexcept {
-        return priority != node.priority ? priority > node.priority : key < node.key();
+        return ranks_above(priority, key, node.priority, node.key());
+    }
+    static bool ranks_above(std::size_t priority, std::string_view key, std::size_t other_priority,
+                            std::string_view other_key) noexcept {
+        return priority != other_priority ? priority > other_priority : key < other_key;
     }
 
     static NodePtr copy_with(const Node& node, NodePtr left, NodePtr right) {

@@ -352,3 +352,32 @@ TEST_CASE("PersistentMap::diff names every changed key in order", "[persistent_m
     CHECK(diff_of(map, PersistentMap<int>{}).front() ==
           change_line(model.begin()->first, &model.begin()->second, nullptr));
 }
+
+TEST_CASE("PersistentMap::from_entries builds the tree inserts would", "[config][persistent_map]") {
+    std::mt19937 random(7);
+    for (const int count : {0, 1, 2, 3, 50, 2000}) {
+        INFO(count);
+        std::vector<std::pair<std::string, int>> entries;
+        PersistentMap<int> inserted;
+        Model model;
+        for (int i = 0; i < count; ++i) {
+            const std::string key = key_for(random() % (count + 1));  // some keys twice
+            entries.emplace_back(key, i);
+            inserted.insert_or_assign(key, i);
+            model.insert_or_assign(key, i);
+        }
+        const auto built = PersistentMap<int>::from_entries(entries);
+        std::vector<std::string> probes;
+        for (int i = 0; i <= count + 1; ++i) probes.push_back(key_for(i));
+        check_same(built, model, probes);
+        // The same shape, node for node: == walks both trees in step.
+        CHECK(built == inserted);
+        int differences = 0;
+        PersistentMap<int>::diff(
+            built, inserted, [&](const std::string&, const int*, const int*) { ++differences; });
+        CHECK(differences == 0);
+        PersistentMap<int> changed = built;
+        changed.insert_or_assign(key_for(count + 5), -1);
+        CHECK(changed.size() == built.size() + 1);
+    }
+}
