@@ -55,25 +55,29 @@ def tenant_hosts(i: int) -> list[str]:
 class ScaledTenantgate(common.Tenantgate):
     """N runtime tenants in the state file (as if added through the API earlier)."""
 
-    def __init__(self, *args, tenants: int, **kwargs):
+    def __init__(self, *args, tenants: int, redis_url: str | None = None, replica: str = "",
+                 **kwargs):
         super().__init__(*args, **kwargs)
         self.tenants = tenants
+        self.redis_url = redis_url  # replicas sharing their runtime state (bench/replica_updates.py)
+        self.replica = replica      # names each replica's own files
 
     def command(self) -> list:
-        state = self.tmp / f"tenantgate-{self.tenants}.state.json"
+        state = self.tmp / f"tenantgate{self.replica}-{self.tenants}.state.json"
         definitions = {f"t{i}": {"definition": {"hosts": tenant_hosts(i), "pool": "origin"},
                                  "changed_ms": 1} for i in range(self.tenants)}
         state.write_text(json.dumps({"version": 1, "origin": "bench", "tenants": definitions}))
         token = self.tmp / "admin.token"
         token.write_text(ADMIN_TOKEN)
         token.chmod(0o600)
-        conf = self.tmp / f"tenantgate-{self.tenants}.yaml"
+        conf = self.tmp / f"tenantgate{self.replica}-{self.tenants}.yaml"
+        redis = f', redis: "{self.redis_url}"' if self.redis_url else ""
         conf.write_text(f"""workers: 1
 access_log: "off"
-audit_log: "{self.tmp / 'audit.log'}"
+audit_log: "{self.tmp / f'audit{self.replica}.log'}"
 listeners: [{{name: http, address: "127.0.0.1:0"}}]
 admin: {{address: "127.0.0.1:0", token_file: "{token}"}}
-state: {{state_file: "{state}"}}
+state: {{state_file: "{state}"{redis}}}
 pools:
   origin: {{web: ["127.0.0.1:{self.origin_port}"]}}
 tenants:

@@ -51,4 +51,38 @@ RuntimeState merge_runtime_states(const RuntimeState& a, const RuntimeState& b) 
     return merged;
 }
 
+RuntimeState changed_entries(const RuntimeState& before, const RuntimeState& after, bool& dropped) {
+    RuntimeState change = after;
+    change.tenants = {};
+    RuntimeTenants::diff(
+        before.tenants, after.tenants,
+        [&](const std::string& name, const RuntimeTenant*, const RuntimeTenant* now) {
+            if (now)
+                change.tenants.insert_or_assign(name, *now);
+            else
+                dropped = true;
+        });
+    const auto keep_changed = [&](auto& entries, const auto& previous) {
+        for (const auto& [name, entry] : previous)
+            if (!entries.contains(name)) dropped = true;
+        std::erase_if(entries, [&](const auto& item) {
+            const auto found = previous.find(item.first);
+            return found != previous.end() && found->second == item.second;
+        });
+    };
+    keep_changed(change.tenant_maintenance, before.tenant_maintenance);
+    keep_changed(change.releases, before.releases);
+    return change;
+}
+
+void apply_changed_entries(RuntimeState& state, const RuntimeState& change) {
+    state.version = change.version;
+    state.origin = change.origin;
+    state.global_maintenance = change.global_maintenance;
+    for (const auto& [name, entry] : change.tenant_maintenance)
+        state.tenant_maintenance.insert_or_assign(name, entry);
+    for (const auto& [name, entry] : change.releases) state.releases.insert_or_assign(name, entry);
+    for (const auto& [name, entry] : change.tenants) state.tenants.insert_or_assign(name, entry);
+}
+
 }  // namespace tg::proxy

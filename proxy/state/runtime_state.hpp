@@ -83,4 +83,14 @@ struct RuntimeState {
 /// origin are those of the newer state.
 [[nodiscard]] RuntimeState merge_runtime_states(const RuntimeState& a, const RuntimeState& b);
 
+/// What `after` changed from `before`, as a state of its own: the version, origin and global
+/// maintenance of `after`, and of the per-tenant entries only those `after` set anew. (The
+/// tenants are compared by diff, which skips what the two share.) `dropped` is set when
+/// `after` lacks an entry of `before`: a change of this shape cannot say so.
+[[nodiscard]] RuntimeState changed_entries(const RuntimeState& before, const RuntimeState& after,
+                                           bool& dropped);
+
+/// `state` with a change from changed_entries applied: its entries set, the others kept.
+void apply_changed_entries(RuntimeState& state, const RuntimeState& change);
+
 }  // namespace tg::proxy

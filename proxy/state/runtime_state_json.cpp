@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <initializer_list>
 #include <limits>
+#include <type_traits>
 
 #include <boost/json.hpp>
 
@@ -172,11 +173,18 @@ bool read_tenants(StrictReader& reader, const json::object& state, std::string_v
     if (!value) return true;  // an older or hand-written file without the key: none
     const json::object* tenants = reader.object(*value, key, {});
     if (!tenants) return false;
+    std::vector<std::pair<std::string, typename Map::mapped_type>> entries;
+    entries.reserve(tenants->size());
     for (const auto& [name, item] : *tenants) {
         typename Map::mapped_type parsed;
         if (!read_one(reader, item, child_path(key, name), parsed)) return false;
-        out.emplace(std::string(name), std::move(parsed));
+        entries.emplace_back(std::string(name), std::move(parsed));
     }
+    if constexpr (std::is_same_v<Map, RuntimeTenants>)
+        out = RuntimeTenants::from_entries(std::move(entries));
+    else
+        out.insert(std::make_move_iterator(entries.begin()),
+                   std::make_move_iterator(entries.end()));
     return true;
 }
 
@@ -195,6 +203,18 @@ void append_json_string(std::string& text, std::string_view value) {
     text += value;
     text += '"';
 }
+
+/// A runtime tenant's entry: its definition spliced in as the compact JSON it is stored as.
+void append_tenant_entry(std::string& text, const RuntimeTenant& tenant) {
+    text += R"({"definition":)";
+    text += tenant.removed() ? std::string_view("null") : std::string_view(tenant.definition);
+    text += R"(,"changed_ms":)";
+    text += std::to_string(tenant.changed_ms);
+    text += '}';
+}
+
+/// The Redis hash's field names: a group of the JSON form and a tenant's name.
+constexpr char field_separator = ':';
 
 }  // namespace
 
@@ -243,11 +263,8 @@ std::string runtime_state_text(const RuntimeState& state) {
         if (!first) text += ',';
         first = false;
         append_json_string(text, name);
-        text += R"(:{"definition":)";
-        text += tenant.removed() ? std::string_view("null") : std::string_view(tenant.definition);
-        text += R"(,"changed_ms":)";
-        text += std::to_string(tenant.changed_ms);
-        text += '}';
+        text += ':';
+        append_tenant_entry(text, tenant);
     }
     text += "}}";
     return text;
@@ -289,6 +306,89 @@ std::optional<RuntimeState> runtime_state_from_json(std::string_view text, std::
         !read_tenants(reader, *object, "releases", state.releases, read_release) ||
         !read_tenants(reader, *object, "tenants", state.tenants, read_runtime_tenant))
         return std::nullopt;
+    return state;
+}
+
+std::vector<std::string> runtime_state_fields(const RuntimeState& state) {
+    std::vector<std::string> flat;
+    flat.reserve(
+        2 + 2 * (state.tenant_maintenance.size() + state.releases.size() + state.tenants.size()));
+    flat.emplace_back("global_maintenance");
+    flat.push_back(json::serialize(to_json(state.global_maintenance)));
+    const auto add = [&flat](std::string_view group, const std::string& name, std::string value) {
+        flat.push_back(std::string(group) + field_separator + name);
+        flat.push_back(std::move(value));
+    };
+    for (const auto& [name, maintenance] : state.tenant_maintenance)
+        add("tenant_maintenance", name, json::serialize(to_json(maintenance)));
+    for (const auto& [name, release] : state.releases)
+        add("releases", name, json::serialize(to_json(release)));
+    for (const auto& [name, tenant] : state.tenants) {
+        std::string entry;
+        append_tenant_entry(entry, tenant);
+        add("tenants", name, std::move(entry));
+    }
+    return flat;
+}
+
+std::optional<RuntimeState> runtime_state_from_fields(std::vector<std::string> flat,
+                                                      std::string& error) {
+    if (flat.size() % 2 != 0) {
+        error = "a field without a value";
+        return std::nullopt;
+    }
+    RuntimeState state;
+    std::vector<std::pair<std::string, RuntimeTenant>> tenants;
+    StrictReader reader(error);
+    // Each entry is parsed apart: their nodes come from one arena, freed at once at the end.
+    json::monotonic_resource arena;
+    for (std::size_t i = 0; i < flat.size(); i += 2) {
+        const std::string& field = flat[i];
+        if (field == "origin") {
+            state.origin = std::move(flat[i + 1]);
+            continue;
+        }
+        const auto separator = field.find(field_separator);
+        const std::string_view group = std::string_view(field).substr(0, separator);
+        const bool per_tenant =
+            separator != std::string::npos &&
+            (group == "tenant_maintenance" || group == "releases" || group == "tenants");
+        if (!per_tenant && field != "version" && field != "global_maintenance") {
+            error = "field " + field + ": unknown";
+            return std::nullopt;
+        }
+        boost::system::error_code ec;
+        const json::value value = json::parse(flat[i + 1], ec, &arena);
+        if (ec) {
+            error = "field " + field + ": invalid JSON: " + ec.message();
+            return std::nullopt;
+        }
+        if (field == "version") {
+            if (!reader.read(value, "version", state.version)) return std::nullopt;
+            continue;
+        }
+        if (field == "global_maintenance") {
+            if (!read_maintenance(reader, value, field, state.global_maintenance))
+                return std::nullopt;
+            continue;
+        }
+        std::string name = field.substr(separator + 1);
+        const std::string path = child_path(group, name);
+        if (group == "tenants") {
+            RuntimeTenant tenant;
+            if (!read_runtime_tenant(reader, value, path, tenant)) return std::nullopt;
+            tenants.emplace_back(std::move(name), std::move(tenant));
+        } else if (group == "releases") {
+            ReleaseState release;
+            if (!read_release(reader, value, path, release)) return std::nullopt;
+            state.releases.insert_or_assign(std::move(name), std::move(release));
+        } else {
+            Maintenance maintenance;
+            if (!read_maintenance(reader, value, path, maintenance)) return std::nullopt;
+            state.tenant_maintenance.insert_or_assign(std::move(name), std::move(maintenance));
+        }
+    }
+    state.tenants = RuntimeTenants::from_entries(std::move(tenants));
     return state;
 }
 

@@ -3,6 +3,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/json/value.hpp>
 
@@ -20,5 +21,14 @@ namespace tg::proxy {
 /// with `error` naming the key path ("releases.acme.active: expected \"blue\" or \"green\"").
 [[nodiscard]] std::optional<RuntimeState> runtime_state_from_json(std::string_view text,
                                                                   std::string& error);
+/// The state's entries as the fields of a Redis hash, flat (field, value, field, value...):
+/// "global_maintenance", then one field per entry, "tenant_maintenance:NAME", "releases:NAME"
+/// and "tenants:NAME", each valued with the entry's JSON. The version and origin are two more
+/// fields, "version" (digits) and "origin" (the replica id), written by whoever stores them.
+[[nodiscard]] std::vector<std::string> runtime_state_fields(const RuntimeState& state);
+/// Parses such fields, with the version and origin, as HGETALL returns them; refused as
+/// runtime_state_from_json refuses, and so is an unknown field.
+[[nodiscard]] std::optional<RuntimeState> runtime_state_from_fields(
+    std::vector<std::string> flat, std::string& error);
 
 }  // namespace tg::proxy

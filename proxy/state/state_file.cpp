@@ -100,18 +100,6 @@ std::string journal_header(std::string_view state_text) {
     return std::string(R"({"journal_of":")") + hex + "\"}\n";
 }
 
-/// `state` with a journal line applied: the line carries the version, origin and global
-/// maintenance, and of the per-tenant entries only those that changed.
-void apply_change(RuntimeState& state, const RuntimeState& change) {
-    state.version = change.version;
-    state.origin = change.origin;
-    state.global_maintenance = change.global_maintenance;
-    for (const auto& [name, entry] : change.tenant_maintenance)
-        state.tenant_maintenance.insert_or_assign(name, entry);
-    for (const auto& [name, entry] : change.releases) state.releases.insert_or_assign(name, entry);
-    for (const auto& [name, entry] : change.tenants) state.tenants.insert_or_assign(name, entry);
-}
-
 }  // namespace
 
 StateFileLoad StateFile::load() {
@@ -180,7 +168,7 @@ bool StateFile::replay_journal(std::string_view state_text, RuntimeState& state,
             cut_short = true;
             break;
         }
-        apply_change(state, *change);
+        apply_changed_entries(state, *change);
         ++lines;
     }
     if (cut_short || !rest.empty()) {
@@ -208,26 +196,7 @@ bool StateFile::save(const RuntimeState& state, std::string& error) {
 bool StateFile::append(const RuntimeState& state, std::string& error, bool& fall_back) {
     // The line is the state's own format with only the entries that changed. A line sets
     // entries and cannot drop one: a state that lost an entry is rewritten whole.
-    RuntimeState change = state;
-    change.tenants = {};
-    RuntimeTenants::diff(
-        saved_->tenants, state.tenants,
-        [&](const std::string& name, const RuntimeTenant*, const RuntimeTenant* now) {
-            if (now)
-                change.tenants.insert_or_assign(name, *now);
-            else
-                fall_back = true;
-        });
-    const auto keep_changed = [&](auto& entries, const auto& before) {
-        for (const auto& [name, entry] : before)
-            if (!entries.contains(name)) fall_back = true;
-        std::erase_if(entries, [&](const auto& item) {
-            const auto found = before.find(item.first);
-            return found != before.end() && found->second == item.second;
-        });
-    };
-    keep_changed(change.tenant_maintenance, saved_->tenant_maintenance);
-    keep_changed(change.releases, saved_->releases);
+    const RuntimeState change = changed_entries(*saved_, state, fall_back);
     if (fall_back) return false;
     std::string line = runtime_state_text(change);
     line += '\n';

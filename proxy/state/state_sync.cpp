@@ -4,47 +4,51 @@
 #include <charconv>
 #include <optional>
 
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
 #include "proxy/observe/ops_log.hpp"
 #include "proxy/state/runtime_state_json.hpp"
 
 namespace tg::proxy {
 namespace {
 
-/// KEYS[1]: the state key, also the channel; ARGV[1]: the new state's version, ARGV[2]: its
-/// JSON. Stores and publishes the new state unless the stored one has the same or a higher
-/// version: then returns the stored JSON, for the caller to adopt. A stored value that is not a
-/// state is overwritten. (Versions are Unix milliseconds: exact in Lua's doubles.)
+/// KEYS[1]: the state hash, also the channel. ARGV[1], ARGV[2]: the version and origin of the
+/// stored state the change was made from, as stored; ARGV[3], ARGV[4]: the new version and
+/// origin; ARGV[5]: "1" to replace the stored state (none, or one the sender could not read)
+/// rather than add to it; ARGV[6]: the message to publish; then the changed entries, field and
+/// value. Returns 1 when written and published, 0 when refused: the stored state is not the one
+/// the change was made from, or (when adding) is as new. (Versions are Unix milliseconds: exact
+/// in Lua's doubles.) A value that is not a hash (an older format) counts as no state.
 constexpr std::string_view write_script = R"lua(
-local stored = redis.call('GET', KEYS[1])
-if stored then
-  local ok, state = pcall(cjson.decode, stored)
-  if ok and type(state) == 'table' and type(state.version) == 'number'
-     and state.version >= tonumber(ARGV[1]) then
-    return stored
-  end
+local version, origin = '0', ''
+if redis.call('TYPE', KEYS[1]).ok == 'hash' then
+  local stamp = redis.call('HMGET', KEYS[1], 'version', 'origin')
+  version, origin = stamp[1] or '0', stamp[2] or ''
 end
-redis.call('SET', KEYS[1], ARGV[2])
-redis.call('PUBLISH', KEYS[1], ARGV[2])
+if version ~= ARGV[1] or origin ~= ARGV[2] then return 0 end
+if ARGV[5] == '1' then
+  redis.call('DEL', KEYS[1])
+elseif tonumber(ARGV[3]) <= (tonumber(version) or 0) then
+  return 0
+end
+for i = 7, #ARGV, 1000 do
+  redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+redis.call('HSET', KEYS[1], 'version', ARGV[3], 'origin', ARGV[4])
+redis.call('PUBLISH', KEYS[1], ARGV[6])
 return 1
 )lua";
 
-/// The version and origin at the head of a stored state's JSON (runtime_state_text writes them
-/// first), or nothing when the text starts otherwise or is cut before the origin ends.
-std::optional<std::pair<std::uint64_t, std::string>> leading_stamp(std::string_view head) {
-    constexpr std::string_view version_key = R"({"version":)";
-    constexpr std::string_view origin_key = R"(,"origin":")";
-    if (!head.starts_with(version_key)) return std::nullopt;
-    head.remove_prefix(version_key.size());
-    std::uint64_t version = 0;
-    const auto [end, ec] = std::from_chars(head.data(), head.data() + head.size(), version);
-    if (ec != std::errc()) return std::nullopt;
-    head.remove_prefix(static_cast<std::size_t>(end - head.data()));
-    if (!head.starts_with(origin_key)) return std::nullopt;
-    head.remove_prefix(origin_key.size());
-    // Replica ids need no escaping; one that does makes the head unreadable, so read whole.
-    const auto quote = head.find_first_of("\"\\");
-    if (quote == std::string_view::npos || head[quote] != '"') return std::nullopt;
-    return std::pair{version, std::string(head.substr(0, quote))};
+/// A message on the channel: the version and origin the change was made from, on a line of its
+/// own, then the change (runtime_state_text of changed_entries).
+std::string change_message(const std::pair<std::uint64_t, std::string>& base,
+                           const RuntimeState& change) {
+    std::string message = boost::json::serialize(
+        boost::json::object{{"version", base.first}, {"origin", base.second}});
+    message += '\n';
+    message += runtime_state_text(change);
+    return message;
 }
 
 Clock::duration left(Clock::time_point deadline) {
@@ -90,10 +94,12 @@ asio::awaitable<void> StateSync::run() {
                 went_down("no answer");
             continue;
         }
-        timer_.expires_after(check_interval);  // `push` cuts this short
-        co_await timer_.async_wait(use_nothrow);
-        if (stopped_ || pending_ || !linked()) continue;
-        if (!co_await reconcile(Clock::now() + RedisClient::call_timeout, false) && !stopped_)
+        if (!stale_) {
+            timer_.expires_after(check_interval);  // `push` and a stale message cut this short
+            co_await timer_.async_wait(use_nothrow);
+            if (stopped_ || pending_ || !linked()) continue;
+        }
+        if (!co_await reconcile(Clock::now() + RedisClient::call_timeout, stale_) && !stopped_)
             went_down("no answer");
     }
 }
@@ -132,61 +138,107 @@ asio::awaitable<bool> StateSync::link(Clock::time_point deadline, std::string& e
 
 /// Reads the stored state and merges it with the local one; sends what Redis lacks.
 asio::awaitable<bool> StateSync::reconcile(Clock::time_point deadline, bool whole) {
-    // The check every second reads the head of the stored JSON first: the whole state
-    // (megabytes at 20,000 runtime tenants) is read and merged only when its version and
-    // origin are not those this replica last read, heard or wrote.
+    // The check every second reads the stored version and origin: the whole state (megabytes
+    // at 20,000 runtime tenants) is read only when they are not those this replica last read,
+    // heard or wrote.
     if (!whole && !pending_ && known_) {
-        std::vector<std::string> head = {"GETRANGE", key_, "0", "255"};
-        const auto reply = co_await command_.command(std::move(head), left(deadline));
-        if (!reply || reply->type != RedisValue::Type::string) co_return false;
-        if (leading_stamp(reply->text) == known_) co_return true;
+        std::vector<std::string> stamp = {"HMGET", key_, "version", "origin"};
+        const auto reply = co_await command_.command(std::move(stamp), left(deadline));
+        if (!reply) co_return false;
+        const auto& fields = reply->elements;
+        std::uint64_t version = 0;
+        // Anything else (an error: the key holds no hash) is read whole, and reported there.
+        if (reply->type == RedisValue::Type::array && fields.size() == 2 &&
+            fields[0].type == RedisValue::Type::string &&
+            fields[1].type == RedisValue::Type::string &&
+            std::from_chars(fields[0].text.data(), fields[0].text.data() + fields[0].text.size(),
+                            version)
+                    .ec == std::errc() &&
+            Stamp{version, fields[1].text} == known_)
+            co_return true;
+        // Nothing stored, as known: nothing to read.
+        if (reply->type == RedisValue::Type::array && fields.size() == 2 &&
+            fields[0].type == RedisValue::Type::nil && known_ == Stamp{0, ""})
+            co_return true;
     }
-    std::vector<std::string> get = {"GET", key_};
-    const auto reply = co_await command_.command(std::move(get), left(deadline));
-    if (!reply || (reply->type != RedisValue::Type::nil && reply->type != RedisValue::Type::string))
-        co_return false;
-    std::optional<RuntimeState> stored;
-    if (reply->type == RedisValue::Type::string) {
-        std::string error;
-        stored = runtime_state_from_json(reply->text, error);
-        if (!stored && !warned_bad_key_)
-            ops_log::warn("redis holds no runtime state: overwritten by the next change",
-                          {{"key", key_}, {"reason", error}});
-        warned_bad_key_ = !stored;
-    }
-    if (stored) {
-        known_ = {stored->version, stored->origin};
-        take(std::move(*stored));
-    } else if (callbacks_.current().version != 0)
-        pending_ = true;  // nothing (readable) there yet: what changed here goes first
+    if (!co_await read_whole(deadline)) co_return false;
     if (!pending_) co_return true;
     co_return co_await send(deadline);
 }
 
-/// Writes the local state unless Redis holds a newer one, which is then adopted.
+asio::awaitable<bool> StateSync::read_whole(Clock::time_point deadline) {
+    stale_ = false;
+    std::vector<std::string> read = {"HGETALL", key_};
+    auto reply = co_await command_.command(std::move(read), left(deadline));
+    if (!reply) co_return false;
+    const bool is_hash = reply->type == RedisValue::Type::array;
+    std::optional<RuntimeState> stored;
+    std::string error = is_hash ? "" : "not a hash: " + reply->text;
+    // The version and origin as the write script reads them, for a replacing write.
+    stored_stamp_ = {"0", ""};
+    if (is_hash && !reply->elements.empty()) {
+        std::vector<std::string> flat;
+        flat.reserve(reply->elements.size());
+        for (auto& element : reply->elements) flat.push_back(std::move(element.text));
+        for (std::size_t i = 0; i + 1 < flat.size(); i += 2) {
+            if (flat[i] == "version") stored_stamp_.first = flat[i + 1];
+            if (flat[i] == "origin") stored_stamp_.second = flat[i + 1];
+        }
+        stored = runtime_state_from_fields(std::move(flat), error);
+    }
+    const bool unreadable = !stored && !(is_hash && reply->elements.empty());
+    if (unreadable && !warned_bad_key_)
+        ops_log::warn("redis holds no runtime state: replaced by the next change",
+                      {{"key", key_}, {"reason", error}});
+    warned_bad_key_ = unreadable;
+    if (stored) {
+        known_ = Stamp{stored->version, stored->origin};
+        take_whole(*stored);
+        co_return true;
+    }
+    known_ = Stamp{0, ""};
+    synced_ = {};
+    if (callbacks_.current().version != 0) pending_ = true;  // what changed here goes first
+    co_return true;
+}
+
+/// Writes what the local state changed from what Redis holds, unless Redis holds a state this
+/// replica has not merged yet: that one is then read whole and merged, and written again on
+/// the next round.
 asio::awaitable<bool> StateSync::send(Clock::time_point deadline) {
     pending_ = false;
-    const auto state = callbacks_.current();
-    std::vector<std::string> eval = {
-        "EVAL", std::string(write_script),     "1",
-        key_,   std::to_string(state.version), runtime_state_text(state)};
+    sending_ = true;
+    const RuntimeState state = callbacks_.current();
+    const Stamp base = known_.value_or(Stamp{0, ""});
+    // No state this replica could read: it replaces what it saw, its own state whole.
+    const bool replace = base.first == 0;
+    // An entry dropped here (a tenant's release, with the tenant) is not dropped from Redis:
+    // the other replicas' configs may still have the tenant.
+    bool dropped = false;
+    const RuntimeState change = replace ? state : changed_entries(synced_, state, dropped);
+    std::vector<std::string> eval = {"EVAL",
+                                     std::string(write_script),
+                                     "1",
+                                     key_,
+                                     replace ? stored_stamp_.first : std::to_string(base.first),
+                                     replace ? stored_stamp_.second : base.second,
+                                     std::to_string(state.version),
+                                     state.origin,
+                                     replace ? "1" : "0",
+                                     change_message(base, change)};
+    auto fields = runtime_state_fields(change);
+    eval.insert(eval.end(), std::make_move_iterator(fields.begin()),
+                std::make_move_iterator(fields.end()));
     const auto reply = co_await command_.command(std::move(eval), left(deadline));
-    if (reply && reply->type == RedisValue::Type::integer) {
-        known_ = {state.version, state.origin};
+    sending_ = false;
+    if (reply && reply->type == RedisValue::Type::integer && reply->integer == 1) {
+        // A change heard meanwhile may have moved what is known past this write.
+        if (!known_ || known_->first < state.version) known_ = Stamp{state.version, state.origin};
+        synced_ = state;
         co_return true;
     }
-    if (reply && reply->type == RedisValue::Type::string) {
-        // Another replica wrote first: merged here, and sent again on the next round if this
-        // replica still has something Redis lacks.
-        std::string error;
-        if (auto stored = runtime_state_from_json(reply->text, error)) {
-            known_ = {stored->version, stored->origin};
-            take(std::move(*stored));
-        } else
-            ops_log::warn("redis holds a newer runtime state this replica cannot read",
-                          {{"key", key_}, {"reason", error}});
-        co_return true;
-    }
+    // Refused: what Redis lacks is found again against the state it holds.
+    if (reply && reply->type == RedisValue::Type::integer) co_return co_await read_whole(deadline);
     pending_ = true;
     if (reply && reply->type == RedisValue::Type::error)
         ops_log::error("redis refused the runtime state script", {{"reason", reply->text}});
@@ -194,32 +246,57 @@ asio::awaitable<bool> StateSync::send(Clock::time_point deadline) {
 }
 
 void StateSync::on_message(std::string_view message) {
-    std::string error;
-    auto state = runtime_state_from_json(message, error);
-    if (!state) {
+    const auto newline = message.find('\n');
+    std::string error = "expected two lines";
+    const auto base = newline == std::string_view::npos
+                          ? std::nullopt
+                          : runtime_state_from_json(message.substr(0, newline), error);
+    const auto change =
+        base ? runtime_state_from_json(message.substr(newline + 1), error) : std::nullopt;
+    if (!change) {
         ops_log::warn("ignored a malformed runtime state message",
                       {{"channel", key_}, {"reason", error}});
         return;
     }
-    known_ = {state->version, state->origin};
-    take(std::move(*state));
+    // Written here, or read whole since: Redis' versions only grow.
+    if (known_ && change->version <= known_->first) return;
+    if (known_ != Stamp{base->version, base->origin}) {
+        // Made from a state this replica has not seen: read whole at once.
+        stale_ = true;
+        timer_.cancel();
+        return;
+    }
+    known_ = Stamp{change->version, change->origin};
+    take_change(*change);
 }
 
-void StateSync::take(const RuntimeState& shared) {
+void StateSync::take_whole(const RuntimeState& stored) {
     const RuntimeState local = callbacks_.current();
-    RuntimeState merged = merge_runtime_states(local, shared);
-    const bool news_here = !merged.same_entries(local);
-    const bool news_there = !merged.same_entries(shared);
-    if (!news_here && !news_there) return;  // this replica's own change, or one it has
+    RuntimeState merged = merge_runtime_states(local, stored);
+    const bool news_there = !merged.same_entries(stored);
+    // What Redis lacks is what the local state changed from the stored one.
+    synced_ = news_there ? stored : merged;
     if (news_there) {
         pending_ = true;
-        if (merged.version <= shared.version) {
+        if (merged.version <= stored.version) {
             // A state neither side had: a version above both, so that Redis accepts it.
-            merged.version = std::max(local.version, shared.version) + 1;
+            merged.version = std::max(local.version, stored.version) + 1;
             merged.origin = replica_id_;
         }
     }
-    if (news_here || merged.version != local.version) callbacks_.adopt(std::move(merged));
+    adopt_if_new(local, std::move(merged));
+}
+
+void StateSync::take_change(const RuntimeState& change) {
+    const RuntimeState local = callbacks_.current();
+    adopt_if_new(local, merge_runtime_states(local, change));
+    // With nothing of its own on the way, this replica now has what Redis has.
+    if (!pending_ && !sending_) synced_ = callbacks_.current();
+}
+
+void StateSync::adopt_if_new(const RuntimeState& local, RuntimeState merged) {
+    if (merged.version != local.version || !merged.same_entries(local))
+        callbacks_.adopt(std::move(merged));
 }
 
 void StateSync::came_up() {

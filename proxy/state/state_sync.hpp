@@ -13,15 +13,19 @@
 
 namespace tg::proxy {
 
-/// Shares the runtime state (maintenance, release colours) between replicas through Redis
-/// (SPEC §5): the key `<prefix>runtime` holds the latest state as JSON and every accepted change
-/// is published, as the same JSON, on the channel of the same name, so it reaches every replica
-/// within a second without a config reload. A write is a compare-and-set on `version` in one
-/// script, so no write is lost to a concurrent one: the replica whose write Redis refused
-/// merges the stored state into its own and writes again. States are merged entry by entry
-/// (merge_runtime_states: the newest setting of each tenant's maintenance and release), so
-/// while Redis is away every replica's local state keeps working, and what each changed
-/// meanwhile is kept when it is back. Everything runs on the control thread's io_context.
+/// Shares the runtime state (maintenance, release colours, runtime tenants) between replicas
+/// through Redis (SPEC §5). The key `<prefix>runtime` is a hash of the state's entries (one
+/// field per tenant's maintenance, release and definition, see runtime_state_fields) with its
+/// version and origin; a change writes only the entries it set and is published, as those
+/// entries and the version and origin it was made from, on the channel of the same name. So a
+/// change to one of 20,000 tenants costs every replica, and Redis, that tenant's entry, not the
+/// whole state. A write is a compare-and-set on the stored version and origin in one script:
+/// the replica whose write Redis refused reads the stored state whole, merges it into its own
+/// and writes again; a replica that hears a change made from a state it does not have (a
+/// message lost, or a replica that replaced the state) reads it whole too. States are merged
+/// entry by entry (merge_runtime_states: the newest setting of each), so while Redis is away
+/// every replica's local state keeps working, and what each changed meanwhile is kept when it
+/// is back. Everything runs on the control thread's io_context.
 class StateSync {
   public:
     struct Callbacks {
@@ -57,15 +61,23 @@ class StateSync {
     static constexpr Clock::duration check_interval = std::chrono::seconds(1);
 
   private:
+    using Stamp = std::pair<std::uint64_t, std::string>;  ///< a stored state's version, origin
+
     asio::awaitable<bool> link(Clock::time_point deadline, std::string& error);
     /// `whole`: read the whole state even when its version and origin are known.
     asio::awaitable<bool> reconcile(Clock::time_point deadline, bool whole);
+    /// Reads the stored state whole and takes it.
+    asio::awaitable<bool> read_whole(Clock::time_point deadline);
     asio::awaitable<bool> send(Clock::time_point deadline);
     void on_message(std::string_view message);
-    /// Merges a state from Redis (stored or published) into the local one entry by entry:
-    /// adopts the result when it differs from the local state, and marks it for sending when
-    /// Redis lacks some of it (changes made here while Redis was away).
-    void take(const RuntimeState& shared);
+    /// Merges the whole stored state into the local one entry by entry: adopts the result when
+    /// it differs from the local state, and marks it for sending when Redis lacks some of it
+    /// (changes made here while Redis was away).
+    void take_whole(const RuntimeState& stored);
+    /// Merges a change heard on the channel, made from the state this replica knows.
+    void take_change(const RuntimeState& change);
+    /// Adopts `merged` when it differs from `local` in entries or version.
+    void adopt_if_new(const RuntimeState& local, RuntimeState merged);
     void came_up();
     void went_down(std::string_view reason);
     [[nodiscard]] bool linked() const { return command_.connected() && subscriber_.connected(); }
@@ -80,9 +92,18 @@ class StateSync {
     bool reported_down_ = false;
     bool stopped_ = false;
     bool pending_ = false;  ///< a local change Redis has not accepted yet
+    bool sending_ = false;  ///< a write is on its way
+    bool stale_ = false;    ///< a change was heard from a state this replica does not know
     /// The version and origin of the stored state this replica last read, heard or wrote:
-    /// while Redis holds that one, this replica has all of it.
-    std::optional<std::pair<std::uint64_t, std::string>> known_;
+    /// while Redis holds that one, this replica has all of it. {0, ""}: Redis holds no state
+    /// (or none this replica can read), and the next write replaces whatever is there.
+    std::optional<Stamp> known_;
+    /// The stored version and origin as the last whole read found them, as text: what a
+    /// replacing write expects to replace (a state this replica could not read included).
+    std::pair<std::string, std::string> stored_stamp_{"0", ""};
+    /// A state all of whose entries Redis holds (as they are, or newer): a write sends the
+    /// entries the local state changed from it.
+    RuntimeState synced_;
     bool warned_bad_key_ = false;  ///< the stored value is not a state (logged once)
 };
 

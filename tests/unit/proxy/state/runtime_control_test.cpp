@@ -260,3 +260,39 @@ TEST_CASE("a runtime tenant's removal is not undone by an older add", "[proxy][s
     const auto again = merge_runtime_states(a.state(), b.state());
     CHECK(again.tenants.at("globex").definition == first);
 }
+
+TEST_CASE("a change holds the entries set since, and applied gives the state back",
+          "[proxy][state][runtime]") {
+    RuntimeControl control("a", {});
+    const std::string globex = R"({"hosts":["erp.globex.com"],"pool":"p"})";
+    control.apply(control.with_tenant("globex", globex, wall_start), wall_start, start);
+    control.apply(control.with_tenant("hooli", globex, wall_start + 1s), wall_start + 1s,
+                  start + 1s);
+    switch_now(control, "acme", Color::blue, Color::green, 0s, wall_start + 2s, start + 2s);
+    const RuntimeState before = control.state();
+
+    control.apply(control.with_tenant("hooli", std::nullopt, wall_start + 3s), wall_start + 3s,
+                  start + 3s);
+    control.apply(control.with_maintenance("initech", {true, "soon", 60}, wall_start + 4s),
+                  wall_start + 4s, start + 4s);
+    const RuntimeState after = control.state();
+
+    bool dropped = false;
+    const RuntimeState change = tg::proxy::changed_entries(before, after, dropped);
+    CHECK_FALSE(dropped);
+    CHECK(change.version == after.version);
+    CHECK(change.origin == after.origin);
+    REQUIRE(change.tenants.size() == 1);
+    CHECK(change.tenants.at("hooli").removed());
+    CHECK(change.releases.empty());
+    CHECK(change.tenant_maintenance.size() == 1);
+    RuntimeState rebuilt = before;
+    tg::proxy::apply_changed_entries(rebuilt, change);
+    CHECK(rebuilt == after);
+
+    // A state that lost an entry says so: a change can only set entries.
+    RuntimeState fewer = after;
+    fewer.releases.clear();
+    CHECK(tg::proxy::changed_entries(after, fewer, dropped).releases.empty());
+    CHECK(dropped);
+}

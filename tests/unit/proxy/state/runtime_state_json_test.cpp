@@ -184,3 +184,44 @@ TEST_CASE("runtime state: text that is not JSON is refused with where", "[proxy]
         CHECK(error.starts_with("invalid JSON at byte "));
     }
 }
+
+TEST_CASE("runtime state: as Redis hash fields, one per entry, and back", "[proxy][state]") {
+    const RuntimeState state = sample_state();
+    auto flat = tg::proxy::runtime_state_fields(state);
+    REQUIRE(flat.size() == 2 * (1 + 2 + 2 + 2));
+    CHECK(flat[0] == "global_maintenance");
+    CHECK(std::find(flat.begin(), flat.end(), "tenants:globex") != flat.end());
+    CHECK(std::find(flat.begin(), flat.end(), "releases:acme") != flat.end());
+    const auto hooli = std::find(flat.begin(), flat.end(), "tenants:hooli");
+    REQUIRE(hooli != flat.end());
+    CHECK(*std::next(hooli) == R"({"definition":null,"changed_ms":1733380000120})");
+
+    // As HGETALL returns them: any order, with the version and origin the writer stored.
+    flat.insert(flat.begin(), {"origin", state.origin, "version", std::to_string(state.version)});
+    std::reverse(flat.begin(), flat.end());
+    for (std::size_t i = 0; i < flat.size(); i += 2) std::swap(flat[i], flat[i + 1]);
+    std::string error;
+    const auto parsed = tg::proxy::runtime_state_from_fields(flat, error);
+    INFO(error);
+    REQUIRE(parsed);
+    CHECK(*parsed == state);
+}
+
+TEST_CASE("runtime state: hash fields that are not a state are refused, naming the field",
+          "[proxy][state]") {
+    const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+        {{"version", "12", "colour", "blue"}, "field colour: unknown"},
+        {{"version", "12", "clients:acme", "{}"}, "field clients:acme: unknown"},
+        {{"version", "12", "releases:acme", "{not json"}, "field releases:acme: invalid JSON"},
+        {{"version", "soon"}, "field version: invalid JSON"},
+        {{"version", "-3"}, "version: expected a non-negative integer"},
+        {{"releases:acme", R"({"active":"red"})"}, "releases.acme.active"},
+        {{"version"}, "a field without a value"},
+    };
+    for (const auto& [flat, expected] : cases) {
+        std::string error;
+        INFO(flat.front() << " → " << expected);
+        CHECK_FALSE(tg::proxy::runtime_state_from_fields(flat, error));
+        CHECK_THAT(error, Catch::Contains(expected));
+    }
+}

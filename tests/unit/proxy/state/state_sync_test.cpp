@@ -116,10 +116,22 @@ class RedisServer {
     }
     /// The version of the state stored in Redis, 0 when there is none.
     std::uint64_t stored_version() const {
-        const auto text = ask(port_, {"GET", std::string(key_prefix) + "runtime"});
-        std::string error;
-        const auto state = text ? runtime_state_from_json(*text, error) : std::nullopt;
-        return state ? state->version : 0;
+        const auto text = ask(port_, {"HGET", key(), "version"});
+        return text ? std::stoull(*text) : 0;
+    }
+    /// Stores `state` as a replica would, without publishing it.
+    void store_quietly(const RuntimeState& state) const {
+        std::vector<std::string> command = {
+            "HSET", key(), "version", std::to_string(state.version), "origin", state.origin};
+        for (auto& field : runtime_state_fields(state)) command.push_back(std::move(field));
+        REQUIRE(ask(port_, command).has_value());
+    }
+    /// Bytes Redis has read from its clients so far.
+    long bytes_received() const {
+        const auto info = ask(port_, {"INFO", "stats"}).value_or("");
+        const std::string label = "total_net_input_bytes:";
+        const auto at = info.find(label);
+        return at == std::string::npos ? 0 : std::stol(info.substr(at + label.size()));
     }
     /// How many times Redis ran `command` (INFO commandstats), 0 before the first.
     long calls(const std::string& command) const {
@@ -128,9 +140,13 @@ class RedisServer {
         const auto at = info.find(label);
         return at == std::string::npos ? 0 : std::stol(info.substr(at + label.size()));
     }
-    void publish(const std::string& message) const {
-        ask(port_, {"PUBLISH", std::string(key_prefix) + "runtime", message});
+    void publish(const std::string& message) const { ask(port_, {"PUBLISH", key(), message}); }
+    /// Publishes `change` as made from the stored state `base` (version and origin).
+    void publish_change(const RuntimeState& base, const RuntimeState& change) const {
+        publish(R"({"version":)" + std::to_string(base.version) + R"(,"origin":")" + base.origin +
+                "\"}\n" + runtime_state_text(change));
     }
+    static std::string key() { return std::string(key_prefix) + "runtime"; }
 
   private:
     std::uint16_t port_;
@@ -292,8 +308,9 @@ TEST_CASE("state sync: an older setting never replaces a newer one", "[proxy][st
     CHECK(server.stored_version() == newer);
 
     // An older message on the channel is ignored; the newer one after it is taken.
-    server.publish(runtime_state_text((maintenance_state(newer - 1000, "replica-x", "older"))));
-    server.publish(runtime_state_text((maintenance_state(newer + 1, "replica-x", "newest"))));
+    const auto stored = maintenance_state(newer, "replica-a", "new");
+    server.publish_change(stored, maintenance_state(newer - 1000, "replica-x", "older"));
+    server.publish_change(stored, maintenance_state(newer + 1, "replica-x", "newest"));
     REQUIRE(cluster.run_until([&] { return a.adoptions.size() == 1; }, 2s));
     CHECK(a.state.global_maintenance.message == "newest");
     REQUIRE(cluster.run_until([&] { return b.adoptions.size() == 3; }, 2s));
@@ -338,21 +355,128 @@ TEST_CASE("state sync: the check every second reads the whole state only when it
     a.change(version, "Upgrading");
     REQUIRE(cluster.run_until([&] { return b.adoptions.size() == 1; }, 2s));
 
-    // Both replicas have the stored version: their checks read its head, not the state.
-    const long gets = server.calls("get");
-    const long heads = server.calls("getrange");
+    // Both replicas have the stored version: their checks read it, not the state.
+    const long reads = server.calls("hgetall");
+    const long stamps = server.calls("hmget");
     cluster.run_until([] { return false; }, StateSync::check_interval * 2 + 500ms);
-    CHECK(server.calls("getrange") >= heads + 4);
-    CHECK(server.calls("get") == gets);
+    CHECK(server.calls("hmget") >= stamps + 4);
+    CHECK(server.calls("hgetall") == reads);
 
     // A state written without a message (one lost on the way): the next check reads it whole.
     auto newer = maintenance_state(version + 5, "replica-c", "written quietly");
-    ask(server.port(), {"SET", std::string(key_prefix) + "runtime", runtime_state_text(newer)});
+    server.store_quietly(newer);
     REQUIRE(cluster.run_until([&] { return b.adoptions.size() == 2 && a.adoptions.size() == 1; },
                               StateSync::check_interval * 2 + 500ms));
     CHECK(b.state == newer);
     CHECK(a.state == newer);
-    CHECK(server.calls("get") >= gets + 2);
+    CHECK(server.calls("hgetall") >= reads + 2);
+}
+
+TEST_CASE("state sync: a change to one of many tenants sends that tenant's entry only",
+          "[proxy][state][redis]") {
+    RedisServer server;
+    if (!start_redis(server)) return;
+    Cluster cluster(server.address());
+    auto& a = cluster.launch("replica-a");
+    auto& b = cluster.launch("replica-b");
+
+    const auto version = now_ms();
+    const auto define = [](int i) {
+        return R"({"hosts":["tenant-)" + std::to_string(i) + R"(.example.com"],"pool":"odoo"})";
+    };
+    a.state.version = version;
+    a.state.origin = a.id;
+    for (int i = 0; i < 2000; ++i)
+        a.state.tenants.insert_or_assign("tenant-" + std::to_string(i),
+                                         {define(i), static_cast<std::int64_t>(version)});
+    a.sync.push();
+    REQUIRE(cluster.run_until([&] { return b.state == a.state; }, 3s));
+    const long whole_state = server.bytes_received();
+    CHECK(whole_state > 2000 * 60);
+
+    const long before = server.bytes_received();
+    const long reads = server.calls("hgetall");
+    a.state.version = version + 1;
+    a.state.tenants.insert_or_assign("tenant-7",
+                                     {define(70), static_cast<std::int64_t>(version + 1)});
+    a.sync.push();
+    REQUIRE(cluster.run_until([&] { return b.state == a.state; }, 2s));
+    // The write carries one entry, and the message is that entry: nobody reads the state whole.
+    CHECK(server.bytes_received() - before < 4096);
+    CHECK(server.calls("hgetall") == reads);
+    CHECK(ask(server.port(), {"HGET", RedisServer::key(), "tenants:tenant-7"})->find("tenant-70") !=
+          std::string::npos);
+    CHECK(ask(server.port(), {"HLEN", RedisServer::key()}) == std::to_string(2000 + 3));
+}
+
+TEST_CASE("state sync: changes made at once on two replicas are both kept",
+          "[proxy][state][redis]") {
+    RedisServer server;
+    if (!start_redis(server)) return;
+    Cluster cluster(server.address());
+    auto& a = cluster.launch("replica-a");
+    auto& b = cluster.launch("replica-b");
+    const auto version = now_ms();
+    for (auto* replica : {&a, &b}) {
+        replica->state.version = version + (replica == &b ? 1 : 0);
+        replica->state.origin = replica->id;
+        replica->state.tenants.insert_or_assign(
+            "from-" + replica->id, {R"({"hosts":["erp.)" + replica->id + R"(.com"],"pool":"odoo"})",
+                                    static_cast<std::int64_t>(replica->state.version)});
+        replica->sync.push();  // both before either runs: one write is refused
+    }
+    REQUIRE(cluster.run_until(
+        [&] { return a.state.tenants.size() == 2 && b.state.same_entries(a.state); }, 3s));
+    CHECK(a.state.tenants.contains("from-replica-b"));
+    CHECK(ask(server.port(), {"HEXISTS", RedisServer::key(), "tenants:from-replica-a"}) == "1");
+    CHECK(ask(server.port(), {"HEXISTS", RedisServer::key(), "tenants:from-replica-b"}) == "1");
+    CHECK(server.calls("eval") >= 3);  // two at once, and the refused one again
+}
+
+TEST_CASE("state sync: a change made from a state this replica lacks is read whole at once",
+          "[proxy][state][redis]") {
+    RedisServer server;
+    if (!start_redis(server)) return;
+    Cluster cluster(server.address());
+    auto& b = cluster.launch("replica-b");
+
+    // Right after B's check of the second, so that only the message can make it read sooner.
+    const long stamps = server.calls("hmget");
+    REQUIRE(cluster.run_until([&] { return server.calls("hmget") > stamps; },
+                              StateSync::check_interval * 2));
+    const auto newer = maintenance_state(now_ms(), "replica-x", "made elsewhere");
+    server.store_quietly(newer);
+    const auto heard = Clock::now();
+    server.publish_change(maintenance_state(newer.version - 1, "replica-y", "never heard"), newer);
+    REQUIRE(cluster.run_until([&] { return !b.adoptions.empty(); }, 2s));
+    CHECK(Clock::now() - heard < StateSync::check_interval / 2);
+    CHECK(b.state == newer);
+}
+
+TEST_CASE("state sync: a stored value of another shape is replaced by the next change",
+          "[proxy][state][redis]") {
+    // An older tenantgate's string, and a hash that is no state (with a version from the far
+    // future, which a version check alone would never let a change pass).
+    const std::vector<std::vector<std::string>> shapes = {
+        {"SET", RedisServer::key(), R"({"version":1})"},
+        {"HSET", RedisServer::key(), "version", "99999999999999999", "colour", "blue"}};
+    for (const auto& shape : shapes) {
+        INFO(shape.front());
+        RedisServer server;
+        if (!start_redis(server)) return;
+        REQUIRE(ask(server.port(), shape).has_value());
+        Cluster cluster(server.address());
+        auto& a = cluster.launch("replica-a");
+        CHECK(a.sync.up());
+        const auto version = now_ms();
+        a.change(version, "replaces it");
+        REQUIRE(cluster.run_until([&] { return server.stored_version() == version; }, 2s));
+        CHECK(ask(server.port(), {"TYPE", RedisServer::key()}) == "hash");
+        CHECK(ask(server.port(), {"HEXISTS", RedisServer::key(), "colour"}) == "0");
+        CHECK(server.calls("eval") == 1);
+        auto& b = cluster.launch("replica-b");
+        CHECK(b.state == a.state);
+    }
 }
 
 TEST_CASE("state sync: changes made while Redis is down reach it once it is back",
@@ -385,8 +509,9 @@ TEST_CASE("state sync: a malformed message is ignored", "[proxy][state][redis]")
 
     server.publish("not json at all");
     server.publish(R"({"version":"soon","origin":"x"})");
+    server.publish(runtime_state_text(maintenance_state(now_ms(), "replica-x", "one line")));
     const auto valid = maintenance_state(now_ms(), "replica-x", "valid");
-    server.publish(runtime_state_text((valid)));
+    server.publish_change(RuntimeState{}, valid);  // made from no state, as B knows Redis
     REQUIRE(cluster.run_until([&] { return !b.adoptions.empty(); }, 2s));
     CHECK(b.adoptions.size() == 1);
     CHECK(b.state == valid);
