@@ -46,3 +46,5 @@ TENANTGATE_BIN="$TENANTGATE_RELEASE_BIN" bash bench/run.sh --smoke
 TENANTGATE_BIN="$TENANTGATE_RELEASE_BIN" /usr/bin/python3 bench/noisy_neighbour.py --smoke
 # Tenants added at run time at scale (2,000 tenants in the smoke), against HAProxy and nginx.
 TENANTGATE_BIN="$TENANTGATE_RELEASE_BIN" /usr/bin/python3 bench/tenant_updates.py --smoke
+# What a runtime tenant change costs each replica and Redis (2,000 tenants in the smoke).
+TENANTGATE_BIN="$TENANTGATE_RELEASE_BIN" /usr/bin/python3 bench/replica_updates.py --smoke
