@@ -11,6 +11,7 @@
 
 #include "proxy/buffer_pool.hpp"
 #include "proxy/connection_slot.hpp"
+#include "proxy/exchange_buffers.hpp"
 #include "proxy/generation.hpp"
 #include "proxy/io.hpp"
 #include "proxy/observe/access_log.hpp"
@@ -68,6 +69,7 @@ class Worker {
     ConnectionList& connections() { return connections_; }
     UpstreamPool& upstreams() { return upstreams_; }
     BufferPool& buffers() { return buffers_; }
+    ExchangeBuffers& exchange_buffers() { return exchange_buffers_; }
     AccessLog& access_log() { return access_log_; }
     WorkerMetrics& metrics() { return metrics_; }
     const WorkerMetrics& metrics() const { return metrics_; }
@@ -109,6 +111,7 @@ class Worker {
     std::size_t max_connections_;
     UpstreamPool upstreams_;
     BufferPool buffers_;
+    ExchangeBuffers exchange_buffers_;
     AccessLog access_log_;
     WorkerMetrics metrics_;
     std::mt19937_64 random_;

@@ -16,6 +16,11 @@ namespace tg::proxy {
 template <class Stream>
 inline constexpr bool writes_directly = std::is_same_v<Stream, tcp::socket>;
 
+/// A plain socket in that mode is read directly too: a read that finds nothing fails with
+/// would_block. A TLS stream is not: its SSL object may hold bytes the socket no longer shows.
+template <class Stream>
+inline constexpr bool reads_directly = std::is_same_v<Stream, tcp::socket>;
+
 /// Puts the socket in the mode writes_directly needs: a write that cannot proceed fails with
 /// would_block instead of blocking the worker.
 inline void enable_direct_writes(tcp::socket& socket, error_code& ec) {

@@ -315,10 +315,12 @@ asio::awaitable<typename Session<Stream>::Admission> Session<Stream>::admit() {
                                            : ConnectionSlot::Phase::request);
     arm(waiting_for_first_byte && !first_request_ ? config.timeouts.client_idle
                                                   : config.timeouts.client_header);
-    // A buffer grown by a large request is returned while idle; a normal one is kept, so a
-    // keep-alive request costs no allocation.
-    if (waiting_for_first_byte && client_buffer_.capacity() > idle_buffer_capacity)
-        client_buffer_.shrink_to_fit();
+    if constexpr (!reads_directly<Stream>) {
+        // A buffer grown by a large request is returned while idle; a normal one is kept, so a
+        // keep-alive request costs no allocation.
+        if (waiting_for_first_byte && client_buffer_.capacity() > idle_buffer_capacity)
+            client_buffer_.shrink_to_fit();
+    }
     std::size_t checked = 0;  // bytes of the unfinished block found strict so far
     for (;;) {
         const std::string_view data(static_cast<const char*>(client_buffer_.data().data()),
@@ -335,10 +337,36 @@ asio::awaitable<typename Session<Stream>::Admission> Session<Stream>::admit() {
         checked = data.empty() ? 0 : data.size() - 1;
         if (data.size() >= limit) co_return Admission::too_large;
         if (waiting_for_first_byte && worker_.draining()) co_return Admission::closed;
-        const std::size_t room = std::max(min_read_size, client_buffer_.capacity() - data.size());
-        auto [ec, n] = co_await client_.async_read_some(
-            client_buffer_.prepare(std::min(limit - data.size(), room)), use_nothrow);
-        client_buffer_.commit(n);
+        if (client_buffer_.capacity() == 0)
+            worker_.exchange_buffers().take(client_buffer_, header_text_);
+        error_code ec;
+        if (reads_directly<Stream> && client_buffer_.size() == 0 && !first_request_) {
+            // Between two requests the connection holds no buffer (SPEC §3's client_idle wait).
+            // The socket is read at once unless its last read came back short; if nothing is
+            // there, the buffers go back to the worker and the connection waits for readability.
+            // Asio re-arms the descriptor for that wait (epoll_ctl), which reports bytes that
+            // came in since the last read: the read Asio would have tried first (failing with
+            // EAGAIN in steady keep-alive) is not made.
+            if (!client_drained_) read_ready_bytes(limit, ec);
+            if (client_buffer_.size() == 0 && (!ec || ec == asio::error::would_block)) {
+                worker_.exchange_buffers().give_back(client_buffer_, header_text_);
+                std::tie(ec) =
+                    co_await client_socket().async_wait(tcp::socket::wait_read, use_nothrow);
+                if (!ec) {
+                    client_drained_ = false;
+                    continue;  // readable: read at the top of the loop
+                }
+            }
+        } else {
+            // A new connection's first request, the rest of a header block, or TLS (whose SSL
+            // object may hold bytes the socket no longer shows): Asio's read, buffer held.
+            const std::size_t asked = read_size(limit);
+            std::size_t n = 0;
+            std::tie(ec, n) =
+                co_await client_.async_read_some(client_buffer_.prepare(asked), use_nothrow);
+            client_buffer_.commit(n);
+            client_drained_ = n < asked;
+        }
         if (ec) {
             // A timeout with nothing of a request yet is an idle keep-alive ending: no answer.
             if (slot_.timed_out() && client_buffer_.size() != 0) co_return Admission::timed_out;
@@ -351,6 +379,22 @@ asio::awaitable<typename Session<Stream>::Admission> Session<Stream>::admit() {
             arm(config.timeouts.client_header);
         }
     }
+}
+
+template <class Stream>
+std::size_t Session<Stream>::read_size(std::size_t limit) const {
+    const std::size_t room =
+        std::max(min_read_size, client_buffer_.capacity() - client_buffer_.size());
+    return std::min(limit - client_buffer_.size(), room);
+}
+
+template <class Stream>
+void Session<Stream>::read_ready_bytes(std::size_t limit, error_code& ec) {
+    assert(client_socket().non_blocking());  // else the worker would block here
+    const std::size_t asked = read_size(limit);
+    const std::size_t n = client_socket().read_some(client_buffer_.prepare(asked), ec);
+    client_buffer_.commit(n);
+    client_drained_ = n < asked;
 }
 
 template <class Stream>

@@ -65,6 +65,11 @@ class Session {
     asio::awaitable<Next> answer_drained_poll();
     void harden_session_cookies(ProxyFields& response);
     asio::awaitable<Admission> admit();
+    /// How many bytes the next read of a header block may take into client_buffer_.
+    std::size_t read_size(std::size_t limit) const;
+    /// Reads into client_buffer_ what the plain socket holds now (would_block: nothing), and
+    /// notes whether that drained it.
+    void read_ready_bytes(std::size_t limit, error_code& ec);
     std::optional<ErrorKind> parse_header_block();
     std::optional<ErrorKind> route();
     std::optional<ErrorKind> apply_policy();
@@ -110,7 +115,10 @@ class Session {
     /// Where the client connected to, as its PROXY header said; unset: this socket's address.
     std::optional<tcp::endpoint> proxy_destination_;
     ConnectionSlot slot_;
+    /// Between requests: empty, its memory back with the worker's ExchangeBuffers.
     beast::flat_buffer client_buffer_;
+    /// The last read of the client's socket came back short: the socket held nothing more.
+    bool client_drained_ = false;
     std::shared_ptr<const Generation> generation_;
     bool first_request_ = true;
 

@@ -1,5 +1,7 @@
 """Client keep-alive, pipelining, and pooled upstream keep-alive (SPEC section 3)."""
 
+import time
+
 import httpraw
 import tgconfig
 from harness import poll
@@ -12,6 +14,21 @@ def test_pipelined_requests_answered_in_order(gateway):
         conn.send(b"".join(httpraw.build_request("GET", p, g.host) for p in paths))
         targets = [conn.read_response(timeout=10).json()["target"] for _ in paths]
     assert targets == paths
+
+
+def test_request_sent_while_the_previous_one_is_upstream_is_answered_at_once(gateway):
+    # The second request arrives while the proxy reads nothing from the client (it waits for
+    # the upstream): its readiness must not be lost when the connection then waits, holding no
+    # buffer, for the next request.
+    g = gateway()
+    with g.proxy.connect() as conn:
+        conn.send(httpraw.build_request("GET", "/slow?ms=300&p=1", g.host))
+        time.sleep(0.1)
+        conn.send(httpraw.build_request("GET", "/echo/p2", g.host))
+        started = time.monotonic()
+        targets = [conn.read_response(timeout=5).json()["target"] for _ in range(2)]
+        assert time.monotonic() - started < 2
+    assert targets == ["/slow?ms=300&p=1", "/echo/p2"]
 
 
 def test_sequential_requests_reuse_upstream_connections(gateway):
