@@ -36,8 +36,10 @@ RuntimeState RuntimeControl::with_release(const std::string& tenant, config::Col
     RuntimeState next = state();
     next.version = next_version(now);
     next.origin = replica_id_;
+    // Stamped with the version, not the wall clock alone: a switch made here is newer than
+    // every one this replica has seen, even when its clock is behind the replica that made those.
     next.releases[tenant] =
-        ReleaseState{to, from, unix_ms(now),
+        ReleaseState{to, from, static_cast<std::int64_t>(next.version),
                      std::chrono::duration_cast<std::chrono::milliseconds>(drain_timeout).count()};
     return next;
 }

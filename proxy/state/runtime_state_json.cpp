@@ -1,6 +1,7 @@
 #include "proxy/state/runtime_state_json.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <initializer_list>
 #include <limits>
 #include <type_traits>
@@ -338,6 +339,7 @@ std::optional<RuntimeState> runtime_state_from_fields(std::vector<std::string> f
         return std::nullopt;
     }
     RuntimeState state;
+    bool has_version = false;
     std::vector<std::pair<std::string, RuntimeTenant>> tenants;
     StrictReader reader(error);
     // Each entry is parsed apart: their nodes come from one arena, freed at once at the end.
@@ -348,12 +350,24 @@ std::optional<RuntimeState> runtime_state_from_fields(std::vector<std::string> f
             state.origin = std::move(flat[i + 1]);
             continue;
         }
+        if (field == "version") {
+            // Digits only, as written: the write script compares the stored text.
+            const std::string& text = flat[i + 1];
+            const char* end = text.data() + text.size();
+            const auto [stop, ec] = std::from_chars(text.data(), end, state.version);
+            if (text.empty() || ec != std::errc() || stop != end) {
+                error = "field version: expected digits";
+                return std::nullopt;
+            }
+            has_version = true;
+            continue;
+        }
         const auto separator = field.find(field_separator);
         const std::string_view group = std::string_view(field).substr(0, separator);
         const bool per_tenant =
-            separator != std::string::npos &&
+            separator != std::string::npos && separator + 1 < field.size() &&
             (group == "tenant_maintenance" || group == "releases" || group == "tenants");
-        if (!per_tenant && field != "version" && field != "global_maintenance") {
+        if (!per_tenant && field != "global_maintenance") {
             error = "field " + field + ": unknown";
             return std::nullopt;
         }
@@ -362,10 +376,6 @@ std::optional<RuntimeState> runtime_state_from_fields(std::vector<std::string> f
         if (ec) {
             error = "field " + field + ": invalid JSON: " + ec.message();
             return std::nullopt;
-        }
-        if (field == "version") {
-            if (!reader.read(value, "version", state.version)) return std::nullopt;
-            continue;
         }
         if (field == "global_maintenance") {
             if (!read_maintenance(reader, value, field, state.global_maintenance))
@@ -387,6 +397,10 @@ std::optional<RuntimeState> runtime_state_from_fields(std::vector<std::string> f
             if (!read_maintenance(reader, value, path, maintenance)) return std::nullopt;
             state.tenant_maintenance.insert_or_assign(std::move(name), std::move(maintenance));
         }
+    }
+    if (!has_version) {
+        error = "field version: missing";
+        return std::nullopt;
     }
     state.tenants = RuntimeTenants::from_entries(std::move(tenants));
     return state;

@@ -27,7 +27,8 @@ namespace tg::proxy {
 /// fields, "version" (digits) and "origin" (the replica id), written by whoever stores them.
 [[nodiscard]] std::vector<std::string> runtime_state_fields(const RuntimeState& state);
 /// Parses such fields, with the version and origin, as HGETALL returns them; refused as
-/// runtime_state_from_json refuses, and so is an unknown field.
+/// runtime_state_from_json refuses, and so are an unknown field, a field without a tenant's
+/// name, and a version that is missing or not all digits.
 [[nodiscard]] std::optional<RuntimeState> runtime_state_from_fields(
     std::vector<std::string> flat, std::string& error);
 

@@ -40,6 +40,30 @@ redis.call('PUBLISH', KEYS[1], ARGV[6])
 return 1
 )lua";
 
+/// A stored version and origin as a Stamp; nothing unless the version is all digits (as
+/// std::to_string writes it, which the script compares as text).
+std::optional<std::pair<std::uint64_t, std::string>> stamp_of(std::string_view version,
+                                                              std::string origin) {
+    std::uint64_t number = 0;
+    const char* end = version.data() + version.size();
+    const auto [stop, ec] = std::from_chars(version.data(), end, number);
+    if (ec != std::errc() || stop != end || version.empty()) return std::nullopt;
+    return std::pair{number, std::move(origin)};
+}
+
+/// Whether `state` holds another value than `change` for some entry the change carries.
+bool holds_other_entries(const RuntimeState& state, const RuntimeState& change) {
+    const auto differs = [](const auto& entries, const auto& changed) {
+        return std::any_of(changed.begin(), changed.end(), [&](const auto& item) {
+            const auto found = entries.find(item.first);
+            return found == entries.end() || !(found->second == item.second);
+        });
+    };
+    return state.global_maintenance != change.global_maintenance ||
+           differs(state.tenant_maintenance, change.tenant_maintenance) ||
+           differs(state.releases, change.releases) || differs(state.tenants, change.tenants);
+}
+
 /// A message on the channel: the version and origin the change was made from, on a line of its
 /// own, then the change (runtime_state_text of changed_entries).
 std::string change_message(const std::pair<std::uint64_t, std::string>& base,
@@ -145,21 +169,18 @@ asio::awaitable<bool> StateSync::reconcile(Clock::time_point deadline, bool whol
         std::vector<std::string> stamp = {"HMGET", key_, "version", "origin"};
         const auto reply = co_await command_.command(std::move(stamp), left(deadline));
         if (!reply) co_return false;
-        const auto& fields = reply->elements;
-        std::uint64_t version = 0;
         // Anything else (an error: the key holds no hash) is read whole, and reported there.
-        if (reply->type == RedisValue::Type::array && fields.size() == 2 &&
-            fields[0].type == RedisValue::Type::string &&
-            fields[1].type == RedisValue::Type::string &&
-            std::from_chars(fields[0].text.data(), fields[0].text.data() + fields[0].text.size(),
-                            version)
-                    .ec == std::errc() &&
-            Stamp{version, fields[1].text} == known_)
-            co_return true;
-        // Nothing stored, as known: nothing to read.
-        if (reply->type == RedisValue::Type::array && fields.size() == 2 &&
-            fields[0].type == RedisValue::Type::nil && known_ == Stamp{0, ""})
-            co_return true;
+        if (reply->type == RedisValue::Type::array && reply->elements.size() == 2) {
+            // As the write script reads them: a missing field is "0" or "".
+            const auto text = [&](std::size_t i, const char* missing) {
+                const auto& field = reply->elements[i];
+                return field.type == RedisValue::Type::string ? field.text : std::string(missing);
+            };
+            const std::pair<std::string, std::string> stored{text(0, "0"), text(1, "")};
+            // No state this replica can read: unchanged since, nothing to read again.
+            if (known_ == Stamp{0, ""} && stored == stored_stamp_) co_return true;
+            if (stamp_of(stored.first, stored.second) == known_) co_return true;
+        }
     }
     if (!co_await read_whole(deadline)) co_return false;
     if (!pending_) co_return true;
@@ -168,9 +189,16 @@ asio::awaitable<bool> StateSync::reconcile(Clock::time_point deadline, bool whol
 
 asio::awaitable<bool> StateSync::read_whole(Clock::time_point deadline) {
     stale_ = false;
+    reading_ = true;
     std::vector<std::string> read = {"HGETALL", key_};
     auto reply = co_await command_.command(std::move(read), left(deadline));
-    if (!reply) co_return false;
+    reading_ = false;
+    // Changes heard during the read follow it, or are in it already: taken after it.
+    std::vector<std::string> heard = std::exchange(heard_while_reading_, {});
+    if (!reply) co_return false;  // the reconnection reads whole again
+    const auto take_heard = [&] {
+        for (const auto& message : heard) on_message(message);
+    };
     const bool is_hash = reply->type == RedisValue::Type::array;
     std::optional<RuntimeState> stored;
     std::string error = is_hash ? "" : "not a hash: " + reply->text;
@@ -194,11 +222,12 @@ asio::awaitable<bool> StateSync::read_whole(Clock::time_point deadline) {
     if (stored) {
         known_ = Stamp{stored->version, stored->origin};
         take_whole(*stored);
-        co_return true;
+    } else {
+        known_ = Stamp{0, ""};
+        synced_ = {};
+        if (callbacks_.current().version != 0) pending_ = true;  // what changed here goes first
     }
-    known_ = Stamp{0, ""};
-    synced_ = {};
-    if (callbacks_.current().version != 0) pending_ = true;  // what changed here goes first
+    take_heard();
     co_return true;
 }
 
@@ -230,15 +259,26 @@ asio::awaitable<bool> StateSync::send(Clock::time_point deadline) {
     eval.insert(eval.end(), std::make_move_iterator(fields.begin()),
                 std::make_move_iterator(fields.end()));
     const auto reply = co_await command_.command(std::move(eval), left(deadline));
-    sending_ = false;
     if (reply && reply->type == RedisValue::Type::integer && reply->integer == 1) {
+        sending_ = false;
         // A change heard meanwhile may have moved what is known past this write.
         if (!known_ || known_->first < state.version) known_ = Stamp{state.version, state.origin};
         synced_ = state;
         co_return true;
     }
-    // Refused: what Redis lacks is found again against the state it holds.
-    if (reply && reply->type == RedisValue::Type::integer) co_return co_await read_whole(deadline);
+    if (reply && reply->type == RedisValue::Type::integer) {
+        // Refused. When the change that won was heard meanwhile, this replica has all Redis
+        // has: it writes again at once. Else what Redis lacks is found against a whole read.
+        bool read = true;
+        if (known_ != base) {
+            pending_ = true;
+        } else {
+            read = co_await read_whole(deadline);
+        }
+        sending_ = false;
+        co_return read;
+    }
+    sending_ = false;
     pending_ = true;
     if (reply && reply->type == RedisValue::Type::error)
         ops_log::error("redis refused the runtime state script", {{"reason", reply->text}});
@@ -246,6 +286,10 @@ asio::awaitable<bool> StateSync::send(Clock::time_point deadline) {
 }
 
 void StateSync::on_message(std::string_view message) {
+    if (reading_) {
+        heard_while_reading_.emplace_back(message);
+        return;
+    }
     const auto newline = message.find('\n');
     std::string error = "expected two lines";
     const auto base = newline == std::string_view::npos
@@ -258,9 +302,11 @@ void StateSync::on_message(std::string_view message) {
                       {{"channel", key_}, {"reason", error}});
         return;
     }
-    // Written here, or read whole since: Redis' versions only grow.
-    if (known_ && change->version <= known_->first) return;
-    if (known_ != Stamp{base->version, base->origin}) {
+    const Stamp from{base->version, base->origin};
+    if (known_ == Stamp{change->version, change->origin}) return;  // written here
+    // Read whole since (Redis' versions only grow), unless the state was replaced.
+    if (known_ && change->version <= known_->first && from != Stamp{0, ""}) return;
+    if (known_ != from) {
         // Made from a state this replica has not seen: read whole at once.
         stale_ = true;
         timer_.cancel();
@@ -289,9 +335,16 @@ void StateSync::take_whole(const RuntimeState& stored) {
 
 void StateSync::take_change(const RuntimeState& change) {
     const RuntimeState local = callbacks_.current();
-    adopt_if_new(local, merge_runtime_states(local, change));
-    // With nothing of its own on the way, this replica now has what Redis has.
-    if (!pending_ && !sending_) synced_ = callbacks_.current();
+    RuntimeState merged = merge_runtime_states(local, change);
+    // Redis now holds the change's entries as they are, even where this replica has a newer
+    // one (a switch made on a replica whose clock is behind): that one is sent back.
+    const bool kept_newer = holds_other_entries(merged, change);
+    adopt_if_new(local, std::move(merged));
+    if (kept_newer) pending_ = true;
+    if (!pending_ && !sending_)
+        synced_ = callbacks_.current();  // shares its tree with the local state
+    else
+        apply_changed_entries(synced_, change);
 }
 
 void StateSync::adopt_if_new(const RuntimeState& local, RuntimeState merged) {

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "proxy/io.hpp"
 #include "proxy/state/redis_client.hpp"
@@ -94,6 +95,8 @@ class StateSync {
     bool pending_ = false;  ///< a local change Redis has not accepted yet
     bool sending_ = false;  ///< a write is on its way
     bool stale_ = false;    ///< a change was heard from a state this replica does not know
+    bool reading_ = false;  ///< a whole read is on its way
+    std::vector<std::string> heard_while_reading_;  ///< messages, taken after that read
     /// The version and origin of the stored state this replica last read, heard or wrote:
     /// while Redis holds that one, this replica has all of it. {0, ""}: Redis holds no state
     /// (or none this replica can read), and the next write replaces whatever is there.

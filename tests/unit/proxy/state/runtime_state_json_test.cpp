@@ -213,9 +213,13 @@ TEST_CASE("runtime state: hash fields that are not a state are refused, naming t
         {{"version", "12", "colour", "blue"}, "field colour: unknown"},
         {{"version", "12", "clients:acme", "{}"}, "field clients:acme: unknown"},
         {{"version", "12", "releases:acme", "{not json"}, "field releases:acme: invalid JSON"},
-        {{"version", "soon"}, "field version: invalid JSON"},
-        {{"version", "-3"}, "version: expected a non-negative integer"},
-        {{"releases:acme", R"({"active":"red"})"}, "releases.acme.active"},
+        {{"version", "soon"}, "field version: expected digits"},
+        {{"version", "-3"}, "field version: expected digits"},
+        {{"version", "12 "}, "field version: expected digits"},
+        {{"version", ""}, "field version: expected digits"},
+        {{"origin", "x"}, "field version: missing"},
+        {{"version", "12", "tenants:", "{}"}, "field tenants:: unknown"},
+        {{"version", "12", "releases:acme", R"({"active":"red"})"}, "releases.acme.active"},
         {{"version"}, "a field without a value"},
     };
     for (const auto& [flat, expected] : cases) {
