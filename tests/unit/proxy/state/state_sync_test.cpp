@@ -196,6 +196,16 @@ struct Replica {
                     adoptions.push_back(state);
                 }}) {}
 
+    /// Adds a runtime tenant `name` (host erp.HOST.com) to the local state, as a change of
+    /// `version`; pushed by the caller.
+    void define(const std::string& name, const std::string& host, std::uint64_t version) {
+        state.version = version;
+        state.origin = id;
+        state.tenants.insert_or_assign(name,
+                                       {R"({"hosts":["erp.)" + host + R"(.com"],"pool":"odoo"})",
+                                        static_cast<std::int64_t>(version)});
+    }
+
     /// Makes a local change, as the admin API does, and pushes it.
     void change(std::uint64_t version, std::string message) {
         state = maintenance_state(version, id, std::move(message));
@@ -382,14 +392,8 @@ TEST_CASE("state sync: a change to one of many tenants sends that tenant's entry
     auto& b = cluster.launch("replica-b");
 
     const auto version = now_ms();
-    const auto define = [](int i) {
-        return R"({"hosts":["tenant-)" + std::to_string(i) + R"(.example.com"],"pool":"odoo"})";
-    };
-    a.state.version = version;
-    a.state.origin = a.id;
     for (int i = 0; i < 2000; ++i)
-        a.state.tenants.insert_or_assign("tenant-" + std::to_string(i),
-                                         {define(i), static_cast<std::int64_t>(version)});
+        a.define("tenant-" + std::to_string(i), "tenant-" + std::to_string(i), version);
     const long empty = server.bytes_received();
     a.sync.push();
     REQUIRE(cluster.run_until([&] { return b.state == a.state; }, 3s));
@@ -397,9 +401,7 @@ TEST_CASE("state sync: a change to one of many tenants sends that tenant's entry
 
     const long before = server.bytes_received();
     const long reads = server.calls("hgetall");
-    a.state.version = version + 1;
-    a.state.tenants.insert_or_assign("tenant-7",
-                                     {define(70), static_cast<std::int64_t>(version + 1)});
+    a.define("tenant-7", "tenant-70", version + 1);
     a.sync.push();
     REQUIRE(cluster.run_until([&] { return b.state == a.state; }, 2s));
     // The write carries one entry, and the message is that entry: nobody reads the state whole.
@@ -419,11 +421,7 @@ TEST_CASE("state sync: changes made at once on two replicas are both kept",
     auto& b = cluster.launch("replica-b");
     const auto version = now_ms();
     for (auto* replica : {&a, &b}) {
-        replica->state.version = version + (replica == &b ? 1 : 0);
-        replica->state.origin = replica->id;
-        replica->state.tenants.insert_or_assign(
-            "from-" + replica->id, {R"({"hosts":["erp.)" + replica->id + R"(.com"],"pool":"odoo"})",
-                                    static_cast<std::int64_t>(replica->state.version)});
+        replica->define("from-" + replica->id, replica->id, version + (replica == &b ? 1 : 0));
         replica->sync.push();  // both before either runs: one write is refused
     }
     REQUIRE(cluster.run_until(
@@ -447,12 +445,7 @@ TEST_CASE("state sync: changes made at once on replicas in step are both kept",
 
     // Both know the stored state: each change is made from it, and one write is refused.
     for (auto* replica : {&a, &b}) {
-        const auto mine = version + (replica == &b ? 2 : 1);
-        replica->state.version = mine;
-        replica->state.origin = replica->id;
-        replica->state.tenants.insert_or_assign(
-            "from-" + replica->id, {R"({"hosts":["erp.)" + replica->id + R"(.com"],"pool":"p"})",
-                                    static_cast<std::int64_t>(mine)});
+        replica->define("from-" + replica->id, replica->id, version + (replica == &b ? 2 : 1));
         replica->sync.push();
     }
     REQUIRE(cluster.run_until(
