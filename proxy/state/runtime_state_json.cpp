@@ -351,11 +351,11 @@ std::optional<RuntimeState> runtime_state_from_fields(std::vector<std::string> f
             continue;
         }
         if (field == "version") {
-            // Digits only, as written: the write script compares the stored text.
+            // As std::to_string writes it: the write script compares the stored text.
             const std::string& text = flat[i + 1];
             const char* end = text.data() + text.size();
             const auto [stop, ec] = std::from_chars(text.data(), end, state.version);
-            if (text.empty() || ec != std::errc() || stop != end) {
+            if (ec != std::errc() || stop != end || std::to_string(state.version) != text) {
                 error = "field version: expected digits";
                 return std::nullopt;
             }

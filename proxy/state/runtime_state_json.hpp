@@ -28,7 +28,7 @@ namespace tg::proxy {
 [[nodiscard]] std::vector<std::string> runtime_state_fields(const RuntimeState& state);
 /// Parses such fields, with the version and origin, as HGETALL returns them; refused as
 /// runtime_state_from_json refuses, and so are an unknown field, a field without a tenant's
-/// name, and a version that is missing or not all digits.
+/// name, and a version that is missing or not in plain digits (no sign, space or leading 0).
 [[nodiscard]] std::optional<RuntimeState> runtime_state_from_fields(
     std::vector<std::string> flat, std::string& error);
 

@@ -40,14 +40,14 @@ redis.call('PUBLISH', KEYS[1], ARGV[6])
 return 1
 )lua";
 
-/// A stored version and origin as a Stamp; nothing unless the version is all digits (as
-/// std::to_string writes it, which the script compares as text).
-std::optional<std::pair<std::uint64_t, std::string>> stamp_of(std::string_view version,
+/// A stored version and origin as a Stamp; nothing unless the version is written as
+/// std::to_string writes it (the script compares the text).
+std::optional<std::pair<std::uint64_t, std::string>> stamp_of(const std::string& version,
                                                               std::string origin) {
     std::uint64_t number = 0;
     const char* end = version.data() + version.size();
     const auto [stop, ec] = std::from_chars(version.data(), end, number);
-    if (ec != std::errc() || stop != end || version.empty()) return std::nullopt;
+    if (ec != std::errc() || stop != end || std::to_string(number) != version) return std::nullopt;
     return std::pair{number, std::move(origin)};
 }
 

@@ -217,6 +217,7 @@ TEST_CASE("runtime state: hash fields that are not a state are refused, naming t
         {{"version", "-3"}, "field version: expected digits"},
         {{"version", "12 "}, "field version: expected digits"},
         {{"version", ""}, "field version: expected digits"},
+        {{"version", "0012"}, "field version: expected digits"},
         {{"origin", "x"}, "field version: missing"},
         {{"version", "12", "tenants:", "{}"}, "field tenants:: unknown"},
         {{"version", "12", "releases:acme", R"({"active":"red"})"}, "releases.acme.active"},
