@@ -23,7 +23,7 @@ def test_request_sent_while_the_previous_one_is_upstream_is_answered_at_once(gat
     g = gateway()
     with g.proxy.connect() as conn:
         conn.send(httpraw.build_request("GET", "/slow?ms=300&p=1", g.host))
-        time.sleep(0.1)
+        poll(lambda: g.up.stats()["in_flight"] == 1, 2, "the first request at the upstream")
         conn.send(httpraw.build_request("GET", "/echo/p2", g.host))
         started = time.monotonic()
         targets = [conn.read_response(timeout=5).json()["target"] for _ in range(2)]
