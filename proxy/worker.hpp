@@ -17,6 +17,7 @@
 #include "proxy/observe/access_log.hpp"
 #include "proxy/observe/log_throttle.hpp"
 #include "proxy/observe/worker_metrics.hpp"
+#include "proxy/reactor_access.hpp"
 #include "proxy/upstream/upstream_pool.hpp"
 
 namespace tg::proxy {
@@ -47,6 +48,7 @@ class Worker {
     Worker& operator=(const Worker&) = delete;
 
     asio::io_context& context() { return context_; }
+    const Reactor& reactor() const { return reactor_; }
     /// Adds an acceptor (opened on this worker's context) before start().
     void add_acceptor(tcp::acceptor acceptor, ListenerInfo listener);
     void start();
@@ -104,6 +106,7 @@ class Worker {
 
     std::size_t index_;
     asio::io_context context_;
+    Reactor reactor_{context_};
     std::list<std::pair<tcp::acceptor, ListenerInfo>> acceptors_;
     std::shared_ptr<const Generation> generation_;
     ConnectionList connections_;

@@ -16,6 +16,7 @@
 #include "proxy/http/tunnel_pump.hpp"
 #include "proxy/http/websocket_frames.hpp"
 #include "proxy/observe/ops_log.hpp"
+#include "proxy/readiness.hpp"
 #include "proxy/upstream/health_board.hpp"
 #include "routing/balancer.hpp"
 #include "routing/cookie.hpp"
@@ -337,36 +338,24 @@ asio::awaitable<typename Session<Stream>::Admission> Session<Stream>::admit() {
         checked = data.empty() ? 0 : data.size() - 1;
         if (data.size() >= limit) co_return Admission::too_large;
         if (waiting_for_first_byte && worker_.draining()) co_return Admission::closed;
-        if (client_buffer_.capacity() == 0)
-            worker_.exchange_buffers().take(client_buffer_, header_text_);
         error_code ec;
-        if (reads_directly<Stream> && client_buffer_.size() == 0 && !first_request_) {
-            // Between two requests the connection holds no buffer (SPEC §3's client_idle wait).
-            // The socket is read at once unless its last read came back short; if nothing is
-            // there, the buffers go back to the worker and the connection waits for readability.
-            // Asio re-arms the descriptor for that wait (epoll_ctl), which reports bytes that
-            // came in since the last read: the read Asio would have tried first (failing with
-            // EAGAIN in steady keep-alive) is not made.
-            if (!client_drained_) read_ready_bytes(limit, ec);
-            if (client_buffer_.size() == 0 && (!ec || ec == asio::error::would_block)) {
+        std::size_t n = 0;
+        if constexpr (reads_directly<Stream>) {
+            // Between two requests the connection holds no buffer (SPEC §3's client_idle
+            // wait): the read takes the worker's buffers once the socket has bytes.
+            if (client_buffer_.size() == 0 && client_buffer_.capacity() != 0)
                 worker_.exchange_buffers().give_back(client_buffer_, header_text_);
-                std::tie(ec) =
-                    co_await client_socket().async_wait(tcp::socket::wait_read, use_nothrow);
-                if (!ec) {
-                    client_drained_ = false;
-                    continue;  // readable: read at the top of the loop
-                }
-            }
+            std::tie(ec, n) = co_await async_read_drained(
+                worker_.reactor(), client_socket(), ClientReadTarget{this, limit}, use_nothrow);
         } else {
-            // A new connection's first request, the rest of a header block, or TLS (whose SSL
-            // object may hold bytes the socket no longer shows): Asio's read, buffer held.
-            const std::size_t asked = read_size(limit);
-            std::size_t n = 0;
-            std::tie(ec, n) =
-                co_await client_.async_read_some(client_buffer_.prepare(asked), use_nothrow);
-            client_buffer_.commit(n);
-            client_drained_ = n < asked;
+            // A TLS stream is read through its SSL object, which may hold bytes the socket no
+            // longer shows.
+            if (client_buffer_.capacity() == 0)
+                worker_.exchange_buffers().take(client_buffer_, header_text_);
+            std::tie(ec, n) = co_await client_.async_read_some(
+                client_buffer_.prepare(read_size(limit)), use_nothrow);
         }
+        client_buffer_.commit(n);
         if (ec) {
             // A timeout with nothing of a request yet is an idle keep-alive ending: no answer.
             if (slot_.timed_out() && client_buffer_.size() != 0) co_return Admission::timed_out;
@@ -389,12 +378,17 @@ std::size_t Session<Stream>::read_size(std::size_t limit) const {
 }
 
 template <class Stream>
-void Session<Stream>::read_ready_bytes(std::size_t limit, error_code& ec) {
-    assert(client_socket().non_blocking());  // else the worker would block here
-    const std::size_t asked = read_size(limit);
-    const std::size_t n = client_socket().read_some(client_buffer_.prepare(asked), ec);
-    client_buffer_.commit(n);
-    client_drained_ = n < asked;
+asio::mutable_buffer Session<Stream>::ClientReadTarget::prepare() const {
+    if (session->client_buffer_.capacity() == 0)
+        session->worker_.exchange_buffers().take(session->client_buffer_, session->header_text_);
+    return session->client_buffer_.prepare(session->read_size(limit));
+}
+
+template <class Stream>
+void Session<Stream>::ClientReadTarget::found_nothing() const {
+    if (session->client_buffer_.size() == 0)
+        session->worker_.exchange_buffers().give_back(session->client_buffer_,
+                                                      session->header_text_);
 }
 
 template <class Stream>
@@ -779,6 +773,7 @@ asio::awaitable<typename Session<Stream>::Attempt> Session<Stream>::exchange(
     arm(route_timeout());
     if (route_ == routing::Route::web)
         connection->buffer.reserve(UpstreamConnection::read_capacity);
+    DrainedReads upstream_reads(worker_.reactor(), upstream);
     // Parked until the upstream answers: a drain of this colour may close it at its deadline.
     const bool parks = route_ == routing::Route::longpolling && !websocket_;
     if (parks) slot_.set_long_lived(true);
@@ -792,7 +787,7 @@ asio::awaitable<typename Session<Stream>::Attempt> Session<Stream>::exchange(
     };
     for (;;) {
         auto& response_parser = start_response();
-        auto [ec, _] = co_await http::async_read_header(upstream, connection->buffer,
+        auto [ec, _] = co_await http::async_read_header(upstream_reads, connection->buffer,
                                                         response_parser, use_nothrow);
         if (ec) {
             const bool drained = parks && slot_.closing_for_release();
@@ -856,8 +851,9 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::relay_response(
     }
 
     auto lease = worker_.buffers().borrow();
-    const auto relayed = co_await relay_message(connection->socket, connection->buffer, parser,
-                                                client_, slot_, route_timeout(), route_timeout(),
+    DrainedReads upstream_reads(worker_.reactor(), connection->socket);
+    const auto relayed = co_await relay_message(upstream_reads, connection->buffer, parser, client_,
+                                                slot_, route_timeout(), route_timeout(),
                                                 lease.span(), header_text_, has_body);
     bytes_out_ += relayed.bytes_written;
     slot_.watch_upstream(nullptr);

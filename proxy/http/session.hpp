@@ -67,9 +67,14 @@ class Session {
     asio::awaitable<Admission> admit();
     /// How many bytes the next read of a header block may take into client_buffer_.
     std::size_t read_size(std::size_t limit) const;
-    /// Reads into client_buffer_ what the plain socket holds now (would_block: nothing), and
-    /// notes whether that drained it.
-    void read_ready_bytes(std::size_t limit, error_code& ec);
+    /// A plain client's read lands in client_buffer_, taken from the worker when the socket has
+    /// bytes and given back when it had none (a ReadTarget, proxy/readiness.hpp).
+    struct ClientReadTarget {
+        Session* session;
+        std::size_t limit;
+        asio::mutable_buffer prepare() const;
+        void found_nothing() const;
+    };
     std::optional<ErrorKind> parse_header_block();
     std::optional<ErrorKind> route();
     std::optional<ErrorKind> apply_policy();
@@ -117,8 +122,6 @@ class Session {
     ConnectionSlot slot_;
     /// Between requests: empty, its memory back with the worker's ExchangeBuffers.
     beast::flat_buffer client_buffer_;
-    /// The last read of the client's socket came back short: the socket held nothing more.
-    bool client_drained_ = false;
     std::shared_ptr<const Generation> generation_;
     bool first_request_ = true;
 

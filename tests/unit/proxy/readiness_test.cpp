@@ -1,0 +1,200 @@
+#include "proxy/readiness.hpp"
+
+#include <array>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <optional>
+#include <string_view>
+
+using namespace tg::proxy;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// A connected pair on 127.0.0.1: `served` as the proxy holds it, `peer` as a client.
+struct Connection {
+    explicit Connection(asio::io_context& io) : served(io), peer(io) {
+        tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+        peer.connect(acceptor.local_endpoint());
+        acceptor.accept(served);
+    }
+    void send(std::string_view bytes) { asio::write(peer, asio::buffer(bytes)); }
+    tcp::socket served;
+    tcp::socket peer;
+};
+
+/// Counts when the read names its buffer and when it gives it back.
+struct CountingTarget {
+    std::array<char, 64>* buffer;
+    std::size_t size;
+    int* prepared;
+    int* found_nothing_count;
+    asio::mutable_buffer prepare() const {
+        ++*prepared;
+        return asio::buffer(buffer->data(), size);
+    }
+    void found_nothing() const { ++*found_nothing_count; }
+};
+
+struct ReadResult {
+    error_code ec;
+    std::size_t n = 0;
+};
+
+/// Runs the context until `done` holds, for 5 s at most.
+template <class Condition>
+bool run_until(asio::io_context& io, Condition done) {
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+        io.restart();
+        io.run_one_for(50ms);
+    }
+    return done();
+}
+
+/// Waits until the kernel has `bytes` queued on the served side, for 5 s at most.
+bool queued(Connection& connection, std::size_t bytes) {
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (connection.served.available() < bytes && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(1ms);
+    return connection.served.available() >= bytes;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "async_read_drained: after a short read, the next read waits for new bytes without "
+    "naming its buffer",
+    "[proxy][readiness]") {
+    asio::io_context io;
+    const Reactor reactor(io);
+    Connection connection(io);
+    std::array<char, 64> buffer{};
+    int prepared = 0, nothing = 0;
+    const CountingTarget target{&buffer, buffer.size(), &prepared, &nothing};
+
+    connection.send("abc");
+    REQUIRE(queued(connection, 3));
+    std::optional<ReadResult> first;
+    async_read_drained(reactor, connection.served, target, [&](error_code ec, std::size_t n) {
+        first = ReadResult{ec, n};
+    });
+    REQUIRE(run_until(io, [&] { return first.has_value(); }));
+    CHECK(!first->ec);
+    CHECK(std::string_view(buffer.data(), first->n) == "abc");
+    CHECK(prepared == 1);
+
+    // Three bytes into 64: the socket was drained, so the next read is not even tried.
+    std::optional<ReadResult> second;
+    async_read_drained(reactor, connection.served, target, [&](error_code ec, std::size_t n) {
+        second = ReadResult{ec, n};
+    });
+    io.restart();
+    io.poll();
+    CHECK(!second.has_value());
+    CHECK(prepared == 1);
+    CHECK(nothing == 0);
+
+    connection.send("de");
+    REQUIRE(run_until(io, [&] { return second.has_value(); }));
+    CHECK(!second->ec);
+    CHECK(std::string_view(buffer.data(), second->n) == "de");
+    CHECK(prepared == 2);
+    CHECK(nothing == 0);
+}
+
+TEST_CASE(
+    "async_read_drained: a read that fills its buffer leaves the next one tried at once; "
+    "one that finds nothing gives its buffer back",
+    "[proxy][readiness]") {
+    asio::io_context io;
+    const Reactor reactor(io);
+    Connection connection(io);
+    std::array<char, 64> buffer{};
+    int prepared = 0, nothing = 0;
+    const CountingTarget four_bytes{&buffer, 4, &prepared, &nothing};
+
+    // A new socket has had no read: the first one is tried, finds nothing, and waits.
+    std::optional<ReadResult> first;
+    async_read_drained(reactor, connection.served, four_bytes, [&](error_code ec, std::size_t n) {
+        first = ReadResult{ec, n};
+    });
+    CHECK(prepared == 1);
+    CHECK(nothing == 1);
+    connection.send("abcdef");
+    REQUIRE(run_until(io, [&] { return first.has_value(); }));
+    CHECK(std::string_view(buffer.data(), first->n) == "abcd");
+    CHECK(prepared == 2);
+    CHECK(nothing == 1);
+
+    // Four of four: more may be there, and is.
+    std::optional<ReadResult> second;
+    async_read_drained(reactor, connection.served, four_bytes, [&](error_code ec, std::size_t n) {
+        second = ReadResult{ec, n};
+    });
+    CHECK(prepared == 3);
+    REQUIRE(run_until(io, [&] { return second.has_value(); }));
+    CHECK(std::string_view(buffer.data(), second->n) == "ef");
+}
+
+TEST_CASE("async_read_drained: end of stream, cancel and close end a read", "[proxy][readiness]") {
+    asio::io_context io;
+    const Reactor reactor(io);
+    std::array<char, 64> buffer{};
+
+    SECTION("the peer closes") {
+        Connection connection(io);
+        connection.send("x");
+        REQUIRE(queued(connection, 1));
+        std::optional<ReadResult> result;
+        async_read_drained(reactor, connection.served, asio::buffer(buffer),
+                           [&](error_code ec, std::size_t n) {
+                               result = ReadResult{ec, n};
+                           });
+        REQUIRE(run_until(io, [&] { return result.has_value(); }));
+        CHECK(result->n == 1);
+        result.reset();
+        async_read_drained(reactor, connection.served, asio::buffer(buffer),
+                           [&](error_code ec, std::size_t n) {
+                               result = ReadResult{ec, n};
+                           });
+        connection.peer.close();
+        REQUIRE(run_until(io, [&] { return result.has_value(); }));
+        CHECK(result->ec == asio::error::eof);
+        CHECK(result->n == 0);
+    }
+    SECTION("the socket's operations are cancelled, or it is closed") {
+        Connection connection(io);
+        const bool closing = GENERATE(false, true);
+        std::optional<ReadResult> result;
+        async_read_drained(reactor, connection.served, asio::buffer(buffer),
+                           [&](error_code ec, std::size_t n) {
+                               result = ReadResult{ec, n};
+                           });
+        io.restart();
+        io.poll();
+        REQUIRE(!result.has_value());
+        if (closing)
+            connection.served.close();
+        else
+            connection.served.cancel();
+        REQUIRE(run_until(io, [&] { return result.has_value(); }));
+        CHECK(result->ec == asio::error::operation_aborted);
+    }
+}
+
+TEST_CASE("async_read_drained: Beast reads a message through DrainedReads", "[proxy][readiness]") {
+    asio::io_context io;
+    const Reactor reactor(io);
+    Connection connection(io);
+    connection.send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    DrainedReads reads(reactor, connection.served);
+    beast::flat_buffer buffer;
+    http::response<http::string_body> response;
+    std::optional<error_code> result;
+    http::async_read(reads, buffer, response, [&](error_code ec, std::size_t) { result = ec; });
+    REQUIRE(run_until(io, [&] { return result.has_value(); }));
+    CHECK(!*result);
+    CHECK(response.result_int() == 200);
+    CHECK(response.body() == "ok");
+}
