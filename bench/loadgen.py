@@ -5,10 +5,11 @@ wrk runs for a duration; instruction and syscall counts per request need a known
 count, so bench/profile.py drives the proxies with this instead (the proxy under valgrind or
 strace is far slower than this client, so its speed does not matter).
 
-  loadgen.py --port P --requests N --connections C --path /small [--expect-bytes 100]
+  loadgen.py --port P --requests N --connections C --path /small [--expect-bytes 100] [--close]
 
 Each connection sends one request, reads the whole answer (Content-Length or chunked), then
-sends the next: no pipelining. Prints {"requests": N, "ok": K, "errors": [...], "seconds": S}
+sends the next: no pipelining. With --close each request has a connection of its own and
+`Connection: close` (as wrk -H 'Connection: close' sends), and the proxy must close it. Prints {"requests": N, "ok": K, "errors": [...], "seconds": S}
 and exits 1 if any request failed.
 """
 
@@ -63,11 +64,18 @@ async def read_response(reader: asyncio.StreamReader, timeout: float) -> tuple[i
 
 async def run(args) -> dict:
     # exactly what wrk sends
-    request = f"GET {args.path} HTTP/1.1\r\nHost: {args.host_header}\r\n\r\n".encode()
+    close = "Connection: close\r\n" if args.close else ""
+    request = f"GET {args.path} HTTP/1.1\r\nHost: {args.host_header}\r\n{close}\r\n".encode()
     shares = [args.requests // args.connections + (1 if i < args.requests % args.connections else 0)
               for i in range(args.connections)]
     ok = 0
     errors: list[str] = []
+
+    def check(status: int, body: int) -> None:
+        if status != 200:
+            raise ConnectionError(f"status {status}")
+        if args.expect_bytes is not None and body != args.expect_bytes:
+            raise ConnectionError(f"body {body} bytes, expected {args.expect_bytes}")
 
     async def connection(share: int) -> None:
         nonlocal ok
@@ -78,10 +86,7 @@ async def run(args) -> dict:
             for _ in range(share):
                 writer.write(request)
                 status, body = await read_answer(reader, args.timeout)
-                if status != 200:
-                    raise ConnectionError(f"status {status}")
-                if args.expect_bytes is not None and body != args.expect_bytes:
-                    raise ConnectionError(f"body {body} bytes, expected {args.expect_bytes}")
+                check(status, body)
                 ok += 1
         except Exception as e:  # noqa: BLE001 - reported
             errors.append(f"{type(e).__name__}: {e}")
@@ -89,8 +94,31 @@ async def run(args) -> dict:
             if writer is not None:
                 writer.close()
 
+    async def connections_of_one_request(share: int) -> None:
+        nonlocal ok
+        for _ in range(share):
+            writer = None
+            try:
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection("127.0.0.1", args.port), args.timeout)
+                writer.write(request)
+                status, body, closing = await read_response(reader, args.timeout)
+                check(status, body)
+                if not closing:
+                    raise ConnectionError("answer to Connection: close without it")
+                if await asyncio.wait_for(reader.read(1), args.timeout) != b"":
+                    raise ConnectionError("bytes after the answer")
+                ok += 1
+            except Exception as e:  # noqa: BLE001 - reported
+                errors.append(f"{type(e).__name__}: {e}")
+                return
+            finally:
+                if writer is not None:
+                    writer.close()
+
     start = time.monotonic()
-    await asyncio.gather(*(connection(s) for s in shares if s))
+    client = connections_of_one_request if args.close else connection
+    await asyncio.gather(*(client(s) for s in shares if s))
     return {"requests": args.requests, "ok": ok, "errors": errors[:5],
             "seconds": round(time.monotonic() - start, 3)}
 
@@ -104,6 +132,8 @@ def main() -> int:
     parser.add_argument("--host-header", default="bench.local")
     parser.add_argument("--expect-bytes", type=int)
     parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--close", action="store_true",
+                        help="a new connection per request, with Connection: close")
     args = parser.parse_args()
     result = asyncio.run(run(args))
     print(json.dumps(result), flush=True)

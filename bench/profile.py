@@ -39,6 +39,8 @@ import common  # noqa: E402
 from common import (BENCH, CLIENT_CORE, PYTHON, BenchError, Proc, poll)  # noqa: E402
 
 BODIES = (("small", "/small", common.SMALL_BYTES), ("16k", "/16k", common.LARGE_BYTES))
+# strace also counts a new client connection per request (Connection: close, small body)
+STRACE_RUNS = BODIES + (("close", "/small", common.SMALL_BYTES),)
 PERF_REFERENCE = {  # PERF.md, plain configs, 10 connections, upstream keep-alive warm
     "haproxy": {"small": (27.2e3, 4), "16k": (65.7e3, 6)},
     "nginx": {"small": (18.3e3, 5), "16k": (27.2e3, 10)},
@@ -48,10 +50,10 @@ IO_SYSCALLS = {"read", "readv", "recvfrom", "recvmsg", "write", "writev", "sendt
 
 
 def loadgen(port: int, requests: int, connections: int, path: str, size: int,
-            tmp: pathlib.Path) -> dict:
+            tmp: pathlib.Path, close: bool = False) -> dict:
     cmd = ["taskset", "-c", CLIENT_CORE, PYTHON, str(BENCH / "loadgen.py"), "--port", str(port),
            "--requests", str(requests), "--connections", str(connections), "--path", path,
-           "--expect-bytes", str(size)]
+           "--expect-bytes", str(size)] + (["--close"] if close else [])
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
     try:
         result = json.loads(out.stdout.strip().splitlines()[-1])
@@ -139,8 +141,9 @@ def strace_system(name: str, tmp, origin, ws, args) -> dict:
     try:
         proxy.start()
         pid = proxy.stats_pid()
-        for body, path, size in BODIES:
-            loadgen(proxy.port, args.warmup, args.connections, path, size, tmp)
+        for body, path, size in STRACE_RUNS:
+            close = body == "close"
+            loadgen(proxy.port, args.warmup, args.connections, path, size, tmp, close)
             summary = tmp / f"strace.{name}.{body}.txt"
             tracer = Proc(f"strace-{name}-{body}", ["strace", "-c", "-f", "-o", summary,
                                                     "-p", pid], tmp)
@@ -155,8 +158,8 @@ def strace_system(name: str, tmp, origin, ws, args) -> dict:
             poll(lambda: not tracer.alive() or attached(), 30, f"strace to attach to {name}")
             if not tracer.alive():
                 raise BenchError(f"strace failed: {tracer.tail()}")
-            n = args.strace_requests
-            loadgen(proxy.port, n, args.connections, path, size, tmp)
+            n = args.strace_requests // 4 if close else args.strace_requests
+            loadgen(proxy.port, n, args.connections, path, size, tmp, close)
             tracer.stop(signal.SIGINT)
             calls, errors = parse_strace(summary.read_text())
             total = sum(calls.values())
@@ -302,7 +305,8 @@ def main() -> int:
                 instr[name] = callgrind_system(name, tmp, origin, ws, args, raw)
         if not args.no_strace:
             print(f"[strace] {args.strace_requests} keep-alive requests over "
-                  f"{args.connections} connections", flush=True)
+                  f"{args.connections} connections; {args.strace_requests // 4} with a new "
+                  "connection each (Connection: close)", flush=True)
             for name in systems:
                 sysc[name] = strace_system(name, tmp, origin, ws, args)
     except BenchError as e:
@@ -322,10 +326,12 @@ def main() -> int:
              + " Instructions: callgrind Ir of the whole process (user space, all threads) over "
              "exactly the measured requests ÷ requests. Syscalls: `strace -c -f -p PID` over "
              "exactly the measured requests ÷ requests (I/O = read/write/recv/send families, "
-             "readv/writev, getsockopt/setsockopt).", "",
+             "readv/writev, getsockopt/setsockopt). New connection: each request on a connection "
+             "of its own with `Connection: close`, 10 at a time, the proxy closing it.", "",
              "| system | instructions/req small | instructions/req 16 KiB | syscalls/req small "
-             "(I/O) | syscalls/req 16 KiB (I/O) | PERF.md reference (plain) |",
-             "|---|---|---|---|---|---|"]
+             "(I/O) | syscalls/req 16 KiB (I/O) | syscalls/req new connection (I/O) "
+             "| PERF.md reference (plain) |",
+             "|---|---|---|---|---|---|---|"]
     for name in systems:
         i, s = instr.get(name, {}), sysc.get(name, {})
         ref = PERF_REFERENCE.get(name)
@@ -338,10 +344,10 @@ def main() -> int:
         def cell_s(b):
             return f"{s[b]['total']:.2f} ({s[b]['io']:.2f})" if b in s else "–"
         lines.append(f"| {name} | {cell_i('small')} | {cell_i('16k')} | {cell_s('small')} | "
-                     f"{cell_s('16k')} | {ref_text} |")
+                     f"{cell_s('16k')} | {cell_s('close')} | {ref_text} |")
     lines.append("")
     for name in systems:
-        for body in ("small", "16k"):
+        for body, _, _ in STRACE_RUNS:
             if body in sysc.get(name, {}):
                 per = sysc[name][body]["per_call"]
                 failed = sysc[name][body]["failed"]

@@ -11,10 +11,10 @@
 
 #include "proxy/io.hpp"
 
-// What the socket operations Asio does not offer (proxy/readiness.hpp) need to run as Asio
-// reactor operations on a socket's own epoll registration, so that edges, cancellation and
-// close treat them as Asio's own: the socket's descriptor, state and registration, and its
-// reactor. They live in Asio's detail namespace, which is why this is
+// What the socket operations Asio does not offer (proxy/readiness.hpp, proxy/fresh_accept.hpp)
+// need to run as Asio reactor operations on a socket's own epoll registration, so that edges,
+// cancellation and close treat them as Asio's own: the socket's descriptor, state and
+// registration, and its reactor. They live in Asio's detail namespace, which is why this is
 // pinned to the Boost of Debian 12.
 #if BOOST_VERSION / 100 != 1081 || !defined(BOOST_ASIO_HAS_EPOLL) || \
     defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
@@ -77,7 +77,7 @@ namespace tg::proxy {
 
 /// The epoll reactor under one io_context (a worker's), found once: finding it is a lookup in
 /// the context's service registry, too dear for every operation. The operations of
-/// proxy/readiness.hpp start on it, for sockets of that context.
+/// proxy/readiness.hpp and proxy/fresh_accept.hpp start on it, for sockets of that context.
 class Reactor {
   public:
     explicit Reactor(asio::io_context& context)

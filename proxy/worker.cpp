@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "proxy/http/direct_write.hpp"
+#include "proxy/fresh_accept.hpp"
 #include "proxy/http/session.hpp"
 #include "proxy/observe/ops_log.hpp"
 
@@ -24,12 +24,15 @@ Worker::Worker(std::size_t index, AccessLogWriter& access_log_writer,
       room_signal_(context_, Clock::time_point::max()) {}
 
 void Worker::add_acceptor(tcp::acceptor acceptor, ListenerInfo listener) {
-    acceptors_.emplace_back(std::move(acceptor), std::move(listener));
+    const auto protocol = acceptor.local_endpoint().protocol();
+    tcp::socket listening(context_);
+    listening.assign(protocol, acceptor.release());
+    listening_.emplace_back(std::move(listening), std::move(listener));
 }
 
 void Worker::start() {
-    for (auto& [acceptor, listener] : acceptors_)
-        asio::co_spawn(context_, accept_loop(acceptor, listener), asio::detached);
+    for (auto& [listening, listener] : listening_)
+        asio::co_spawn(context_, accept_loop(listening, listener), asio::detached);
     asio::co_spawn(context_, tick_loop(), asio::detached);
     thread_ = std::thread([this] {
         try {
@@ -69,9 +72,9 @@ void Worker::begin_drain(Clock::duration tunnel_grace) {
         draining_ = true;
         tunnel_deadline_ = Clock::now() + tunnel_grace;
         room_signal_.cancel();  // accept loops waiting for room end
-        for (auto& [acceptor, _] : acceptors_) {
+        for (auto& [listening, _] : listening_) {
             error_code ignored;
-            acceptor.close(ignored);
+            listening.close(ignored);
         }
         upstreams_.close_all_idle();
         for (auto& slot : connections_)
@@ -79,7 +82,7 @@ void Worker::begin_drain(Clock::duration tunnel_grace) {
     });
 }
 
-asio::awaitable<void> Worker::accept_loop(tcp::acceptor& acceptor, const ListenerInfo& listener) {
+asio::awaitable<void> Worker::accept_loop(tcp::socket& listening, const ListenerInfo& listener) {
     asio::steady_timer backoff(context_);
     tcp::endpoint peer;
     for (;;) {
@@ -87,10 +90,10 @@ asio::awaitable<void> Worker::accept_loop(tcp::acceptor& acceptor, const Listene
         // the kernel's backlog (back-pressure) instead of being accepted and closed, and the
         // next connection to close lets one in.
         co_await wait_for_room();
-        if (draining_ || !acceptor.is_open()) co_return;
+        if (draining_ || !listening.is_open()) co_return;
         // The peer's address comes with accept: no getpeername per connection.
-        auto [ec, socket] = co_await acceptor.async_accept(peer, use_nothrow);
-        if (draining_ || !acceptor.is_open()) co_return;
+        auto [ec, socket] = co_await async_accept_fresh(reactor_, listening, peer, use_nothrow);
+        if (draining_ || !listening.is_open()) co_return;
         if (ec) {
             // Out of descriptors or memory: pause instead of spinning, keep serving the others,
             // and say so once a second at most (the condition repeats every pause).
@@ -103,7 +106,6 @@ asio::awaitable<void> Worker::accept_loop(tcp::acceptor& acceptor, const Listene
         co_await wait_for_room();
         if (draining_) co_return;
         socket.set_option(tcp::no_delay(true), ec);
-        enable_direct_writes(socket, ec);
         ++connection_count_;
         metrics_.connections(listener.index).add(1);
         asio::co_spawn(context_, serve_connection(std::move(socket), peer, listener),

@@ -82,7 +82,7 @@ class Worker {
 
   private:
     asio::awaitable<void> take(std::shared_ptr<const Generation> generation);
-    asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, const ListenerInfo& listener);
+    asio::awaitable<void> accept_loop(tcp::socket& listening, const ListenerInfo& listener);
     asio::awaitable<void> serve_connection(tcp::socket socket, tcp::endpoint peer,
                                            const ListenerInfo& listener);
     /// Returns once the worker is under its share of max_connections (or draining).
@@ -107,7 +107,8 @@ class Worker {
     std::size_t index_;
     asio::io_context context_;
     Reactor reactor_{context_};
-    std::list<std::pair<tcp::acceptor, ListenerInfo>> acceptors_;
+    /// Listening descriptors, held as sockets for async_accept_fresh (proxy/fresh_accept.hpp).
+    std::list<std::pair<tcp::socket, ListenerInfo>> listening_;
     std::shared_ptr<const Generation> generation_;
     ConnectionList connections_;
     std::size_t connection_count_ = 0;

@@ -1,10 +1,14 @@
 #include "proxy/readiness.hpp"
 
+#include <fcntl.h>
+
 #include <array>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <optional>
 #include <string_view>
+
+#include "proxy/fresh_accept.hpp"
 
 using namespace tg::proxy;
 using namespace std::chrono_literals;
@@ -197,4 +201,51 @@ TEST_CASE("async_read_drained: Beast reads a message through DrainedReads", "[pr
     CHECK(!*result);
     CHECK(response.result_int() == 200);
     CHECK(response.body() == "ok");
+}
+
+TEST_CASE("async_accept_fresh: a connection comes non-blocking, close-on-exec, with its peer",
+          "[proxy][readiness]") {
+    asio::io_context io;
+    const Reactor reactor(io);
+    tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+    const auto address = acceptor.local_endpoint();
+    tcp::socket listening(io);
+    listening.assign(tcp::v4(), acceptor.release());
+
+    tcp::endpoint peer;
+    std::optional<std::pair<error_code, tcp::socket>> accepted;
+    async_accept_fresh(reactor, listening, peer, [&](error_code ec, tcp::socket socket) {
+        accepted.emplace(ec, std::move(socket));
+    });
+    tcp::socket client(io);
+    client.connect(address);
+    REQUIRE(run_until(io, [&] { return accepted.has_value(); }));
+    REQUIRE(!accepted->first);
+    auto& socket = accepted->second;
+    CHECK(peer == client.local_endpoint());
+    CHECK((::fcntl(socket.native_handle(), F_GETFL) & O_NONBLOCK) != 0);
+    CHECK((::fcntl(socket.native_handle(), F_GETFD) & FD_CLOEXEC) != 0);
+    CHECK(socket.non_blocking());  // Asio knows: a write that cannot proceed fails at once
+    // Closed without deregistering first: nothing else holds the descriptor.
+    CHECK((reactor_access::implementation(socket).state_ &
+           asio::detail::socket_ops::possible_dup) == 0);
+
+    asio::write(client, asio::buffer(std::string_view("ping")));
+    std::array<char, 8> buffer{};
+    std::optional<ReadResult> read;
+    async_read_drained(reactor, socket, asio::buffer(buffer), [&](error_code ec, std::size_t n) {
+        read = ReadResult{ec, n};
+    });
+    REQUIRE(run_until(io, [&] { return read.has_value(); }));
+    CHECK(std::string_view(buffer.data(), read->n) == "ping");
+
+    // A pending accept ends when the listening socket closes.
+    std::optional<error_code> aborted;
+    async_accept_fresh(reactor, listening, peer, [&](error_code ec, tcp::socket) { aborted = ec; });
+    io.restart();
+    io.poll();
+    REQUIRE(!aborted.has_value());
+    listening.close();
+    REQUIRE(run_until(io, [&] { return aborted.has_value(); }));
+    CHECK(*aborted == asio::error::operation_aborted);
 }
