@@ -50,30 +50,36 @@ class AcceptOp : public detail::reactor_op {
         }
     }
 
-    // As Asio's accept operation completes, the new socket made here, on the worker's thread.
+    // As Asio's accept operation completes: the handler is moved out and the operation's memory
+    // freed before the upcall. The socket is made then, on the worker's thread, and only for an
+    // upcall: at shutdown the handler is destroyed uncalled and the descriptor closed.
     static void complete(void* owner, detail::operation* base, const error_code&, std::size_t) {
         auto* op = static_cast<AcceptOp*>(base);
         ptr p = {detail::addressof(op->handler_), op, op};
-        tcp::socket socket(op->executor_);
-        if (owner && !op->ec_) {
-            const auto protocol = op->peer_.protocol();
-            socket.assign(protocol, op->accepted_.get(), op->ec_);
-            if (!op->ec_) {
-                op->accepted_.release();
+        detail::handler_work<Handler, IoExecutor> work(std::move(op->work_));
+        Handler handler(std::move(op->handler_));
+        error_code ec = op->ec_;
+        detail::socket_holder accepted(op->accepted_.release());
+        // The peer endpoint belongs to the caller, who may be gone at shutdown.
+        const auto protocol = owner && !ec ? op->peer_.protocol() : tcp::v4();
+        const IoExecutor executor = op->executor_;
+        p.h = detail::addressof(handler);
+        p.reset();
+        if (!owner) return;
+        tcp::socket socket(executor);
+        if (!ec) {
+            socket.assign(protocol, accepted.get(), ec);
+            if (!ec) {
+                accepted.release();
                 auto& state = reactor_access::implementation(socket).state_;
                 state =
                     (state | detail::socket_ops::non_blocking) & ~detail::socket_ops::possible_dup;
             }
         }
-        detail::handler_work<Handler, IoExecutor> work(std::move(op->work_));
-        detail::move_binder2<Handler, error_code, tcp::socket> handler(0, std::move(op->handler_),
-                                                                       op->ec_, std::move(socket));
-        p.h = detail::addressof(handler.handler_);
-        p.reset();
-        if (owner) {
-            detail::fenced_block fence(detail::fenced_block::half);
-            work.complete(handler, handler.handler_);
-        }
+        detail::move_binder2<Handler, error_code, tcp::socket> call(0, std::move(handler), ec,
+                                                                    std::move(socket));
+        detail::fenced_block fence(detail::fenced_block::half);
+        work.complete(call, call.handler_);
     }
 
   private:

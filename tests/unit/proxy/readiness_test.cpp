@@ -7,6 +7,7 @@
 #include <chrono>
 #include <optional>
 #include <string_view>
+#include <thread>
 
 #include "proxy/fresh_accept.hpp"
 
@@ -248,4 +249,34 @@ TEST_CASE("async_accept_fresh: a connection comes non-blocking, close-on-exec, w
     listening.close();
     REQUIRE(run_until(io, [&] { return aborted.has_value(); }));
     CHECK(*aborted == asio::error::operation_aborted);
+}
+
+TEST_CASE(
+    "async_accept_fresh: an accepted connection whose completion never ran is closed with "
+    "its context",
+    "[proxy][readiness]") {
+    asio::io_context client_io;
+    tcp::socket client(client_io);
+    bool called = false;
+    {
+        asio::io_context io;
+        const Reactor reactor(io);
+        tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+        client.connect(acceptor.local_endpoint());
+        tcp::socket listening(io);
+        listening.assign(tcp::v4(), acceptor.release());
+        tcp::endpoint peer;
+        // The connection is queued, so the accept is made at once; its completion waits for a
+        // run that never comes.
+        async_accept_fresh(reactor, listening, peer,
+                           [&](error_code, tcp::socket) { called = true; });
+    }
+    CHECK(!called);
+    const timeval five_seconds{5, 0};  // bounds the read below if the connection stayed open
+    REQUIRE(::setsockopt(client.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &five_seconds,
+                         sizeof five_seconds) == 0);
+    std::array<char, 1> byte{};
+    error_code ec;
+    client.read_some(asio::buffer(byte), ec);
+    CHECK(ec == asio::error::eof);
 }
