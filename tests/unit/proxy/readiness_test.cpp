@@ -46,6 +46,22 @@ struct ReadResult {
     std::size_t n = 0;
 };
 
+/// A read's completion handler that stores its result in `result`.
+auto into(std::optional<ReadResult>& result) {
+    return [&result](error_code ec, std::size_t n) { result = ReadResult{ec, n}; };
+}
+
+/// A context, its reactor and a connection on it, and a target that counts.
+struct Counted {
+    asio::io_context io;
+    const Reactor reactor{io};
+    Connection connection{io};
+    std::array<char, 64> buffer{};
+    int prepared = 0;
+    int nothing = 0;
+    CountingTarget target(std::size_t size) { return {&buffer, size, &prepared, &nothing}; }
+};
+
 /// Runs the context until `done` holds, for 5 s at most.
 template <class Condition>
 bool run_until(asio::io_context& io, Condition done) {
@@ -71,19 +87,14 @@ TEST_CASE(
     "async_read_drained: after a short read, the next read waits for new bytes without "
     "naming its buffer",
     "[proxy][readiness]") {
-    asio::io_context io;
-    const Reactor reactor(io);
-    Connection connection(io);
-    std::array<char, 64> buffer{};
-    int prepared = 0, nothing = 0;
-    const CountingTarget target{&buffer, buffer.size(), &prepared, &nothing};
+    Counted t;
+    auto& [io, reactor, connection, buffer, prepared, nothing] = t;
+    const auto target = t.target(buffer.size());
 
     connection.send("abc");
     REQUIRE(queued(connection, 3));
     std::optional<ReadResult> first;
-    async_read_drained(reactor, connection.served, target, [&](error_code ec, std::size_t n) {
-        first = ReadResult{ec, n};
-    });
+    async_read_drained(reactor, connection.served, target, into(first));
     REQUIRE(run_until(io, [&] { return first.has_value(); }));
     CHECK(!first->ec);
     CHECK(std::string_view(buffer.data(), first->n) == "abc");
@@ -91,9 +102,7 @@ TEST_CASE(
 
     // Three bytes into 64: the socket was drained, so the next read is not even tried.
     std::optional<ReadResult> second;
-    async_read_drained(reactor, connection.served, target, [&](error_code ec, std::size_t n) {
-        second = ReadResult{ec, n};
-    });
+    async_read_drained(reactor, connection.served, target, into(second));
     io.restart();
     io.poll();
     CHECK(!second.has_value());
@@ -112,18 +121,13 @@ TEST_CASE(
     "async_read_drained: a read that fills its buffer leaves the next one tried at once; "
     "one that finds nothing gives its buffer back",
     "[proxy][readiness]") {
-    asio::io_context io;
-    const Reactor reactor(io);
-    Connection connection(io);
-    std::array<char, 64> buffer{};
-    int prepared = 0, nothing = 0;
-    const CountingTarget four_bytes{&buffer, 4, &prepared, &nothing};
+    Counted t;
+    auto& [io, reactor, connection, buffer, prepared, nothing] = t;
+    const auto four_bytes = t.target(4);
 
     // A new socket has had no read: the first one is tried, finds nothing, and waits.
     std::optional<ReadResult> first;
-    async_read_drained(reactor, connection.served, four_bytes, [&](error_code ec, std::size_t n) {
-        first = ReadResult{ec, n};
-    });
+    async_read_drained(reactor, connection.served, four_bytes, into(first));
     CHECK(prepared == 1);
     CHECK(nothing == 1);
     connection.send("abcdef");
@@ -134,9 +138,7 @@ TEST_CASE(
 
     // Four of four: more may be there, and is.
     std::optional<ReadResult> second;
-    async_read_drained(reactor, connection.served, four_bytes, [&](error_code ec, std::size_t n) {
-        second = ReadResult{ec, n};
-    });
+    async_read_drained(reactor, connection.served, four_bytes, into(second));
     CHECK(prepared == 3);
     REQUIRE(run_until(io, [&] { return second.has_value(); }));
     CHECK(std::string_view(buffer.data(), second->n) == "ef");
@@ -152,17 +154,11 @@ TEST_CASE("async_read_drained: end of stream, cancel and close end a read", "[pr
         connection.send("x");
         REQUIRE(queued(connection, 1));
         std::optional<ReadResult> result;
-        async_read_drained(reactor, connection.served, asio::buffer(buffer),
-                           [&](error_code ec, std::size_t n) {
-                               result = ReadResult{ec, n};
-                           });
+        async_read_drained(reactor, connection.served, asio::buffer(buffer), into(result));
         REQUIRE(run_until(io, [&] { return result.has_value(); }));
         CHECK(result->n == 1);
         result.reset();
-        async_read_drained(reactor, connection.served, asio::buffer(buffer),
-                           [&](error_code ec, std::size_t n) {
-                               result = ReadResult{ec, n};
-                           });
+        async_read_drained(reactor, connection.served, asio::buffer(buffer), into(result));
         connection.peer.close();
         REQUIRE(run_until(io, [&] { return result.has_value(); }));
         CHECK(result->ec == asio::error::eof);
@@ -172,10 +168,7 @@ TEST_CASE("async_read_drained: end of stream, cancel and close end a read", "[pr
         Connection connection(io);
         const bool closing = GENERATE(false, true);
         std::optional<ReadResult> result;
-        async_read_drained(reactor, connection.served, asio::buffer(buffer),
-                           [&](error_code ec, std::size_t n) {
-                               result = ReadResult{ec, n};
-                           });
+        async_read_drained(reactor, connection.served, asio::buffer(buffer), into(result));
         io.restart();
         io.poll();
         REQUIRE(!result.has_value());
@@ -234,9 +227,7 @@ TEST_CASE("async_accept_fresh: a connection comes non-blocking, close-on-exec, w
     asio::write(client, asio::buffer(std::string_view("ping")));
     std::array<char, 8> buffer{};
     std::optional<ReadResult> read;
-    async_read_drained(reactor, socket, asio::buffer(buffer), [&](error_code ec, std::size_t n) {
-        read = ReadResult{ec, n};
-    });
+    async_read_drained(reactor, socket, asio::buffer(buffer), into(read));
     REQUIRE(run_until(io, [&] { return read.has_value(); }));
     CHECK(std::string_view(buffer.data(), read->n) == "ping");
 
