@@ -887,8 +887,8 @@ asio::awaitable<void> Session<Stream>::tunnel(UpstreamConnection& connection) {
         bytes_in_ += n;
         client_buffer_.consume(n);
     }
-    TunnelPump<Stream> pump(client_, connection.socket, worker_.buffers(), slot_, idle, bytes_in_,
-                            bytes_out_);
+    TunnelPump<Stream> pump(worker_.reactor(), client_, connection.socket, worker_.buffers(), slot_,
+                            idle, bytes_in_, bytes_out_);
     slot_.set_long_lived(true);
     if (connection.buffer.size() != 0) {
         const auto early = connection.buffer.data();

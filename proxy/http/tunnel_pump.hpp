@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <type_traits>
 #include <variant>
@@ -11,21 +12,23 @@
 #include "proxy/http/direct_write.hpp"
 #include "proxy/http/websocket_frames.hpp"
 #include "proxy/io.hpp"
+#include "proxy/readiness.hpp"
 
 namespace tg::proxy {
 
-/// A plain socket can wait for readability without a buffer; a TLS stream may already hold
-/// decrypted bytes that the socket's readiness would never announce, so it must read.
+/// A plain socket is read into a buffer borrowed only once it has bytes; a TLS stream may
+/// already hold decrypted bytes that the socket's readiness would never announce, so it keeps a
+/// read pending into its own small buffer.
 template <class Stream>
-inline constexpr bool waits_before_read = std::is_same_v<Stream, tcp::socket>;
+inline constexpr bool borrows_when_ready = std::is_same_v<Stream, tcp::socket>;
 
 /// Moves a tunnel's bytes (an upgraded WebSocket connection) both ways until either side
 /// closes or fails, or the connection slot cancels the I/O (idle timeout, drain). Each
 /// direction is a chain of completion handlers, not a coroutine: an idle tunnel costs two
 /// pending operations instead of two coroutine stacks and the parallel group joining them,
-/// and an Odoo cluster keeps thousands of them open. A plain socket waits for readability
-/// before it borrows a relay buffer, so an idle plain tunnel holds none; a TLS client is read
-/// into the pump's own 4 KiB.
+/// and an Odoo cluster keeps thousands of them open. A plain socket's read borrows a relay
+/// buffer only once the socket has bytes (proxy/readiness.hpp), so an idle plain tunnel holds
+/// none; a TLS client is read into the pump's own 4 KiB.
 ///
 /// The upstream's frames are followed as they pass, so that a release drain (SPEC §5) can end
 /// the tunnel between two of them: the session then sends the client a close frame that the
@@ -33,9 +36,11 @@ inline constexpr bool waits_before_read = std::is_same_v<Stream, tcp::socket>;
 template <class Client>
 class TunnelPump {
   public:
-    TunnelPump(Client& client, tcp::socket& upstream, BufferPool& buffers, ConnectionSlot& slot,
-               Clock::duration idle_timeout, std::uint64_t& to_upstream, std::uint64_t& to_client)
-        : client_(client),
+    TunnelPump(const Reactor& reactor, Client& client, tcp::socket& upstream, BufferPool& buffers,
+               ConnectionSlot& slot, Clock::duration idle_timeout, std::uint64_t& to_upstream,
+               std::uint64_t& to_client)
+        : reactor_(reactor),
+          client_(client),
           upstream_(upstream),
           buffers_(buffers),
           slot_(slot),
@@ -99,12 +104,22 @@ class TunnelPump {
                 return stop();
             }
         }
-        if constexpr (waits_before_read<From>) {
-            from.async_wait(tcp::socket::wait_read,
-                            [this, &from, &to, &moved](const error_code& ec) {
-                                if (ec) return stop();
-                                read_ready(from, to, moved);
-                            });
+        if constexpr (borrows_when_ready<From>) {
+            auto& lease = from_upstream(from) ? upstream_lease_ : client_lease_;
+            async_read_drained(
+                reactor_, from, LeaseTarget{&buffers_, &lease},
+                [this, &from, &to, &moved, &lease](const error_code& ec, std::size_t n) {
+                    if (ec) {
+                        lease.reset();
+                        return stop();
+                    }
+                    BufferPool::Lease held = std::move(*lease);
+                    lease.reset();
+                    const auto space = held.span();
+                    write(from, to, moved,
+                          asio::buffer(space.data(), taken_of(from, space.data(), n)),
+                          std::move(held));
+                });
         } else {
             from.async_read_some(
                 asio::buffer(tls_input_),
@@ -117,18 +132,17 @@ class TunnelPump {
         }
     }
 
-    /// `from` (a plain socket) is readable: take what is there without another wait.
-    template <class From, class To>
-    void read_ready(From& from, To& to, std::uint64_t& moved) {
-        auto lease = buffers_.borrow();
-        const auto space = lease.span();
-        error_code ec;
-        const std::size_t n = from.read_some(asio::buffer(space.data(), space.size()), ec);
-        if (ec == asio::error::would_block) return read(from, to, moved);
-        if (ec) return stop();
-        write(from, to, moved, asio::buffer(space.data(), taken_of(from, space.data(), n)),
-              std::move(lease));
-    }
+    /// A plain side's read lands in a relay buffer borrowed when the socket has bytes (a
+    /// ReadTarget), held in `lease` until the read completes.
+    struct LeaseTarget {
+        BufferPool* buffers;
+        std::optional<BufferPool::Lease>* lease;
+        asio::mutable_buffer prepare() const {
+            const auto space = lease->emplace(buffers->borrow()).span();
+            return {space.data(), space.size()};
+        }
+        void found_nothing() const { lease->reset(); }
+    };
 
     /// How many of `n` bytes read from `from` go on: all of them, except that a closing tunnel
     /// passes the upstream's bytes only up to the end of the current frame.
@@ -179,9 +193,12 @@ class TunnelPump {
         if (--running_ == 0) stopped_.cancel();
     }
 
+    const Reactor& reactor_;
     Client& client_;
     tcp::socket& upstream_;
     BufferPool& buffers_;
+    std::optional<BufferPool::Lease> client_lease_;    ///< a plain client's read, while it runs
+    std::optional<BufferPool::Lease> upstream_lease_;  ///< the upstream's read, while it runs
     ConnectionSlot& slot_;
     Clock::duration idle_timeout_;
     std::uint64_t& to_upstream_;
@@ -198,7 +215,7 @@ class TunnelPump {
     /// keeps a read pending into this, not into a borrowed 64 KiB relay buffer. WebSocket
     /// messages of an Odoo bus are small; a large one takes a few reads.
     using TlsInput = std::array<char, 4096>;
-    [[no_unique_address]] std::conditional_t<waits_before_read<Client>, std::monostate, TlsInput>
+    [[no_unique_address]] std::conditional_t<borrows_when_ready<Client>, std::monostate, TlsInput>
         tls_input_;
 };
 
