@@ -31,7 +31,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
@@ -39,8 +38,10 @@ import common  # noqa: E402
 from common import (BENCH, CLIENT_CORE, PYTHON, BenchError, Proc, poll)  # noqa: E402
 
 BODIES = (("small", "/small", common.SMALL_BYTES), ("16k", "/16k", common.LARGE_BYTES))
-# strace also counts a new client connection per request (Connection: close, small body)
+# strace also counts a new client connection per request (Connection: close, small body), and
+# then an echo round trip through a WebSocket tunnel ("echo")
 STRACE_RUNS = BODIES + (("close", "/small", common.SMALL_BYTES),)
+STRACE_REPORTED = ("small", "16k", "close", "echo")
 PERF_REFERENCE = {  # PERF.md, plain configs, 10 connections, upstream keep-alive warm
     "haproxy": {"small": (27.2e3, 4), "16k": (65.7e3, 6)},
     "nginx": {"small": (18.3e3, 5), "16k": (27.2e3, 10)},
@@ -135,45 +136,91 @@ def callgrind_system(name: str, tmp, origin, ws, args, raw: pathlib.Path) -> dic
     return out
 
 
+class TunnelClient:
+    """bench/idle_client.py tunnels, driven over its stdin: echo round trips, one at a time,
+    over 10 WebSocket tunnels through the proxy (idle_client bounds every network step)."""
+
+    def __init__(self, port: int):
+        self.proc = subprocess.Popen(
+            ["taskset", "-c", CLIENT_CORE, PYTHON, str(BENCH / "idle_client.py"), "tunnels",
+             "--port", str(port), "--count", "10"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.answer("open")
+
+    def answer(self, what: str) -> dict:
+        line = self.proc.stdout.readline()
+        result = json.loads(line) if line.strip() else None
+        if not result or result.get("failed"):
+            raise BenchError(f"tunnel client, {what}: {line.strip() or 'no answer'}")
+        return result
+
+    def probe(self, n: int) -> dict:
+        self.proc.stdin.write(f"probe {n}\n")
+        self.proc.stdin.flush()
+        return self.answer(f"probe {n}")
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.stdin.write("close\n")
+            self.proc.stdin.flush()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def traced(name: str, body: str, pid: str, tmp, drive, n: int) -> dict:
+    """Syscalls per unit (request or echo) while `drive()` makes exactly `n` of them."""
+    summary = tmp / f"strace.{name}.{body}.txt"
+    tracer = Proc(f"strace-{name}-{body}", ["strace", "-c", "-f", "-o", summary, "-p", pid], tmp)
+
+    def attached() -> bool:
+        tasks = list(pathlib.Path(f"/proc/{pid}/task").iterdir())
+        for task in tasks:
+            status = (task / "status").read_text()
+            if f"TracerPid:\t{tracer.pid}\n" not in status:
+                return False
+        return bool(tasks)
+    poll(lambda: not tracer.alive() or attached(), 30, f"strace to attach to {name}")
+    if not tracer.alive():
+        raise BenchError(f"strace failed: {tracer.tail()}")
+    drive()
+    tracer.stop(signal.SIGINT)
+    calls, errors = parse_strace(summary.read_text())
+    total = sum(calls.values())
+    io = sum(v for k, v in calls.items() if k in IO_SYSCALLS)
+    top = ", ".join(f"{k} {v / n:.2f}" + (f" ({errors[k] / n:.2f} failed)"
+                                           if errors.get(k, 0) / n >= 0.01 else "")
+                    for k, v in sorted(calls.items(), key=lambda kv: -kv[1])[:8])
+    unit = "echo" if body == "echo" else "request"
+    print(f"  {name:<10} {body:<5} {total / n:5.2f} syscalls/{unit} (I/O {io / n:.2f}): {top}",
+          flush=True)
+    return {"requests": n, "total": total / n, "io": io / n,
+            "per_call": {k: v / n for k, v in sorted(calls.items(), key=lambda kv: -kv[1])},
+            "failed": {k: v / n for k, v in errors.items()}}
+
+
 def strace_system(name: str, tmp, origin, ws, args) -> dict:
     proxy = make_proxy(name, tmp, origin, ws, args)
     out = {}
+    tunnels = None
     try:
         proxy.start()
         pid = proxy.stats_pid()
         for body, path, size in STRACE_RUNS:
             close = body == "close"
             loadgen(proxy.port, args.warmup, args.connections, path, size, tmp, close)
-            summary = tmp / f"strace.{name}.{body}.txt"
-            tracer = Proc(f"strace-{name}-{body}", ["strace", "-c", "-f", "-o", summary,
-                                                    "-p", pid], tmp)
-
-            def attached() -> bool:
-                tasks = list(pathlib.Path(f"/proc/{pid}/task").iterdir())
-                for task in tasks:
-                    status = (task / "status").read_text()
-                    if f"TracerPid:\t{tracer.pid}\n" not in status:
-                        return False
-                return bool(tasks)
-            poll(lambda: not tracer.alive() or attached(), 30, f"strace to attach to {name}")
-            if not tracer.alive():
-                raise BenchError(f"strace failed: {tracer.tail()}")
             n = args.strace_requests // 4 if close else args.strace_requests
-            loadgen(proxy.port, n, args.connections, path, size, tmp, close)
-            tracer.stop(signal.SIGINT)
-            calls, errors = parse_strace(summary.read_text())
-            total = sum(calls.values())
-            io = sum(v for k, v in calls.items() if k in IO_SYSCALLS)
-            out[body] = {"requests": n, "total": total / n, "io": io / n,
-                         "per_call": {k: v / n for k, v in sorted(calls.items(),
-                                                                  key=lambda kv: -kv[1])},
-                         "failed": {k: v / n for k, v in errors.items()}}
-            top = ", ".join(f"{k} {v / n:.2f}" + (f" ({errors[k] / n:.2f} failed)"
-                                                   if errors.get(k, 0) / n >= 0.01 else "")
-                            for k, v in sorted(calls.items(), key=lambda kv: -kv[1])[:8])
-            print(f"  {name:<10} {body:<5} {total / n:5.2f} syscalls/request "
-                  f"(I/O {io / n:.2f}): {top}", flush=True)
+            out[body] = traced(name, body, pid, tmp, lambda: loadgen(
+                proxy.port, n, args.connections, path, size, tmp, close), n)
+        tunnels = TunnelClient(proxy.port)
+        tunnels.probe(args.warmup)
+        echoes = args.strace_requests // 4
+        out["echo"] = traced(name, "echo", pid, tmp, lambda: tunnels.probe(echoes), echoes)
     finally:
+        if tunnels is not None:
+            tunnels.close()
         proxy.stop()
     return out
 
@@ -306,7 +353,8 @@ def main() -> int:
         if not args.no_strace:
             print(f"[strace] {args.strace_requests} keep-alive requests over "
                   f"{args.connections} connections; {args.strace_requests // 4} with a new "
-                  "connection each (Connection: close)", flush=True)
+                  f"connection each (Connection: close); {args.strace_requests // 4} WebSocket "
+                  "echoes over 10 tunnels", flush=True)
             for name in systems:
                 sysc[name] = strace_system(name, tmp, origin, ws, args)
     except BenchError as e:
@@ -327,11 +375,13 @@ def main() -> int:
              "exactly the measured requests ÷ requests. Syscalls: `strace -c -f -p PID` over "
              "exactly the measured requests ÷ requests (I/O = read/write/recv/send families, "
              "readv/writev, getsockopt/setsockopt). New connection: each request on a connection "
-             "of its own with `Connection: close`, 10 at a time, the proxy closing it.", "",
+             "of its own with `Connection: close`, 10 at a time, the proxy closing it. WebSocket "
+             "echo: one message to the upstream and its echo back, one at a time over 10 "
+             "tunnels (bench/idle_client.py).", "",
              "| system | instructions/req small | instructions/req 16 KiB | syscalls/req small "
              "(I/O) | syscalls/req 16 KiB (I/O) | syscalls/req new connection (I/O) "
-             "| PERF.md reference (plain) |",
-             "|---|---|---|---|---|---|---|"]
+             "| syscalls/WebSocket echo (I/O) | PERF.md reference (plain) |",
+             "|---|---|---|---|---|---|---|---|"]
     for name in systems:
         i, s = instr.get(name, {}), sysc.get(name, {})
         ref = PERF_REFERENCE.get(name)
@@ -344,14 +394,15 @@ def main() -> int:
         def cell_s(b):
             return f"{s[b]['total']:.2f} ({s[b]['io']:.2f})" if b in s else "–"
         lines.append(f"| {name} | {cell_i('small')} | {cell_i('16k')} | {cell_s('small')} | "
-                     f"{cell_s('16k')} | {cell_s('close')} | {ref_text} |")
+                     f"{cell_s('16k')} | {cell_s('close')} | {cell_s('echo')} | {ref_text} |")
     lines.append("")
     for name in systems:
-        for body, _, _ in STRACE_RUNS:
+        for body in STRACE_REPORTED:
             if body in sysc.get(name, {}):
                 per = sysc[name][body]["per_call"]
                 failed = sysc[name][body]["failed"]
-                lines.append(f"- syscalls/request, {name} {body}: " + ", ".join(
+                unit = "echo" if body == "echo" else "request"
+                lines.append(f"- syscalls/{unit}, {name} {body}: " + ", ".join(
                     f"{k} {v:.3f}" + (f" ({failed[k]:.3f} failed, e.g. EAGAIN)"
                                       if failed.get(k, 0) >= 0.001 else "")
                     for k, v in per.items() if v >= 0.001))
