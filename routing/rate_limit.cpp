@@ -51,6 +51,32 @@ nanoseconds gcra_increment(const GcraRate& rate, std::uint64_t cost) noexcept {
     return nanoseconds(product);
 }
 
+nanoseconds gcra_scaled_increment(const GcraRate& rate, std::uint64_t cost_milli) noexcept {
+    const auto product = static_cast<unsigned __int128>(rate.interval.count()) * cost_milli / 1000;
+    return nanoseconds(static_cast<Ticks>(std::min<unsigned __int128>(product, max_ticks)));
+}
+
+nanoseconds gcra_rescale(nanoseconds tat, nanoseconds now, std::uint64_t old_cost,
+                         std::uint64_t new_cost) noexcept {
+    if (tat <= now || old_cost == new_cost || old_cost == 0) return tat;
+    const auto ahead = static_cast<unsigned __int128>(saturating_sub(tat.count(), now.count())) *
+                       new_cost / old_cost;
+    return nanoseconds(saturating_add(
+        now.count(), static_cast<Ticks>(std::min<unsigned __int128>(ahead, max_ticks))));
+}
+
+nanoseconds gcra_cluster_floor(nanoseconds now, nanoseconds cluster_ahead, nanoseconds capacity,
+                               std::uint64_t cost_milli) noexcept {
+    if (cluster_ahead >= capacity)
+        return nanoseconds(saturating_add(now.count(), cluster_ahead.count()));
+    // What the cluster has left, in this replica's time: its bucket must keep no more free.
+    const auto left = saturating_sub(capacity.count(), std::max<Ticks>(cluster_ahead.count(), 0));
+    const auto left_here = static_cast<unsigned __int128>(left) * cost_milli / 1000;
+    if (left_here >= static_cast<unsigned __int128>(capacity.count())) return now;
+    return nanoseconds(
+        saturating_add(now.count(), capacity.count() - static_cast<Ticks>(left_here)));
+}
+
 GcraStep gcra_step(nanoseconds tat, nanoseconds now, nanoseconds increment,
                    nanoseconds capacity) noexcept {
     const Ticks base = std::max(tat.count(), now.count());

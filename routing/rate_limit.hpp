@@ -40,6 +40,29 @@ struct GcraStep {
 [[nodiscard]] std::chrono::nanoseconds gcra_increment(const GcraRate& rate,
                                                       std::uint64_t cost) noexcept;
 
+/// One request costing `cost_milli` thousandths of `rate`'s interval (a replica holding a share s
+/// of a cluster budget charges 1000/s), saturating instead of overflowing.
+[[nodiscard]] std::chrono::nanoseconds gcra_scaled_increment(const GcraRate& rate,
+                                                             std::uint64_t cost_milli) noexcept;
+
+/// The TAT of a bucket whose requests now cost `new_cost` instead of `old_cost` (same unit):
+/// the part ahead of `now` scales with the cost, so the bucket has still spent the same number
+/// of requests. A replica whose share of a cluster budget shrinks thus keeps what it already
+/// admitted charged against its smaller share instead of starting that share afresh.
+[[nodiscard]] std::chrono::nanoseconds gcra_rescale(std::chrono::nanoseconds tat,
+                                                    std::chrono::nanoseconds now,
+                                                    std::uint64_t old_cost,
+                                                    std::uint64_t new_cost) noexcept;
+
+/// The earliest TAT of a replica's bucket (requests costing `cost_milli`) when the cluster's
+/// bucket for the same budget runs `cluster_ahead` ahead of `now`: the replica may admit no
+/// more than the cluster has left, whatever its share, and while the cluster is over budget it
+/// waits, as the cluster does, until the excess has drained.
+[[nodiscard]] std::chrono::nanoseconds gcra_cluster_floor(std::chrono::nanoseconds now,
+                                                          std::chrono::nanoseconds cluster_ahead,
+                                                          std::chrono::nanoseconds capacity,
+                                                          std::uint64_t cost_milli) noexcept;
+
 /// Whole seconds for a Retry-After header (RFC 9110 §10.2.3): rounded up, at least 1, since
 /// "0" would invite an immediate retry that is refused again.
 [[nodiscard]] std::int64_t retry_after_seconds(std::chrono::nanoseconds wait) noexcept;

@@ -9,13 +9,6 @@ using namespace std::chrono_literals;
 /// A full in-flight limit frees a slot as soon as any request ends: "come back in a second".
 constexpr nanoseconds in_flight_retry = 1s;
 
-/// `rate`'s increment for one request costing `cost_milli` thousandths of an interval.
-nanoseconds scaled_increment(const routing::GcraRate& rate, std::uint32_t cost_milli) {
-    if (cost_milli == 1000) return rate.interval;
-    return nanoseconds(rate.interval.count() / 1000 * cost_milli +
-                       rate.interval.count() % 1000 * cost_milli / 1000);
-}
-
 }  // namespace
 
 std::string_view limit_reason_name(LimitReason reason) {
@@ -28,6 +21,16 @@ std::string_view limit_reason_name(LimitReason reason) {
             return "in_flight";
     }
     return "tenant";
+}
+
+void set_cost(TenantBudget& budget, std::uint32_t cost_milli, nanoseconds now) {
+    const auto old_cost = budget.cost_milli.exchange(cost_milli, std::memory_order_relaxed);
+    if (old_cost == cost_milli) return;
+    auto tat = budget.tat_ns.load(std::memory_order_relaxed);
+    while (!budget.tat_ns.compare_exchange_weak(
+        tat, routing::gcra_rescale(nanoseconds(tat), now, old_cost, cost_milli).count(),
+        std::memory_order_relaxed)) {
+    }
 }
 
 void InFlightTicket::release() {
@@ -107,8 +110,8 @@ std::optional<LimitRefusal> Limiter::charge_tenant(const routing::TenantMatch& t
             case BudgetMode::enforce:
                 break;
         }
-        const auto increment =
-            scaled_increment(rate, budget->cost_milli.load(std::memory_order_relaxed));
+        const auto increment = routing::gcra_scaled_increment(
+            rate, budget->cost_milli.load(std::memory_order_relaxed));
         auto tat = budget->tat_ns.load(std::memory_order_relaxed);
         for (;;) {
             const auto step = routing::gcra_step(nanoseconds(tat), now, increment, rate.capacity);

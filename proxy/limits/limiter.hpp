@@ -37,6 +37,11 @@ enum class BudgetMode : std::uint8_t { enforce, open, closed };
 
 class Limiter;
 
+/// Makes each request of `budget` cost `cost_milli` thousandths of its interval from `now` on
+/// (the inverse of this replica's share of a cluster budget), keeping charged what it already
+/// admitted (routing::gcra_rescale). Requests racing with it are charged either cost.
+void set_cost(TenantBudget& budget, std::uint32_t cost_milli, std::chrono::nanoseconds now);
+
 /// One request's slot under its tenant's max_in_flight, given back when it ends, whatever way.
 class InFlightTicket {
   public:

@@ -1,7 +1,6 @@
 #include "proxy/state/budget_sync.hpp"
 
 #include <algorithm>
-#include <cmath>
 
 #include "proxy/observe/ops_log.hpp"
 #include "routing/rate_limit.hpp"
@@ -11,8 +10,15 @@ namespace {
 
 /// ARGV: prefix, replica id, tenant count, then per tenant: name, admitted, attempted,
 /// interval (µs), capacity (µs). Returns live replicas, then per tenant: how far the cluster
-/// bucket runs ahead of now (µs), this replica's and the cluster's demand over the last two
-/// one-second windows. Redis' own clock is the only one used, so replicas' clocks may differ.
+/// bucket runs ahead of now (µs) and this replica's share of the budget in millionths.
+///
+/// A replica's share follows its part of the demand of the last two one-second windows,
+/// smoothed by a prior of burst/N requests per replica so that an idle replica keeps a little
+/// and shares split evenly before any demand. It is granted only out of what the other live
+/// replicas do not hold, so the shares in force never add up to more than one budget: a
+/// replica whose demand shows up first waits for the others to give some back at their next
+/// round instead of taking the whole budget while they still hold theirs.
+/// Redis' own clock is the only one used, so replicas' clocks may differ.
 constexpr std::string_view reconcile_script = R"lua(
 local prefix, id, count = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local t = redis.call('TIME')
@@ -21,7 +27,11 @@ local replicas = prefix .. 'replicas'
 redis.call('ZADD', replicas, now, id)
 redis.call('ZREMRANGEBYSCORE', replicas, '-inf', now - 3000000)
 redis.call('PEXPIRE', replicas, 10000)
-local out = {redis.call('ZCARD', replicas)}
+local live = {}
+local ids = redis.call('ZRANGE', replicas, 0, -1)
+for _, r in ipairs(ids) do live[r] = true end
+local n = #ids
+local out = {n}
 local window = math.floor(now / 1000000)
 for i = 0, count - 1 do
   local a = 4 + i * 5
@@ -47,9 +57,25 @@ for i = 0, count - 1 do
       if fields[j] == id then mine = mine + v end
     end
   end
+  local prior = math.max(capacity / interval, 1) / n
+  local wanted = math.floor(1000000 * (mine + prior) / (total + n * prior))
+  local grants = prefix .. 'grants:' .. name
+  local held = 0
+  local fields = redis.call('HGETALL', grants)
+  for j = 1, #fields, 2 do
+    if fields[j] ~= id then
+      if live[fields[j]] then
+        held = held + tonumber(fields[j + 1])
+      else
+        redis.call('HDEL', grants, fields[j])
+      end
+    end
+  end
+  local share = math.max(0, math.min(wanted, 1000000 - held))
+  redis.call('HSET', grants, id, string.format('%d', share))
+  redis.call('PEXPIRE', grants, 10000)
   table.insert(out, tat - now)
-  table.insert(out, mine)
-  table.insert(out, total)
+  table.insert(out, share)
 end
 return out
 )lua";
@@ -153,11 +179,11 @@ void BudgetSync::apply_failure_policy() {
     limiter_.set_mode(BudgetMode::enforce);
     const auto generation = current_();
     const auto& hosts = generation->hosts();
+    const auto now = Clock::now().time_since_epoch();
     for (std::size_t slot = 0; slot < hosts.slot_count(); ++slot) {
         if (!hosts.tenant_at(slot)) continue;
-        generation->budget(slot)->cost_milli.store(
-            static_cast<std::uint32_t>(1000 * std::max<std::uint64_t>(replicas_, 1)),
-            std::memory_order_relaxed);
+        set_cost(*generation->budget(slot),
+                 static_cast<std::uint32_t>(1000 * std::max<std::uint64_t>(replicas_, 1)), now);
     }
 }
 
@@ -165,6 +191,7 @@ asio::awaitable<bool> BudgetSync::reconcile() {
     const auto generation = current_();
     struct Row {
         TenantBudget* budget;
+        routing::GcraRate rate;
         Reported seen;
         Reported* reported;
     };
@@ -187,12 +214,12 @@ asio::awaitable<bool> BudgetSync::reconcile() {
         arguments.push_back(
             std::to_string(std::max<std::int64_t>(1, rate.interval.count() / 1000)));
         arguments.push_back(std::to_string(rate.capacity.count() / 1000));
-        rows.push_back({budget, seen, &reported});
+        rows.push_back({budget, rate, seen, &reported});
     }
     arguments[5] = std::to_string(rows.size());
     const auto reply = co_await redis_.command(std::move(arguments), RedisClient::call_timeout);
     if (!reply || reply->type != RedisValue::Type::array ||
-        reply->elements.size() != 1 + 3 * rows.size()) {
+        reply->elements.size() != 1 + 2 * rows.size()) {
         if (reply && reply->type == RedisValue::Type::error)
             ops_log::error("redis refused the budget script", {{"reason", reply->text}});
         co_return false;
@@ -200,16 +227,16 @@ asio::awaitable<bool> BudgetSync::reconcile() {
     // The generation may have changed while the call was out: rows hold budgets (kept alive by
     // `generation`) and their own counters, so the answer still applies to them.
     replicas_ = static_cast<std::uint64_t>(std::max<long long>(1, reply->elements[0].integer));
-    const auto now = Clock::now().time_since_epoch().count();
+    const auto now = Clock::now().time_since_epoch();
     for (std::size_t i = 0; i < rows.size(); ++i) {
-        const auto ahead_us = reply->elements[1 + 3 * i].integer;
-        const auto mine = static_cast<double>(reply->elements[2 + 3 * i].integer);
-        const auto total = static_cast<double>(reply->elements[3 + 3 * i].integer);
-        const double floor = 1.0 / static_cast<double>(replicas_);
-        const double share = std::max(total > 0 ? mine / total : floor, floor);
-        rows[i].budget->cost_milli.store(static_cast<std::uint32_t>(std::lround(1000.0 / share)),
-                                         std::memory_order_relaxed);
-        raise_to(rows[i].budget->tat_ns, now + ahead_us * 1000);
+        const auto ahead_us = reply->elements[1 + 2 * i].integer;
+        const auto share_ppm =
+            std::clamp<long long>(reply->elements[2 + 2 * i].integer, 1, 1'000'000);
+        const auto cost_milli = static_cast<std::uint32_t>(1'000'000'000 / share_ppm);
+        set_cost(*rows[i].budget, cost_milli, now);
+        const auto floor = routing::gcra_cluster_floor(now, std::chrono::microseconds(ahead_us),
+                                                       rows[i].rate.capacity, cost_milli);
+        raise_to(rows[i].budget->tat_ns, floor.count());
         *rows[i].reported = rows[i].seen;
     }
     co_return true;

@@ -17,9 +17,11 @@ namespace tg::proxy {
 /// call on the request path. Every `interval` the control thread sends, in one script call,
 /// what each tenant admitted and attempted here since the last round; Redis adds the admitted
 /// requests to the tenant's cluster bucket (a TAT on Redis' clock) and returns how far that
-/// bucket runs ahead, this replica's share of the cluster's recent demand and the number of live
-/// replicas. The replica then charges each local request 1/share of a token (so replicas
-/// together admit one budget) and moves its bucket's TAT to the cluster's when that is later.
+/// bucket runs ahead, this replica's share of the budget (following its part of the recent
+/// demand, granted so that the shares of live replicas never add up to more than one) and the
+/// number of live replicas. The replica then charges each local request 1/share of a token (so
+/// replicas together admit one budget) and moves its bucket's TAT to the cluster's when that is
+/// later.
 /// While Redis is gone, `rate_limit_on_redis_failure` decides, and it reconnects with back-off.
 class BudgetSync {
   public:

@@ -91,8 +91,9 @@ def test_three_replicas_share_one_budget(upstream, proxy, redis):
         return got == [429] * 3
     poll(all_refuse, 1.0, "every replica refusing", interval=0.05)
     assert time.monotonic() - start <= 1.0
-    # 90+ requests against a cluster budget of 30: at least the budget, at most 1.5 × it.
-    assert 30 <= admitted <= 45, admitted
+    # 90+ requests against a cluster budget of 30: the budget, give or take whole requests lost
+    # to uneven shares (each replica rounds its part down) and what refills meanwhile.
+    assert 28 <= admitted <= 31, admitted
 
 
 def test_uneven_demand_moves_the_share_to_the_busy_replica(upstream, proxy, redis):
@@ -103,15 +104,17 @@ def test_uneven_demand_moves_the_share_to_the_busy_replica(upstream, proxy, redi
         wait_redis_up(p, 1)
     poll(lambda: r.call("ZCARD", "tg-test:replicas") == 2, 10, "two replicas registered")
     admitted = 0
-    deadline = time.monotonic() + 3
-    while time.monotonic() < deadline and admitted < 40:
-        got = statuses(send_burst(busy, 5))
-        admitted += got.count(200)
-        if 429 in got and admitted >= 15:
+    deadline = time.monotonic() + 5
+    for _ in range(1000):
+        if time.monotonic() > deadline or admitted >= 20:
             break
-    # The busy replica gets more than its even half once its demand is seen, never more than
-    # the whole budget (plus the rounding of one sync).
-    assert 15 <= admitted <= 32, admitted
+        admitted += statuses(send_burst(busy, 5)).count(200)
+    # The busy replica gets more than its even half (15) once its demand is seen and the idle
+    # one gives some back; the two together never more than the whole budget (plus what refills
+    # meanwhile).
+    assert admitted >= 20, admitted
+    admitted += statuses(send_burst(idle, 15)).count(200)
+    assert admitted <= 31, admitted
 
 
 @pytest.mark.parametrize("failure", ["local", "open", "closed"])

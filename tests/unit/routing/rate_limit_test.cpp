@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <limits>
+
 using namespace std::chrono_literals;
 using std::chrono::nanoseconds;
 using tg::config::RateLimit;
@@ -130,6 +132,57 @@ TEST_CASE("GCRA saturates instead of overflowing", "[routing][rate_limit]") {
     const auto refused = bucket.admit(0s, slow, 4'000'000'000u);
     CHECK_FALSE(refused.allowed);
     CHECK(refused.retry_after > 0ns);
+}
+
+TEST_CASE("GCRA scales an increment by a share's cost, saturating", "[routing][rate_limit]") {
+    const auto rate = tg::routing::gcra_rate({3, 10});  // interval 333,333,333 ns
+    CHECK(tg::routing::gcra_scaled_increment(rate, 1000) == rate.interval);
+    CHECK(tg::routing::gcra_scaled_increment(rate, 3000) == 999'999'999ns);
+    CHECK(tg::routing::gcra_scaled_increment(rate, 1500) == 499'999'999ns);
+    const auto slowest = tg::routing::gcra_rate({1e-12, 1});
+    CHECK(tg::routing::gcra_scaled_increment(slowest, 1'000'000'000) ==
+          nanoseconds(std::numeric_limits<nanoseconds::rep>::max()));
+}
+
+TEST_CASE("GCRA rescaled to a new cost keeps the requests already spent", "[routing][rate_limit]") {
+    const auto rate = tg::routing::gcra_rate({1, 30});
+    // A third of the budget (cost 3000), of which 4 of 10 requests are spent.
+    auto tat = 10s + 4 * tg::routing::gcra_scaled_increment(rate, 3000);
+    // Half the budget now: 15 requests in all, so 11 more.
+    tat = tg::routing::gcra_rescale(tat, 10s, 3000, 2000);
+    int admitted = 0;
+    for (;;) {
+        const auto step = tg::routing::gcra_step(
+            tat, 10s, tg::routing::gcra_scaled_increment(rate, 2000), rate.capacity);
+        if (!step.allowed) break;
+        tat = step.tat;
+        ++admitted;
+    }
+    CHECK(admitted == 11);
+    // A sixth now: the 15 spent are 10 over its 5. At one request per 6 s, the next waits for
+    // those 10 and its own: 66 s.
+    tat = tg::routing::gcra_rescale(tat, 10s, 2000, 6000);
+    const auto refused = tg::routing::gcra_step(
+        tat, 10s, tg::routing::gcra_scaled_increment(rate, 6000), rate.capacity);
+    CHECK_FALSE(refused.allowed);
+    CHECK(refused.retry_after == 66s);
+    // A bucket that has refilled has nothing to rescale.
+    CHECK(tg::routing::gcra_rescale(5s, 10s, 1000, 6000) == 5s);
+}
+
+TEST_CASE("GCRA cluster floor leaves a replica no more than the cluster has left",
+          "[routing][rate_limit]") {
+    using tg::routing::gcra_cluster_floor;
+    const auto rate = tg::routing::gcra_rate({1, 30});  // capacity 30 s
+    // A third of the budget while the cluster has spent 6 of 30: its own 10 are all left.
+    CHECK(gcra_cluster_floor(100s, 6s, rate.capacity, 3000) == 100s);
+    // The cluster has spent 27: 3 left, so a bucket at a third may keep 9 s of its 30 free.
+    CHECK(gcra_cluster_floor(100s, 27s, rate.capacity, 3000) == 121s);
+    // Spent or over budget: it waits as long as the cluster does.
+    CHECK(gcra_cluster_floor(100s, 30s, rate.capacity, 3000) == 130s);
+    CHECK(gcra_cluster_floor(100s, 45s, rate.capacity, 3000) == 145s);
+    // An idle cluster (its bucket behind now) constrains nothing.
+    CHECK(gcra_cluster_floor(100s, -5s, rate.capacity, 1000) == 100s);
 }
 
 TEST_CASE("retry_after_seconds rounds up to at least one second", "[routing][rate_limit]") {

@@ -203,3 +203,24 @@ TEST_CASE("limiter: a share of a cluster budget costs more per request", "[proxy
     CHECK(budgets[0]->admitted == 10);
     CHECK(budgets[0]->attempts == 11);
 }
+
+TEST_CASE("limiter: a changed share keeps what the replica already admitted", "[proxy][limiter]") {
+    TenantPolicy policy;
+    policy.rate_limit = {{30, 30}};
+    Limiter limiter(1);
+    auto budgets = budgets_of(limiter, {"acme"});
+    const TenantMatch acme{"acme", &policy, false, 0};
+    tg::proxy::set_cost(*budgets[0], 1000, 0s);  // alone before Redis answers
+    int admitted = 0;
+    for (; admitted < 6; ++admitted) {
+        InFlightTicket ticket;
+        REQUIRE_FALSE(limiter.admit(acme, budgets[0].get(), nullptr, 0s, ticket));
+    }
+    // Redis says a third: 4 more make its 10, whatever it admitted alone.
+    tg::proxy::set_cost(*budgets[0], 3000, 0s);
+    CHECK(budgets[0]->cost_milli == 3000);
+    CHECK(admit_all(limiter, acme, budgets[0].get(), nullptr, 0s) == 4);
+    // Then the whole budget: the 10 spent leave 20.
+    tg::proxy::set_cost(*budgets[0], 1000, 0s);
+    CHECK(admit_all(limiter, acme, budgets[0].get(), nullptr, 0s) == 20);
+}
