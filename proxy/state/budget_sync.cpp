@@ -14,10 +14,11 @@ namespace {
 ///
 /// A replica's share follows its part of the demand of the last two one-second windows,
 /// smoothed by a prior of burst/N requests per replica so that an idle replica keeps a little
-/// and shares split evenly before any demand. It is granted only out of what the other live
-/// replicas do not hold, so the shares in force never add up to more than one budget: a
-/// replica whose demand shows up first waits for the others to give some back at their next
-/// round instead of taking the whole budget while they still hold theirs.
+/// and shares split evenly before any demand. It is granted only out of what the other
+/// replicas hold, so the shares in force never add up to more than one budget: a replica whose
+/// demand shows up first waits for the others to give some back at their next round instead of
+/// taking the whole budget while they still hold theirs. A share not renewed for 3 s (its
+/// replica is gone, or no longer limits that tenant) is no longer held.
 /// Redis' own clock is the only one used, so replicas' clocks may differ.
 constexpr std::string_view reconcile_script = R"lua(
 local prefix, id, count = ARGV[1], ARGV[2], tonumber(ARGV[3])
@@ -27,10 +28,7 @@ local replicas = prefix .. 'replicas'
 redis.call('ZADD', replicas, now, id)
 redis.call('ZREMRANGEBYSCORE', replicas, '-inf', now - 3000000)
 redis.call('PEXPIRE', replicas, 10000)
-local live = {}
-local ids = redis.call('ZRANGE', replicas, 0, -1)
-for _, r in ipairs(ids) do live[r] = true end
-local n = #ids
+local n = redis.call('ZCARD', replicas)
 local out = {n}
 local window = math.floor(now / 1000000)
 for i = 0, count - 1 do
@@ -64,15 +62,16 @@ for i = 0, count - 1 do
   local fields = redis.call('HGETALL', grants)
   for j = 1, #fields, 2 do
     if fields[j] ~= id then
-      if live[fields[j]] then
-        held = held + tonumber(fields[j + 1])
+      local held_share, since = string.match(fields[j + 1], '^(%d+):(%d+)$')
+      if held_share and now - tonumber(since) <= 3000000 then
+        held = held + tonumber(held_share)
       else
         redis.call('HDEL', grants, fields[j])
       end
     end
   end
   local share = math.max(0, math.min(wanted, 1000000 - held))
-  redis.call('HSET', grants, id, string.format('%d', share))
+  redis.call('HSET', grants, id, string.format('%d:%d', share, now))
   redis.call('PEXPIRE', grants, 10000)
   table.insert(out, tat - now)
   table.insert(out, share)

@@ -35,9 +35,14 @@ def redis(tmp_path):
         r.stop()
 
 
-def config(up, redis_url: str, burst: int, failure: str = "local") -> str:
-    tenants = {"acme": {"hosts": [HOST], "pool": "alpha",
-                        "rate_limit": {"requests_per_second": SLOW, "burst": burst}}}
+def config(up, redis_url: str, burst: int, failure: str = "local", limited: bool = True,
+           per_client_burst: int | None = None) -> str:
+    tenants = {"acme": {"hosts": [HOST], "pool": "alpha"}}
+    if limited:
+        tenants["acme"]["rate_limit"] = {"requests_per_second": SLOW, "burst": burst}
+    if per_client_burst is not None:
+        tenants["acme"]["per_client_rate_limit"] = {"requests_per_second": SLOW,
+                                                    "burst": per_client_burst}
     return tgconfig.render({"alpha": tgconfig.pool(up)}, tenants,
                            state={"redis": redis_url, "key_prefix": "tg-test:",
                                   "rate_limit_on_redis_failure": failure})
@@ -115,6 +120,37 @@ def test_uneven_demand_moves_the_share_to_the_busy_replica(upstream, proxy, redi
     assert admitted >= 20, admitted
     admitted += statuses(send_burst(idle, 15)).count(200)
     assert admitted <= 31, admitted
+
+
+def test_a_replica_no_longer_limiting_the_tenant_gives_its_share_back(upstream, proxy, redis):
+    r = redis()
+    up = upstream("alpha")
+    busy = proxy(config(up, r.url, burst=30))
+    # The other replica's only client may send one request: its demand is seen (attempts count
+    # before the per-client limit refuses them), so it holds a share, but it spends one request.
+    other = proxy(config(up, r.url, burst=30, per_client_burst=1))
+    for p in (busy, other):
+        wait_redis_up(p, 1)
+    poll(lambda: r.call("ZCARD", "tg-test:replicas") == 2, 10, "two replicas registered")
+
+    def other_holds_a_share():
+        send_burst(other, 5)
+        held = r.call("HGETALL", "tg-test:grants:acme")  # replica id, "millionths:since", ...
+        shares = {replica: int(v.split(":")[0]) for replica, v in zip(held[::2], held[1::2])}
+        # A replica's id is host:pid:random (proxy/state/replica_id.cpp).
+        return any(f":{other.proc.pid}:" in replica and share >= 400_000
+                   for replica, share in shares.items())
+    poll(other_holds_a_share, 10, "the other replica holding at least 0.4", interval=0.05)
+    # Still alive, the other replica stops limiting the tenant: it no longer renews its share.
+    other.reload_ok(config(up, r.url, burst=30, limited=False))
+    admitted = 0
+    deadline = time.monotonic() + 10
+    for _ in range(10000):
+        if time.monotonic() > deadline or admitted >= 25:
+            break
+        admitted += statuses(send_burst(busy, 5)).count(200)
+    # More than the half the other replica held: its share lapsed (3 s) and came to this one.
+    assert admitted >= 25, admitted
 
 
 @pytest.mark.parametrize("failure", ["local", "open", "closed"])
