@@ -74,6 +74,17 @@ def timed_burst(p, n: int) -> tuple:
     return got, slowest
 
 
+def admit_until(p, enough: int, seconds: float) -> int:
+    """Bursts of 5 to `p` until `enough` were admitted or `seconds` passed; how many were."""
+    admitted = 0
+    deadline = time.monotonic() + seconds
+    for _ in range(int(seconds * 1000)):
+        if time.monotonic() > deadline or admitted >= enough:
+            break
+        admitted += statuses(send_burst(p, 5)).count(200)
+    return admitted
+
+
 def test_three_replicas_share_one_budget(upstream, proxy, redis):
     r = redis()
     up = upstream("alpha")
@@ -108,12 +119,7 @@ def test_uneven_demand_moves_the_share_to_the_busy_replica(upstream, proxy, redi
     for p in (busy, idle):
         wait_redis_up(p, 1)
     poll(lambda: r.call("ZCARD", "tg-test:replicas") == 2, 10, "two replicas registered")
-    admitted = 0
-    deadline = time.monotonic() + 5
-    for _ in range(1000):
-        if time.monotonic() > deadline or admitted >= 20:
-            break
-        admitted += statuses(send_burst(busy, 5)).count(200)
+    admitted = admit_until(busy, 20, seconds=5)
     # The busy replica gets more than its even half (15) once its demand is seen and the idle
     # one gives some back; the two together never more than the whole budget (plus what refills
     # meanwhile).
@@ -143,12 +149,7 @@ def test_a_replica_no_longer_limiting_the_tenant_gives_its_share_back(upstream, 
     poll(other_holds_a_share, 10, "the other replica holding at least 0.4", interval=0.05)
     # Still alive, the other replica stops limiting the tenant: it no longer renews its share.
     other.reload_ok(config(up, r.url, burst=30, limited=False))
-    admitted = 0
-    deadline = time.monotonic() + 10
-    for _ in range(10000):
-        if time.monotonic() > deadline or admitted >= 25:
-            break
-        admitted += statuses(send_burst(busy, 5)).count(200)
+    admitted = admit_until(busy, 25, seconds=10)
     # More than the half the other replica held: its share lapsed (3 s) and came to this one.
     assert admitted >= 25, admitted
 
