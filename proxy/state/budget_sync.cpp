@@ -15,9 +15,9 @@ namespace {
 /// A replica's share follows its part of the demand of the last two one-second windows,
 /// smoothed by a prior of burst/N requests per replica so that an idle replica keeps a little
 /// and shares split evenly before any demand. It is granted only out of what the other
-/// replicas hold, so the shares in force never add up to more than one budget: a replica whose
-/// demand shows up first waits for the others to give some back at their next round instead of
-/// taking the whole budget while they still hold theirs. A share not renewed for 3 s (its
+/// replicas do not hold, so the shares in force never add up to more than one budget: a replica
+/// whose demand shows up first waits for the others to give some back at their next round instead
+/// of taking the whole budget while they still hold theirs. A share not renewed for 3 s (its
 /// replica is gone, or no longer limits that tenant) is no longer held.
 /// Redis' own clock is the only one used, so replicas' clocks may differ.
 constexpr std::string_view reconcile_script = R"lua(

@@ -20,8 +20,8 @@ namespace tg::proxy {
 /// bucket runs ahead, this replica's share of the budget (following its part of the recent
 /// demand, granted so that the shares of live replicas never add up to more than one) and the
 /// number of live replicas. The replica then charges each local request 1/share of a token (so
-/// replicas together admit one budget) and moves its bucket's TAT to the cluster's when that is
-/// later.
+/// replicas together admit one budget), keeping what it already admitted charged when its share
+/// changes, and never keeps free more than the cluster bucket has left.
 /// While Redis is gone, `rate_limit_on_redis_failure` decides, and it reconnects with back-off.
 class BudgetSync {
   public:
