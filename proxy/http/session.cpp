@@ -536,8 +536,8 @@ std::optional<config::IpAddress> Session<Stream>::client_address(
 }
 
 template <class Stream>
-asio::awaitable<std::shared_ptr<UpstreamConnection>> Session<Stream>::select_upstream(
-    EndpointsTried& tried, bool& no_endpoint, bool allow_idle) {
+std::optional<typename Session<Stream>::UpstreamChoice> Session<Stream>::choose_endpoint(
+    EndpointsTried& tried, bool& no_endpoint) {
     const auto& pool_name = generation_->active_pool(*tenant_);
     pool_name_ = pool_name;
     // Every named tenant's connection is tagged: a release drains the colour it left, a removed
@@ -552,7 +552,7 @@ asio::awaitable<std::shared_ptr<UpstreamConnection>> Session<Stream>::select_ups
         route_ == routing::Route::longpolling && !pool->longpolling.empty();
     const auto& endpoints = longpolling_list ? pool->longpolling : pool->web;
     no_endpoint = endpoints.empty();
-    if (no_endpoint) co_return nullptr;
+    if (no_endpoint) return std::nullopt;
     passive_fall_ = passive_fall(*pool->config);
 
     // Healthy: passing the pool's active check and not ejected by this worker's passive one.
@@ -576,23 +576,34 @@ asio::awaitable<std::shared_ptr<UpstreamConnection>> Session<Stream>::select_ups
     const routing::BalanceRequest balance{pool->config->balance, std::span(views.data(), count),
                                           tried.excluded, affinity, tried.avoided};
     const auto chosen = routing::select_endpoint(balance, worker_.round_robin_cursor(pool_name));
-    if (!chosen) co_return nullptr;
+    if (!chosen) return std::nullopt;
     tried.current = std::uint64_t{1} << *chosen;
     const auto& endpoint = endpoints[*chosen];
     upstream_label_ = endpoint.label;
 
     // send_proxy_protocol: the upstream takes the connection's first bytes as the client's
     // address, so a kept connection serves that client again and no other.
-    std::optional<config::IpAddress> proxied_for;
+    UpstreamChoice choice{&endpoint, std::nullopt};
     if (pool->config->send_proxy_protocol) {
         const auto peer = to_ip(peer_.address());
-        proxied_for = client_address(peer).value_or(peer);
+        choice.proxied_for = client_address(peer).value_or(peer);
     }
-    if (allow_idle && !websocket_) {
-        if (auto idle =
-                worker_.upstreams().lease(endpoint.address, proxied_for ? &*proxied_for : nullptr))
-            co_return idle;
-    }
+    return choice;
+}
+
+template <class Stream>
+std::shared_ptr<UpstreamConnection> Session<Stream>::lease_idle(const UpstreamChoice& choice) {
+    if (websocket_) return nullptr;
+    const auto& proxied_for = choice.proxied_for;
+    return worker_.upstreams().lease(choice.endpoint->address,
+                                     proxied_for ? &*proxied_for : nullptr);
+}
+
+template <class Stream>
+asio::awaitable<std::shared_ptr<UpstreamConnection>> Session<Stream>::connect_upstream(
+    const UpstreamChoice& choice, EndpointsTried& tried) {
+    const auto& endpoint = *choice.endpoint;
+    const auto& proxied_for = choice.proxied_for;
     auto connection =
         std::make_shared<UpstreamConnection>(client_socket().get_executor(), endpoint.address);
     slot_.watch_upstream(&connection->socket);
@@ -652,11 +663,16 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::forward() {
     bool allow_idle = true;
     for (int attempt = 0; attempt < 2; ++attempt) {
         bool no_endpoint = false;
-        auto connection = co_await select_upstream(tried, no_endpoint, allow_idle);
+        const auto choice = choose_endpoint(tried, no_endpoint);
         if (no_endpoint) {
             count_upstream_error("no_endpoint");
             co_return co_await respond_error(ErrorKind::no_endpoint);
         }
+        // A kept connection is taken without a coroutine of its own: most requests need no
+        // connect, and its frame would be one more allocation per request.
+        std::shared_ptr<UpstreamConnection> connection;
+        if (choice && allow_idle) connection = lease_idle(*choice);
+        if (choice && !connection) connection = co_await connect_upstream(*choice, tried);
         if (!connection) {
             if (attempt == 0) continue;  // connect failed before a byte was sent: retry
             co_return co_await respond_error(ErrorKind::connect_failed);

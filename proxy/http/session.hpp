@@ -17,7 +17,7 @@
 namespace tg::proxy {
 
 /// One client connection: a loop of HTTP/1.1 exchanges, each read top to bottom as
-/// admit → route → apply_policy → select_upstream → forward → relay → finish,
+/// admit → route → apply_policy → choose_endpoint → forward → relay → finish,
 /// and possibly a WebSocket tunnel at the end. Plain and TLS share it through `Stream`.
 template <class Stream>
 class Session {
@@ -91,9 +91,20 @@ class Session {
         std::uint64_t avoided = 0;   ///< failed after the request was sent: routing::avoid_mask
         std::uint64_t current = 0;   ///< the endpoint of the attempt under way
     };
-    asio::awaitable<std::shared_ptr<UpstreamConnection>> select_upstream(EndpointsTried& tried,
-                                                                         bool& no_endpoint,
-                                                                         bool allow_idle);
+    /// The endpoint of one attempt and the client a PROXY header names to it.
+    struct UpstreamChoice {
+        const ResolvedEndpoint* endpoint;
+        std::optional<config::IpAddress> proxied_for;  ///< pools with send_proxy_protocol
+    };
+    /// Balances over the healthy endpoints of the tenant's active pool; none when every one
+    /// is excluded (`no_endpoint` when the pool has none at all).
+    std::optional<UpstreamChoice> choose_endpoint(EndpointsTried& tried, bool& no_endpoint);
+    /// A kept connection to the chosen endpoint (never for a WebSocket), or null.
+    std::shared_ptr<UpstreamConnection> lease_idle(const UpstreamChoice& choice);
+    /// A new connection to the chosen endpoint, with the PROXY header sent; null when the
+    /// connect failed (logged, counted, and the endpoint excluded from a retry).
+    asio::awaitable<std::shared_ptr<UpstreamConnection>> connect_upstream(
+        const UpstreamChoice& choice, EndpointsTried& tried);
     asio::awaitable<bool> relay_interim();
     asio::awaitable<Next> relay_response(std::shared_ptr<UpstreamConnection> connection);
     asio::awaitable<void> tunnel(UpstreamConnection& connection);
