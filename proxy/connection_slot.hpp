@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string_view>
+#include <utility>
 
 #include <boost/intrusive/list.hpp>
 
@@ -36,6 +37,23 @@ class ConnectionSlot : public boost::intrusive::list_base_hook<
         upstream_ = upstream;
     }
     void watch_upstream(tcp::socket* upstream) { upstream_ = upstream; }
+
+    /// A plain connection waits in its coroutine for its next request: once `at` passes, the
+    /// sweep cancels that wait for the connection to be parked (proxy/http/parking.hpp).
+    void park_at(Clock::time_point at) { park_at_ = at; }
+    /// The wait is over; true if the sweep cancelled it for parking.
+    bool end_park_wait() {
+        park_at_ = Clock::time_point::max();
+        return std::exchange(park_due_, false);
+    }
+    /// Called by the sweep.
+    void park_if_due(Clock::time_point now) {
+        if (now < park_at_) return;
+        park_at_ = Clock::time_point::max();
+        park_due_ = true;
+        error_code ignored;
+        if (client_) client_->cancel(ignored);
+    }
 
     /// True once the sweep has cancelled I/O because the deadline passed.
     bool timed_out() const { return timed_out_; }
@@ -94,6 +112,8 @@ class ConnectionSlot : public boost::intrusive::list_base_hook<
 
   private:
     Clock::time_point deadline_ = Clock::time_point::max();
+    Clock::time_point park_at_ = Clock::time_point::max();
+    bool park_due_ = false;
     Phase phase_ = Phase::idle;
     bool timed_out_ = false;
     tcp::socket* client_ = nullptr;

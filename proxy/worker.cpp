@@ -106,10 +106,12 @@ asio::awaitable<void> Worker::accept_loop(tcp::socket& listening, const Listener
         co_await wait_for_room();
         if (draining_) co_return;
         socket.set_option(tcp::no_delay(true), ec);
-        ++connection_count_;
-        metrics_.connections(listener.index).add(1);
-        asio::co_spawn(context_, serve_connection(std::move(socket), peer, listener),
-                       asio::detached);
+        ConnectionTicket ticket(*this, listener);
+        if (listener.tls)
+            start_tls(std::move(ticket), std::move(socket), peer, listener);
+        else
+            start_plain(std::make_unique<PlainConnection>(std::move(ticket), std::move(socket),
+                                                          listener, peer));
     }
 }
 
@@ -128,16 +130,21 @@ void Worker::log_accept_failure(const ListenerInfo& listener, const error_code& 
                    {"held_back", std::to_string(held_back), true}});
 }
 
-asio::awaitable<void> Worker::serve_connection(tcp::socket socket, tcp::endpoint peer,
-                                               const ListenerInfo& listener) {
-    try {
-        if (listener.tls)
-            co_await serve_tls(*this, std::move(socket), peer, listener);
-        else
-            co_await serve_plain(*this, std::move(socket), peer, listener);
-    } catch (const std::exception& e) {
-        ops_log::error("connection ended by an exception", {{"reason", e.what()}});
-    }
+ConnectionTicket::ConnectionTicket(Worker& worker, const ListenerInfo& listener)
+    : worker_(&worker), listener_(&listener) {
+    worker.connection_opened(listener);
+}
+
+ConnectionTicket::~ConnectionTicket() {
+    if (worker_) worker_->connection_closed(*listener_);
+}
+
+void Worker::connection_opened(const ListenerInfo& listener) {
+    ++connection_count_;
+    metrics_.connections(listener.index).add(1);
+}
+
+void Worker::connection_closed(const ListenerInfo& listener) {
     metrics_.connections(listener.index).add(-1);
     const bool was_full = connection_count_ >= max_connections_;
     --connection_count_;
@@ -165,6 +172,7 @@ void Worker::sweep(Clock::time_point now) {
     for (auto& slot : connections_) {
         if (close_tunnels && slot.phase() == ConnectionSlot::Phase::tunnel) slot.cancel_io();
         if (draining_ && slot.phase() == ConnectionSlot::Phase::idle) slot.cancel_io();
+        slot.park_if_due(now);
         slot.expire_if_due(now);
     }
     enforce_drains(now);

@@ -8,6 +8,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "proxy/buffer_pool.hpp"
 #include "proxy/connection_slot.hpp"
@@ -34,6 +35,26 @@ struct ListenerInfo {
     std::shared_ptr<LogThrottle> refusal_log;
     /// Failed accepts (out of descriptors): one ops log line per second, across workers.
     std::shared_ptr<LogThrottle> accept_failure_log;
+};
+
+class Worker;
+
+/// One accepted connection, counted against its worker's max_connections and in its listener's
+/// connections gauge until the ticket is destroyed: wherever the connection ends, in its
+/// coroutine or in a parked wait.
+class ConnectionTicket {
+  public:
+    ConnectionTicket(Worker& worker, const ListenerInfo& listener);
+    ConnectionTicket(ConnectionTicket&& other) noexcept
+        : worker_(std::exchange(other.worker_, nullptr)), listener_(other.listener_) {}
+    ConnectionTicket& operator=(ConnectionTicket&&) = delete;
+    ~ConnectionTicket();
+
+    Worker& worker() const { return *worker_; }
+
+  private:
+    Worker* worker_;
+    const ListenerInfo* listener_;
 };
 
 /// One thread with its own io_context (concurrency hint 1), its own SO_REUSEPORT acceptors,
@@ -81,10 +102,12 @@ class Worker {
     std::uint64_t& round_robin_cursor(const std::string& pool) { return cursors_[pool]; }
 
   private:
+    friend class ConnectionTicket;
+
     asio::awaitable<void> take(std::shared_ptr<const Generation> generation);
     asio::awaitable<void> accept_loop(tcp::socket& listening, const ListenerInfo& listener);
-    asio::awaitable<void> serve_connection(tcp::socket socket, tcp::endpoint peer,
-                                           const ListenerInfo& listener);
+    void connection_opened(const ListenerInfo& listener);
+    void connection_closed(const ListenerInfo& listener);
     /// Returns once the worker is under its share of max_connections (or draining).
     asio::awaitable<void> wait_for_room();
     void log_accept_failure(const ListenerInfo& listener, const error_code& ec);

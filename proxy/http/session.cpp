@@ -3,13 +3,13 @@
 #include <array>
 #include <boost/range/iterator_range.hpp>
 #include <cassert>
-#include <charconv>
 #include <tuple>
 
 #include "config/net.hpp"
 #include "proxy/http/header_block.hpp"
 #include "proxy/http/header_rewrite.hpp"
 #include "proxy/http/maintenance_page.hpp"
+#include "proxy/http/parking.hpp"
 #include "proxy/http/proxy_protocol.hpp"
 #include "proxy/http/relay.hpp"
 #include "proxy/http/response_rules.hpp"
@@ -37,7 +37,6 @@ constexpr std::string_view empty_poll_result = R"({"jsonrpc": "2.0", "id": null,
 /// RFC 6455 §7.4.1: 1012, the service is restarting; the client reconnects.
 constexpr std::uint16_t websocket_service_restart = 1012;
 constexpr std::size_t max_endpoints_tracked = 64;
-constexpr std::size_t min_read_size = 4096;
 constexpr std::size_t idle_buffer_capacity = 16 * 1024;
 
 config::IpAddress to_ip(const asio::ip::address& address) {
@@ -51,26 +50,6 @@ config::IpAddress to_ip(const asio::ip::address& address) {
         std::copy(bytes.begin(), bytes.end(), ip.bytes.begin());
     }
     return ip;
-}
-
-/// What address_v4::to_string() gives, without the printf that inet_ntop runs per connection.
-std::string dotted_quad(const asio::ip::address_v4& address) {
-    std::array<char, 16> text;
-    char* end = text.data();
-    for (const auto byte : address.to_bytes()) {
-        if (end != text.data()) *end++ = '.';
-        end = std::to_chars(end, text.data() + text.size(), byte).ptr;
-    }
-    return std::string(text.data(), end);
-}
-
-/// The client's address as logs and headers show it: dotted quad for IPv4, also when it came
-/// IPv4-mapped on a dual-stack socket.
-std::string address_text(const asio::ip::address& address) {
-    if (address.is_v4()) return dotted_quad(address.to_v4());
-    if (address.to_v6().is_v4_mapped())
-        return dotted_quad(asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()));
-    return address.to_string();
 }
 
 tcp::endpoint to_endpoint(const proxy_protocol::Endpoint& endpoint) {
@@ -117,32 +96,28 @@ bool safe_to_retry(http::verb method) {
 }  // namespace
 
 template <class Stream>
-Session<Stream>::Session(Worker& worker, Stream stream, const ListenerInfo& listener,
-                         tcp::endpoint peer)
-    : worker_(worker),
-      client_(std::move(stream)),
-      listener_(listener),
-      peer_(peer),
-      peer_ip_(address_text(peer_.address())) {
-    worker_.connections().push_back(slot_);
-    slot_.watch(&client_socket(), nullptr);
-}
+Session<Stream>::Session(ClientConnection<Stream>& connection)
+    : connection_(connection), worker_(connection.worker), listener_(connection.listener) {}
 
 template <class Stream>
-asio::awaitable<void> Session<Stream>::run() {
-    if (listener_.proxy_protocol && !co_await read_proxy_header()) {
-        error_code ignored;
-        client_socket().close(ignored);
-        co_return;
-    }
-    if (!co_await handshake()) {
-        error_code ignored;
-        client_socket().close(ignored);
-        co_return;
+asio::awaitable<typename Session<Stream>::End> Session<Stream>::run() {
+    // A connection back from parking has had these done.
+    if (connection_.first_request) {
+        if (listener_.proxy_protocol && !co_await read_proxy_header()) {
+            error_code ignored;
+            connection_.socket().close(ignored);
+            co_return End::closed;
+        }
+        if (!co_await handshake()) {
+            error_code ignored;
+            connection_.socket().close(ignored);
+            co_return End::closed;
+        }
     }
     auto next = Next::keep_alive;
     while ((next = co_await serve_one()) == Next::keep_alive) {
     }
+    if (next == Next::park) co_return End::idle;
     if (next == Next::tunnel) {
         // Run from here, not from inside serve_one: the coroutine frames and the relay buffer
         // of the exchange that upgraded are released while the tunnel idles, and so are the
@@ -154,52 +129,54 @@ asio::awaitable<void> Session<Stream>::run() {
         finish();
     }
     error_code ignored;
-    client_socket().shutdown(tcp::socket::shutdown_send, ignored);
-    client_socket().close(ignored);
+    connection_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    connection_.socket().close(ignored);
+    co_return End::closed;
 }
 
 /// Read from the socket before anything else (before TLS), bounded by client_header, and
 /// believed only from a trusted_proxies peer. Its source becomes the client everywhere the peer
 /// would be: X-Forwarded-For, X-Real-IP, limits, maintenance_bypass, the access log.
-/// Bytes read past the header stay in client_buffer_ for the request or the TLS handshake.
+/// Bytes read past the header stay in the connection's buffer for the request or the TLS
+/// handshake.
 template <class Stream>
 asio::awaitable<bool> Session<Stream>::read_proxy_header() {
     generation_ = worker_.generation();
     const auto& config = generation_->config();
-    if (!config::contains_any(config.trusted_proxies, to_ip(peer_.address()))) {
+    if (!config::contains_any(config.trusted_proxies, to_ip(connection_.peer.address()))) {
         log_proxy_refusal("peer not in trusted_proxies");
         co_return false;
     }
     arm(config.timeouts.client_header);
     for (;;) {
-        const auto data = client_buffer_.data();
+        const auto data = connection_.buffer.data();
         const auto result =
             proxy_protocol::parse({static_cast<const std::uint8_t*>(data.data()), data.size()});
         if (result.status == proxy_protocol::Status::malformed) {
-            slot_.disarm();
+            connection_.slot.disarm();
             log_proxy_refusal(result.reason);
             co_return false;
         }
         if (result.status == proxy_protocol::Status::parsed) {
-            slot_.disarm();
-            client_buffer_.consume(result.header.length);
+            connection_.slot.disarm();
+            connection_.buffer.consume(result.header.length);
             if (!result.header.local) {
-                peer_ = to_endpoint(result.header.source);
-                peer_ip_ = address_text(peer_.address());
-                proxy_destination_ = to_endpoint(result.header.destination);
+                connection_.set_peer(to_endpoint(result.header.source));
+                connection_.proxy_destination = to_endpoint(result.header.destination);
             }
             co_return true;
         }
         // parse() decides within max_length bytes, so there is always room to read into.
-        assert(client_buffer_.size() < proxy_protocol::max_length);
-        auto [ec, n] = co_await client_socket().async_read_some(
-            client_buffer_.prepare(proxy_protocol::max_length - client_buffer_.size()),
+        assert(connection_.buffer.size() < proxy_protocol::max_length);
+        auto [ec, n] = co_await connection_.socket().async_read_some(
+            connection_.buffer.prepare(proxy_protocol::max_length - connection_.buffer.size()),
             use_nothrow);
-        client_buffer_.commit(n);
+        connection_.buffer.commit(n);
         if (ec) {
-            slot_.disarm();
-            log_proxy_refusal(slot_.timed_out() ? "no complete header within client_header"
-                                                : "closed before a complete header");
+            connection_.slot.disarm();
+            log_proxy_refusal(connection_.slot.timed_out()
+                                  ? "no complete header within client_header"
+                                  : "closed before a complete header");
             co_return false;
         }
     }
@@ -211,7 +188,7 @@ void Session<Stream>::log_proxy_refusal(std::string_view reason) {
     if (!listener_.refusal_log->admit(Clock::now(), held_back)) return;
     const auto held = std::to_string(held_back);
     ops_log::warn("PROXY header refused, connection closed", {{"listener", listener_.name},
-                                                              {"peer", peer_ip_},
+                                                              {"peer", connection_.peer_ip},
                                                               {"reason", reason},
                                                               {"held_back", held, true}});
 }
@@ -225,26 +202,26 @@ asio::awaitable<bool> Session<Stream>::handshake() {
         generation_ = worker_.generation();
         arm(generation_->config().timeouts.client_header);
         error_code ec;
-        if (client_buffer_.size() == 0) {
-            std::tie(ec) =
-                co_await client_.async_handshake(asio::ssl::stream_base::server, use_nothrow);
+        if (connection_.buffer.size() == 0) {
+            std::tie(ec) = co_await connection_.stream.async_handshake(
+                asio::ssl::stream_base::server, use_nothrow);
         } else {
             // The ClientHello, or its start, came in with the PROXY header.
             std::size_t used = 0;
-            std::tie(ec, used) = co_await client_.async_handshake(
-                asio::ssl::stream_base::server, client_buffer_.data(), use_nothrow);
-            client_buffer_.consume(used);
+            std::tie(ec, used) = co_await connection_.stream.async_handshake(
+                asio::ssl::stream_base::server, connection_.buffer.data(), use_nothrow);
+            connection_.buffer.consume(used);
             // Only a ClientHello may precede the server's answer (no 0-RTT data here).
-            if (!ec && client_buffer_.size() != 0) ec = asio::ssl::error::unexpected_result;
+            if (!ec && connection_.buffer.size() != 0) ec = asio::ssl::error::unexpected_result;
         }
-        slot_.disarm();
+        connection_.slot.disarm();
         if (ec) {
             const bool silent = ec == asio::error::eof || ec == asio::error::connection_reset;
             if constexpr (record_metrics)
                 worker_.metrics().tls_handshake_failure(
-                    listener_.name, slot_.timed_out() ? std::string_view("timeout")
-                                    : silent          ? std::string_view("client_closed")
-                                                      : tls::handshake_failure_reason(ec));
+                    listener_.name, connection_.slot.timed_out() ? std::string_view("timeout")
+                                    : silent                     ? std::string_view("client_closed")
+                                             : tls::handshake_failure_reason(ec));
             co_return false;
         }
         co_return true;
@@ -267,7 +244,7 @@ void Session<Stream>::begin_exchange() {
     route_ = routing::Route::web;
     color_ = {};
     maintenance_ = nullptr;
-    slot_.untag_release();
+    connection_.slot.untag_release();
     websocket_ = false;
     client_keep_alive_ = false;
     status_ = 0;
@@ -276,7 +253,7 @@ void Session<Stream>::begin_exchange() {
     upstream_label_.clear();
     host_.clear();
     request_id_.clear();
-    client_ip_ = peer_ip_;
+    client_ip_ = connection_.peer_ip;
     request_parser_.reset();
     response_parser_.reset();
 }
@@ -287,6 +264,8 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::serve_one() {
     switch (co_await admit()) {
         case Admission::complete:
             break;
+        case Admission::idle:
+            co_return Next::park;
         case Admission::closed:
             co_return Next::close;
         case Admission::timed_out:
@@ -311,24 +290,27 @@ asio::awaitable<typename Session<Stream>::Admission> Session<Stream>::admit() {
     if (generation_ != worker_.generation()) generation_ = worker_.generation();
     const auto& config = generation_->config();
     const std::size_t limit = config.limits.max_header_bytes;
-    bool waiting_for_first_byte = client_buffer_.size() == 0;
-    slot_.set_phase(waiting_for_first_byte ? ConnectionSlot::Phase::idle
-                                           : ConnectionSlot::Phase::request);
-    arm(waiting_for_first_byte && !first_request_ ? config.timeouts.client_idle
-                                                  : config.timeouts.client_header);
+    bool waiting_for_first_byte = connection_.buffer.size() == 0;
+    const bool between_requests = waiting_for_first_byte && !connection_.first_request;
+    const auto now = Clock::now();
+    connection_.slot.set_phase(waiting_for_first_byte ? ConnectionSlot::Phase::idle
+                                                      : ConnectionSlot::Phase::request);
+    connection_.slot.arm(
+        now, between_requests ? config.timeouts.client_idle : config.timeouts.client_header);
+    if (between_requests) connection_.idle_since = now;
     if constexpr (!reads_directly<Stream>) {
         // A buffer grown by a large request is returned while idle; a normal one is kept, so a
         // keep-alive request costs no allocation.
-        if (waiting_for_first_byte && client_buffer_.capacity() > idle_buffer_capacity)
-            client_buffer_.shrink_to_fit();
+        if (waiting_for_first_byte && connection_.buffer.capacity() > idle_buffer_capacity)
+            connection_.buffer.shrink_to_fit();
     }
     std::size_t checked = 0;  // bytes of the unfinished block found strict so far
     for (;;) {
-        const std::string_view data(static_cast<const char*>(client_buffer_.data().data()),
-                                    client_buffer_.size());
+        const std::string_view data(static_cast<const char*>(connection_.buffer.data().data()),
+                                    connection_.buffer.size());
         if (const auto length = header_block_length(data.substr(0, limit)); length != 0) {
             header_length_ = length;
-            slot_.set_phase(ConnectionSlot::Phase::request);
+            connection_.slot.set_phase(ConnectionSlot::Phase::request);
             co_return Admission::complete;
         }
         // A bare LF, a fold or a NUL already received spoils the block whatever follows: 400
@@ -343,52 +325,44 @@ asio::awaitable<typename Session<Stream>::Admission> Session<Stream>::admit() {
         if constexpr (reads_directly<Stream>) {
             // Between two requests the connection holds no buffer (SPEC §3's client_idle
             // wait): the read takes the worker's buffers once the socket has bytes.
-            if (client_buffer_.size() == 0 && client_buffer_.capacity() != 0)
-                worker_.exchange_buffers().give_back(client_buffer_, header_text_);
-            std::tie(ec, n) = co_await async_read_drained(
-                worker_.reactor(), client_socket(), ClientReadTarget{this, limit}, use_nothrow);
+            if (connection_.buffer.size() == 0 && connection_.buffer.capacity() != 0)
+                worker_.exchange_buffers().give_back(connection_.buffer, connection_.header_text);
+            // Parked at once (proxy/http/parking.hpp) unless its requests came sooner than
+            // park_delay: then it waits here, and the sweep parks it after park_delay.
+            if (between_requests && waiting_for_first_byte) {
+                if (!connection_.comes_back_soon) co_return Admission::idle;
+                connection_.slot.park_at(now + park_delay);
+            }
+            std::tie(ec, n) =
+                co_await async_read_drained(worker_.reactor(), connection_.socket(),
+                                            ClientReadTarget{&connection_, limit}, use_nothrow);
+            const bool park_due = connection_.slot.end_park_wait();
+            if (park_due && ec && connection_.buffer.size() == 0 && !connection_.slot.timed_out() &&
+                !worker_.draining())
+                co_return Admission::idle;
         } else {
             // A TLS stream is read through its SSL object, which may hold bytes the socket no
             // longer shows.
-            if (client_buffer_.capacity() == 0)
-                worker_.exchange_buffers().take(client_buffer_, header_text_);
-            std::tie(ec, n) = co_await client_.async_read_some(
-                client_buffer_.prepare(read_size(limit)), use_nothrow);
+            if (connection_.buffer.capacity() == 0)
+                worker_.exchange_buffers().take(connection_.buffer, connection_.header_text);
+            std::tie(ec, n) = co_await connection_.stream.async_read_some(
+                connection_.buffer.prepare(header_read_size(connection_.buffer, limit)),
+                use_nothrow);
         }
-        client_buffer_.commit(n);
+        connection_.buffer.commit(n);
         if (ec) {
             // A timeout with nothing of a request yet is an idle keep-alive ending: no answer.
-            if (slot_.timed_out() && client_buffer_.size() != 0) co_return Admission::timed_out;
+            if (connection_.slot.timed_out() && connection_.buffer.size() != 0)
+                co_return Admission::timed_out;
             co_return Admission::closed;
         }
         if (waiting_for_first_byte) {
             waiting_for_first_byte = false;
             started_ = Clock::now();
-            slot_.set_phase(ConnectionSlot::Phase::request);
+            connection_.slot.set_phase(ConnectionSlot::Phase::request);
             arm(config.timeouts.client_header);
         }
     }
-}
-
-template <class Stream>
-std::size_t Session<Stream>::read_size(std::size_t limit) const {
-    const std::size_t room =
-        std::max(min_read_size, client_buffer_.capacity() - client_buffer_.size());
-    return std::min(limit - client_buffer_.size(), room);
-}
-
-template <class Stream>
-asio::mutable_buffer Session<Stream>::ClientReadTarget::prepare() const {
-    if (session->client_buffer_.capacity() == 0)
-        session->worker_.exchange_buffers().take(session->client_buffer_, session->header_text_);
-    return session->client_buffer_.prepare(session->read_size(limit));
-}
-
-template <class Stream>
-void Session<Stream>::ClientReadTarget::found_nothing() const {
-    if (session->client_buffer_.size() == 0)
-        session->worker_.exchange_buffers().give_back(session->client_buffer_,
-                                                      session->header_text_);
 }
 
 template <class Stream>
@@ -396,9 +370,9 @@ std::optional<ErrorKind> Session<Stream>::parse_header_block() {
     // The generation is taken when the request is complete, not when the keep-alive wait
     // began: a request that arrives after a reload is served by the new config.
     if (generation_ != worker_.generation()) generation_ = worker_.generation();
-    first_request_ = false;
+    connection_.first_request = false;
     const auto& limits = generation_->config().limits;
-    const std::string_view block(static_cast<const char*>(client_buffer_.data().data()),
+    const std::string_view block(static_cast<const char*>(connection_.buffer.data().data()),
                                  header_length_);
     auto& parser = request_parser_.emplace();
     parser.eager(false);
@@ -408,7 +382,7 @@ std::optional<ErrorKind> Session<Stream>::parse_header_block() {
     if (!header_block_is_strict(block)) return ErrorKind::bad_request;
     error_code ec;
     parser.put(asio::buffer(block.data(), block.size()), ec);
-    client_buffer_.consume(header_length_);
+    connection_.buffer.consume(header_length_);
     if (ec == http::error::body_limit) return ErrorKind::body_too_large;
     if (ec || !parser.is_header_done()) return ErrorKind::bad_request;
     client_keep_alive_ = parser.keep_alive();
@@ -483,14 +457,14 @@ template <class Stream>
 std::optional<ErrorKind> Session<Stream>::apply_policy() {
     const auto& config = generation_->config();
     const auto& request = request_parser_->get();
-    const auto peer = to_ip(peer_.address());
+    const auto peer = to_ip(connection_.peer.address());
     std::string incoming;
     for (const auto& field : boost::make_iterator_range(request.equal_range("X-Forwarded-For"))) {
         if (!incoming.empty()) incoming.append(", ");
         incoming.append(field.value());
     }
-    routing::forwarded_for(peer_ip_, peer, incoming, config.trusted_proxies, forwarded_for_,
-                           client_ip_);
+    routing::forwarded_for(connection_.peer_ip, peer, incoming, config.trusted_proxies,
+                           forwarded_for_, client_ip_);
 
     // SPEC §3's order: maintenance before the limits, so a tenant in maintenance spends none.
     const auto bypasses = [&] {
@@ -532,7 +506,7 @@ std::optional<ErrorKind> Session<Stream>::apply_limits(const config::IpAddress& 
 template <class Stream>
 std::optional<config::IpAddress> Session<Stream>::client_address(
     const config::IpAddress& peer) const {
-    return client_ip_ == peer_ip_ ? std::optional(peer) : config::parse_ip(client_ip_);
+    return client_ip_ == connection_.peer_ip ? std::optional(peer) : config::parse_ip(client_ip_);
 }
 
 template <class Stream>
@@ -545,7 +519,7 @@ std::optional<typename Session<Stream>::UpstreamChoice> Session<Stream>::choose_
     if (!tenant_->from_template) {
         const auto color = generation_->active_color(*tenant_);
         if (tenant_->policy->release) color_ = routing::color_name(color);
-        slot_.tag_release(tenant_->name, color, false);
+        connection_.slot.tag_release(tenant_->name, color, false);
     }
     const ResolvedPool* pool = generation_->pool(pool_name);
     const bool longpolling_list =
@@ -585,7 +559,7 @@ std::optional<typename Session<Stream>::UpstreamChoice> Session<Stream>::choose_
     // address, so a kept connection serves that client again and no other.
     UpstreamChoice choice{&endpoint, std::nullopt};
     if (pool->config->send_proxy_protocol) {
-        const auto peer = to_ip(peer_.address());
+        const auto peer = to_ip(connection_.peer.address());
         choice.proxied_for = client_address(peer).value_or(peer);
     }
     return choice;
@@ -605,16 +579,18 @@ asio::awaitable<std::shared_ptr<UpstreamConnection>> Session<Stream>::connect_up
     const auto& endpoint = *choice.endpoint;
     const auto& proxied_for = choice.proxied_for;
     auto connection =
-        std::make_shared<UpstreamConnection>(client_socket().get_executor(), endpoint.address);
-    slot_.watch_upstream(&connection->socket);
+        std::make_shared<UpstreamConnection>(connection_.socket().get_executor(), endpoint.address);
+    connection_.slot.watch_upstream(&connection->socket);
     arm(generation_->config().timeouts.upstream_connect);
     auto [ec] = co_await connection->socket.async_connect(endpoint.address, use_nothrow);
     if (!ec && proxied_for) {
         // The client's port is known only when it is the peer, not from X-Forwarded-For.
-        const proxy_protocol::Endpoint source{
-            *proxied_for, client_ip_ == peer_ip_ ? peer_.port() : std::uint16_t{0}};
-        const tcp::endpoint local =
-            proxy_destination_ ? *proxy_destination_ : client_socket().local_endpoint(ec);
+        const proxy_protocol::Endpoint source{*proxied_for, client_ip_ == connection_.peer_ip
+                                                                ? connection_.peer.port()
+                                                                : std::uint16_t{0}};
+        const tcp::endpoint local = connection_.proxy_destination
+                                        ? *connection_.proxy_destination
+                                        : connection_.socket().local_endpoint(ec);
         std::array<std::uint8_t, proxy_protocol::max_written_length> header;
         const std::size_t length =
             proxy_protocol::write_v2(source, {to_ip(local.address()), local.port()}, header);
@@ -623,14 +599,14 @@ asio::awaitable<std::shared_ptr<UpstreamConnection>> Session<Stream>::connect_up
                 co_await write_bytes(connection->socket, asio::buffer(header.data(), length));
         connection->proxied_for = proxied_for;
     }
-    slot_.watch_upstream(nullptr);
+    connection_.slot.watch_upstream(nullptr);
     if (ec) {
         tried.excluded |= tried.current;  // a retry goes to another endpoint
         count_upstream_error("connect_failed");
         record_health(worker_.upstreams().load(endpoint.address).passive, false);
         ops_log::warn("upstream connect failed",
                       {{"upstream", endpoint.label},
-                       {"reason", slot_.timed_out() ? "timed out" : ec.message()}});
+                       {"reason", connection_.slot.timed_out() ? "timed out" : ec.message()}});
         co_return nullptr;
     }
     connection->socket.set_option(tcp::no_delay(true), ec);
@@ -648,11 +624,12 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::forward() {
     if (expects_continue) request.erase(http::field::expect);
     rewrite_upstream_request(
         request,
-        {forwarded_for_, client_ip_, peer_ip_, listener_.tls ? "https" : "http",
-         config::contains_any(generation_->config().trusted_proxies, to_ip(peer_.address())),
+        {forwarded_for_, client_ip_, connection_.peer_ip, listener_.tls ? "https" : "http",
+         config::contains_any(generation_->config().trusted_proxies,
+                              to_ip(connection_.peer.address())),
          original_host_, request_id_, tenant_->name, tenant_->policy->odoo_dbfilter_header},
         websocket_);
-    slot_.set_phase(ConnectionSlot::Phase::request);
+    connection_.slot.set_phase(ConnectionSlot::Phase::request);
     if constexpr (record_metrics) {
         series_->in_flight.add(1);
         counted_in_flight_ = true;
@@ -680,7 +657,7 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::forward() {
         if (expects_continue && !continue_sent) {
             continue_sent = true;
             arm(generation_->config().timeouts.client_idle);
-            auto [ec, n] = co_await write_bytes(client_, asio::buffer(continue_100));
+            auto [ec, n] = co_await write_bytes(connection_.stream, asio::buffer(continue_100));
             if (ec) co_return Next::close;
         }
         ++worker_.upstreams().load(connection->endpoint).in_flight;
@@ -763,7 +740,7 @@ template <class Stream>
 asio::awaitable<typename Session<Stream>::Attempt> Session<Stream>::exchange(
     std::shared_ptr<UpstreamConnection>& connection, bool has_body) {
     auto& upstream = connection->socket;
-    slot_.watch_upstream(&upstream);
+    connection_.slot.watch_upstream(&upstream);
     RelayResult sent;
     {
         // Returned before the wait for the response: a parked long poll holds no relay buffer.
@@ -771,18 +748,19 @@ asio::awaitable<typename Session<Stream>::Attempt> Session<Stream>::exchange(
         // A client that stops sending its body is given client_idle between reads, whatever
         // the route: the longpolling route's long timeout is for Odoo's answer, not for the
         // client, and a stalled upload holds an upstream connection as well as its own.
-        sent = co_await relay_message(client_, client_buffer_, *request_parser_, upstream, slot_,
+        sent = co_await relay_message(connection_.stream, connection_.buffer, *request_parser_,
+                                      upstream, connection_.slot,
                                       generation_->config().timeouts.client_idle, route_timeout(),
-                                      lease.span(), header_text_, true);
+                                      lease.span(), connection_.header_text, true);
     }
     // Nor does it keep the header text it sent (the response's is rendered when it comes).
-    if (route_ == routing::Route::longpolling) std::string().swap(header_text_);
+    if (route_ == routing::Route::longpolling) std::string().swap(connection_.header_text);
     bytes_in_ += sent.body_bytes;
     if (sent.read_error == http::error::body_limit) co_return Attempt::request_too_large;
     if (sent.read_error.category() == make_error_code(http::error::bad_chunk).category())
         co_return Attempt::request_malformed;  // bad chunk framing, a body cut short
     if (sent.read_error)
-        co_return slot_.timed_out() ? Attempt::client_timed_out : Attempt::client_failed;
+        co_return connection_.slot.timed_out() ? Attempt::client_timed_out : Attempt::client_failed;
     if (sent.write_error)
         co_return has_body ? Attempt::upstream_protocol : Attempt::failed_before_response;
 
@@ -792,7 +770,7 @@ asio::awaitable<typename Session<Stream>::Attempt> Session<Stream>::exchange(
     DrainedReads upstream_reads(worker_.reactor(), upstream);
     // Parked until the upstream answers: a drain of this colour may close it at its deadline.
     const bool parks = route_ == routing::Route::longpolling && !websocket_;
-    if (parks) slot_.set_long_lived(true);
+    if (parks) connection_.slot.set_long_lived(true);
     const auto start_response = [&]() -> auto& {
         auto& parser = response_parser_.emplace();
         parser.body_limit(boost::none);
@@ -806,10 +784,11 @@ asio::awaitable<typename Session<Stream>::Attempt> Session<Stream>::exchange(
         auto [ec, _] = co_await http::async_read_header(upstream_reads, connection->buffer,
                                                         response_parser, use_nothrow);
         if (ec) {
-            const bool drained = parks && slot_.closing_for_release();
-            if (parks) slot_.set_long_lived(false);  // whatever is answered now is not cut
+            const bool drained = parks && connection_.slot.closing_for_release();
+            if (parks)
+                connection_.slot.set_long_lived(false);  // whatever is answered now is not cut
             if (drained) co_return Attempt::release_drained;
-            if (slot_.timed_out()) co_return Attempt::upstream_timeout;
+            if (connection_.slot.timed_out()) co_return Attempt::upstream_timeout;
             const bool nothing_received = ec == http::error::end_of_stream ||
                                           ec == asio::error::connection_reset ||
                                           ec == asio::error::eof;
@@ -822,7 +801,7 @@ asio::awaitable<typename Session<Stream>::Attempt> Session<Stream>::exchange(
             co_return Attempt::client_failed;
     }
     // Answered: the response is relayed to its end whatever a drain decides meanwhile.
-    if (parks) slot_.set_long_lived(false);
+    if (parks) connection_.slot.set_long_lived(false);
     if (!response_framing_is_valid(*response_parser_)) co_return Attempt::upstream_protocol;
     co_return Attempt::responded;
 }
@@ -834,9 +813,9 @@ asio::awaitable<bool> Session<Stream>::relay_interim() {
     auto& interim = response_parser_->get();
     strip_hop_by_hop(interim, false);
     interim.version(11);
-    header_text_.clear();
-    render_header(interim, header_text_);
-    auto [ec, n] = co_await write_bytes(client_, asio::buffer(header_text_));
+    connection_.header_text.clear();
+    render_header(interim, connection_.header_text);
+    auto [ec, n] = co_await write_bytes(connection_.stream, asio::buffer(connection_.header_text));
     bytes_out_ += n;
     co_return !ec;
 }
@@ -868,11 +847,11 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::relay_response(
 
     auto lease = worker_.buffers().borrow();
     DrainedReads upstream_reads(worker_.reactor(), connection->socket);
-    const auto relayed = co_await relay_message(upstream_reads, connection->buffer, parser, client_,
-                                                slot_, route_timeout(), route_timeout(),
-                                                lease.span(), header_text_, has_body);
+    const auto relayed = co_await relay_message(
+        upstream_reads, connection->buffer, parser, connection_.stream, connection_.slot,
+        route_timeout(), route_timeout(), lease.span(), connection_.header_text, has_body);
     bytes_out_ += relayed.bytes_written;
-    slot_.watch_upstream(nullptr);
+    connection_.slot.watch_upstream(nullptr);
     if (relayed.read_error || relayed.write_error) {
         if (relayed.write_error) status_ = 499;
         finish();
@@ -892,36 +871,36 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::relay_response(
 /// Moves WebSocket bytes both ways until either side closes (RFC 6455 frames pass untouched).
 template <class Stream>
 asio::awaitable<void> Session<Stream>::tunnel(UpstreamConnection& connection) {
-    slot_.set_phase(ConnectionSlot::Phase::tunnel);
-    slot_.watch_upstream(&connection.socket);
+    connection_.slot.set_phase(ConnectionSlot::Phase::tunnel);
+    connection_.slot.watch_upstream(&connection.socket);
     const auto idle = generation_->config().timeouts.longpolling;
     arm(idle);
     // Bytes that arrived behind the handshakes belong to the tunnel.
-    if (client_buffer_.size() != 0) {
-        auto [ec, n] = co_await write_bytes(connection.socket, client_buffer_.data());
+    if (connection_.buffer.size() != 0) {
+        auto [ec, n] = co_await write_bytes(connection.socket, connection_.buffer.data());
         if (ec) co_return;
         bytes_in_ += n;
-        client_buffer_.consume(n);
+        connection_.buffer.consume(n);
     }
-    TunnelPump<Stream> pump(worker_.reactor(), client_, connection.socket, worker_.buffers(), slot_,
-                            idle, bytes_in_, bytes_out_);
-    slot_.set_long_lived(true);
+    TunnelPump<Stream> pump(worker_.reactor(), connection_.stream, connection.socket,
+                            worker_.buffers(), connection_.slot, idle, bytes_in_, bytes_out_);
+    connection_.slot.set_long_lived(true);
     if (connection.buffer.size() != 0) {
         const auto early = connection.buffer.data();
         pump.sent_to_client({static_cast<const char*>(early.data()), early.size()});
-        auto [ec, n] = co_await write_bytes(client_, early);
+        auto [ec, n] = co_await write_bytes(connection_.stream, early);
         if (ec) co_return;
         bytes_out_ += n;
         connection.buffer.consume(n);
     }
-    client_buffer_.shrink_to_fit();
+    connection_.buffer.shrink_to_fit();
     connection.buffer.shrink_to_fit();
-    std::string().swap(header_text_);
+    std::string().swap(connection_.header_text);
     leave_in_flight();  // tunnels are bounded by max_connections, not max_in_flight (SPEC §4)
     if constexpr (record_metrics) series_->tunnels.add(1);
     co_await pump.run();
     if constexpr (record_metrics) series_->tunnels.add(-1);
-    slot_.watch_upstream(nullptr);
+    connection_.slot.watch_upstream(nullptr);
     error_code ignored;
     connection.socket.close(ignored);
     if (pump.stopped_at_boundary()) {
@@ -929,7 +908,7 @@ asio::awaitable<void> Session<Stream>::tunnel(UpstreamConnection& connection) {
         // new connection goes to the colour now active.
         const std::string close = websocket_close_frame(websocket_service_restart, "release");
         arm(TunnelPump<Stream>::boundary_wait);
-        auto [ec, n] = co_await write_bytes(client_, asio::buffer(close));
+        auto [ec, n] = co_await write_bytes(connection_.stream, asio::buffer(close));
         if (!ec) bytes_out_ += n;
     }
 }
@@ -976,7 +955,7 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::send_local_resp
     build_local_response(local_response_, status_, request_id_, close, extra_headers, body,
                          content_type);
     arm(generation_->config().timeouts.client_idle);
-    auto [ec, n] = co_await write_bytes(client_, asio::buffer(local_response_));
+    auto [ec, n] = co_await write_bytes(connection_.stream, asio::buffer(local_response_));
     bytes_out_ += n;
     finish();
     co_return close || ec ? Next::close : Next::keep_alive;
@@ -1018,7 +997,7 @@ void Session<Stream>::count_upstream_error(std::string_view reason) {
 
 template <class Stream>
 void Session<Stream>::finish() {
-    slot_.disarm();
+    connection_.slot.disarm();
     leave_in_flight();
     const auto elapsed = Clock::now() - started_;
     if constexpr (record_metrics) {
@@ -1044,18 +1023,49 @@ void Session<Stream>::finish() {
 template class Session<tcp::socket>;
 template class Session<TlsStream>;
 
-asio::awaitable<void> serve_plain(Worker& worker, tcp::socket socket, tcp::endpoint peer,
-                                  const ListenerInfo& listener) {
-    Session<tcp::socket> session(worker, std::move(socket), listener, peer);
+namespace {
+
+/// A connection's coroutine ended by an exception (its frames unwound and closed it).
+void log_connection_failure(std::exception_ptr failure) {
+    if (!failure) return;
+    try {
+        std::rethrow_exception(failure);
+    } catch (const std::exception& e) {
+        ops_log::error("connection ended by an exception", {{"reason", e.what()}});
+    }
+}
+
+asio::awaitable<void> serve_plain(std::unique_ptr<PlainConnection> connection) {
+    using End = Session<tcp::socket>::End;
+    End end;
+    {
+        Session<tcp::socket> session(*connection);
+        end = co_await session.run();
+    }
+    if (end == End::idle) park(std::move(connection));
+}
+
+asio::awaitable<void> serve_tls(ConnectionTicket ticket, tcp::socket socket, tcp::endpoint peer,
+                                const ListenerInfo& listener) {
+    const auto& store = ticket.worker().generation()->tls(listener.index);
+    TlsConnection connection(std::move(ticket), TlsStream(std::move(socket), store->asio_context()),
+                             listener, peer);
+    Session<TlsStream> session(connection);
     co_await session.run();
 }
 
-asio::awaitable<void> serve_tls(Worker& worker, tcp::socket socket, tcp::endpoint peer,
-                                const ListenerInfo& listener) {
-    const auto& store = worker.generation()->tls(listener.index);
-    Session<TlsStream> session(worker, TlsStream(std::move(socket), store->asio_context()),
-                               listener, peer);
-    co_await session.run();
+}  // namespace
+
+void start_plain(std::unique_ptr<PlainConnection> connection) {
+    auto& context = connection->worker.context();
+    asio::co_spawn(context, serve_plain(std::move(connection)), log_connection_failure);
+}
+
+void start_tls(ConnectionTicket ticket, tcp::socket socket, tcp::endpoint peer,
+               const ListenerInfo& listener) {
+    auto& context = ticket.worker().context();
+    asio::co_spawn(context, serve_tls(std::move(ticket), std::move(socket), peer, listener),
+                   log_connection_failure);
 }
 
 }  // namespace tg::proxy

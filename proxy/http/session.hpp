@@ -5,6 +5,7 @@
 
 #include <boost/asio/ssl/stream.hpp>
 
+#include "proxy/http/client_connection.hpp"
 #include "proxy/http/field_allocator.hpp"
 #include "proxy/http/proxy_error.hpp"
 #include "proxy/io.hpp"
@@ -16,24 +17,29 @@
 
 namespace tg::proxy {
 
-/// One client connection: a loop of HTTP/1.1 exchanges, each read top to bottom as
-/// admit → route → apply_policy → choose_endpoint → forward → relay → finish,
+/// The exchanges of one client connection: a loop of HTTP/1.1 exchanges, each read top to
+/// bottom as admit → route → apply_policy → choose_endpoint → forward → relay → finish,
 /// and possibly a WebSocket tunnel at the end. Plain and TLS share it through `Stream`.
 template <class Stream>
 class Session {
   public:
-    Session(Worker& worker, Stream stream, const ListenerInfo& listener, tcp::endpoint peer);
+    explicit Session(ClientConnection<Stream>& connection);
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;
 
+    /// How run() ended: the connection is closed, or (plain only) idle and to be parked.
+    enum class End { closed, idle };
+
     /// Serves requests until the client leaves, a timeout, an error that spoils the framing,
-    /// a drain, or a tunnel ends.
-    asio::awaitable<void> run();
+    /// a drain, or a tunnel ends; or until a plain connection is idle between requests for
+    /// longer than it is worth holding its coroutine (proxy/http/parking.hpp).
+    asio::awaitable<End> run();
 
   private:
-    enum class Admission { complete, closed, timed_out, too_large, malformed };
-    /// What follows a request: the next one, the end, or a byte tunnel (after 101).
-    enum class Next { keep_alive, close, tunnel };
+    enum class Admission { complete, idle, closed, timed_out, too_large, malformed };
+    /// What follows a request: the next one, parking until it comes, the end, or a byte tunnel
+    /// (after 101).
+    enum class Next { keep_alive, park, close, tunnel };
 
     /// How one attempt at an upstream exchange ended.
     enum class Attempt {
@@ -65,16 +71,9 @@ class Session {
     asio::awaitable<Next> answer_drained_poll();
     void harden_session_cookies(ProxyFields& response);
     asio::awaitable<Admission> admit();
-    /// How many bytes the next read of a header block may take into client_buffer_.
-    std::size_t read_size(std::size_t limit) const;
-    /// A plain client's read lands in client_buffer_, taken from the worker when the socket has
-    /// bytes and given back when it had none (a ReadTarget, proxy/readiness.hpp).
-    struct ClientReadTarget {
-        Session* session;
-        std::size_t limit;
-        asio::mutable_buffer prepare() const;
-        void found_nothing() const;
-    };
+    /// Whether admit() hands a plain connection waiting for its next request to parking
+    /// instead of waiting in this coroutine.
+    bool parks_now() const;
     std::optional<ErrorKind> parse_header_block();
     std::optional<ErrorKind> route();
     std::optional<ErrorKind> apply_policy();
@@ -119,22 +118,13 @@ class Session {
                                               Attempt outcome) const;
     /// Feeds this worker's passive health of an endpoint.
     void record_health(PassiveHealth& passive, bool success);
-    tcp::socket& client_socket() { return beast::get_lowest_layer(client_); }
     Clock::duration route_timeout() const;
-    void arm(Clock::duration timeout) { slot_.arm(Clock::now(), timeout); }
+    void arm(Clock::duration timeout) { connection_.slot.arm(Clock::now(), timeout); }
 
+    ClientConnection<Stream>& connection_;
     Worker& worker_;
-    Stream client_;
     const ListenerInfo& listener_;
-    tcp::endpoint peer_;  ///< the client: the TCP peer, or the source its PROXY header named
-    std::string peer_ip_;
-    /// Where the client connected to, as its PROXY header said; unset: this socket's address.
-    std::optional<tcp::endpoint> proxy_destination_;
-    ConnectionSlot slot_;
-    /// Between requests: empty, its memory back with the worker's ExchangeBuffers.
-    beast::flat_buffer client_buffer_;
     std::shared_ptr<const Generation> generation_;
-    bool first_request_ = true;
 
     // The exchange under way; members so their capacity is reused across requests.
     std::optional<http::request_parser<http::buffer_body, FieldAllocator<char>>> request_parser_;
@@ -148,7 +138,6 @@ class Session {
     std::string forwarded_for_;
     std::string client_ip_;
     std::string local_response_;
-    std::string header_text_;  ///< the outgoing header being written (capacity kept)
     std::string upstream_label_;
     std::optional<routing::TenantMatch> tenant_;
     TenantSeries* series_ = nullptr;
@@ -170,14 +159,13 @@ class Session {
     std::uint64_t bytes_out_ = 0;
 };
 
-using TlsStream = asio::ssl::stream<tcp::socket>;
-
-/// Serves one accepted plain-TCP connection from `peer` to its end.
-asio::awaitable<void> serve_plain(Worker& worker, tcp::socket socket, tcp::endpoint peer,
-                                  const ListenerInfo& listener);
-/// Serves one accepted connection of a TLS listener: handshake (SNI picks the certificate of
-/// the current generation's store), then the same exchanges as plain HTTP.
-asio::awaitable<void> serve_tls(Worker& worker, tcp::socket socket, tcp::endpoint peer,
-                                const ListenerInfo& listener);
+/// Serves a plain-TCP connection on its worker's context, from its first request or, once
+/// parked, from its next one, until it ends or is parked again.
+void start_plain(std::unique_ptr<PlainConnection> connection);
+/// Serves one accepted connection of a TLS listener on its worker's context: handshake (SNI
+/// picks the certificate of the current generation's store), then the same exchanges as plain
+/// HTTP. It is never parked: its SSL object and record buffers stay with it anyway.
+void start_tls(ConnectionTicket ticket, tcp::socket socket, tcp::endpoint peer,
+               const ListenerInfo& listener);
 
 }  // namespace tg::proxy

@@ -2,9 +2,11 @@
 
 import time
 
+import pytest
+
 import httpraw
 import tgconfig
-from harness import poll
+from harness import poll, vm_rss_kib
 
 
 def test_pipelined_requests_answered_in_order(gateway):
@@ -86,3 +88,54 @@ def test_http10_client(gateway):
         resp = conn.read_response()
         assert resp.status == 200 and resp.json()["target"] == "/echo/old"
         assert conn.wait_closed(5), "HTTP/1.0 without keep-alive must be closed after the response"
+
+
+# ---- idle keep-alive connections are parked (proxy/http/parking.hpp) ---------------------
+def test_connection_idle_past_the_park_delay_serves_its_next_request(gateway):
+    """Two quick requests keep the connection in its coroutine; idle past the 1 s park delay,
+    the worker's sweep cancels its wait and parks it; the next request starts a new session."""
+    g = gateway()
+    with g.proxy.connect() as conn:
+        for i in range(2):
+            assert conn.request("GET", f"/echo/busy{i}", g.host).json()["target"] == f"/echo/busy{i}"
+        time.sleep(1.8)  # the idle time is the scenario: park delay 1 s, sweep every 250 ms
+        assert not conn.data_available(), "the proxy answered or closed an idle connection"
+        resp = conn.request("GET", "/echo/after-park", g.host)
+        assert resp.status == 200 and resp.json()["target"] == "/echo/after-park", resp
+        assert conn.request("GET", "/echo/next", g.host).json()["target"] == "/echo/next"
+
+
+def test_parked_connection_still_ends_at_client_idle(gateway):
+    g = gateway(timeouts={"client_idle": "2s"})
+    with g.proxy.connect() as conn:
+        assert conn.request("GET", "/echo/once", g.host).status == 200
+        idle_from = time.monotonic()
+        assert conn.wait_closed(6), "a parked connection outlived client_idle"
+        took = time.monotonic() - idle_from
+    print(f"parked connection closed after {took:.2f}s idle (client_idle 2s)")
+    assert took >= 1.5, f"closed after {took:.2f}s, before client_idle"
+
+
+@pytest.mark.release
+def test_idle_keepalive_connections_hold_little_memory(gateway, release_bin):
+    """SPEC §3 keeps idle keep-alive connections for client_idle; parked, each holds its socket
+    and a record of a few hundred bytes (not its coroutine frames: 5.7 KiB each before)."""
+    count = 2000
+    g = gateway(binary=release_bin, workers=1)
+    assert g.get("/echo/warm-up").status == 200
+    baseline = vm_rss_kib(g.proxy.pid)
+    conns = []
+    try:
+        for i in range(count):
+            conn = g.proxy.connect()
+            conns.append(conn)
+            assert conn.request("GET", f"/echo/first{i}", g.host).status == 200
+        per_connection = (vm_rss_kib(g.proxy.pid) - baseline) / count
+        print(f"{count} idle keep-alive connections: {per_connection:.2f} KiB of RSS each")
+        assert per_connection < 3, f"{per_connection:.2f} KiB per idle keep-alive connection"
+        for i, conn in enumerate(conns):  # each one back from parking
+            resp = conn.request("GET", f"/echo/second{i}", g.host)
+            assert resp.status == 200 and resp.json()["target"] == f"/echo/second{i}", resp
+    finally:
+        for conn in conns:
+            conn.close()
