@@ -4,14 +4,16 @@
     /usr/bin/python3 bench/bench.py [--smoke | --full] [--reps N] [--duration S]
                                     [--tunnels N] [--workers 1|2] [--plain-peers] [--out FILE]
                                     [--systems origin,tenantgate,haproxy,nginx]
-                                    [--skip wrk,tls,tunnels,keepalive,longpolling]
+                                    [--skip wrk,tls,tunnels,keepalive,tlskeepalive,
+                                            longpolling]
 
 --smoke: 1 repetition, 1 s runs, 1,000 tunnels (fewer if the fd limit is lower); < 2 minutes;
          exits non-zero only on a broken run, never on a timing.
 --full:  5 repetitions; writes bench/results/<date>.md (+ .json) and prints the table.
 Scenarios: plain HTTP with wrk (keep-alive 100 B at 50 and 256 connections, 16 KiB,
 Connection: close), TLS (keep-alive over https with wrk; full handshakes with tls_client.py),
-idle WebSocket tunnels, idle keep-alive connections, longpolling mix.
+idle WebSocket tunnels, idle keep-alive connections (plain, and over TLS: at most
+MODES' tls_idle of them), longpolling mix.
 """
 
 from __future__ import annotations
@@ -37,9 +39,13 @@ from common import (BENCH, CLIENT_CORE, HOST_HEADER, PYTHON, BenchError, Proc,  
                     poll, reset_peak_rss, total_cpu_seconds, total_status_kib)
 
 MODES = {
-    # run and warm-up in seconds; poll_ms: how long each parked long poll waits upstream
-    "smoke": dict(reps=1, duration=1, warmup=1, tunnels=1000, probes=200, poll_ms=5000),
-    "full": dict(reps=5, duration=10, warmup=3, tunnels=10000, probes=2000, poll_ms=30000),
+    # run and warm-up in seconds; poll_ms: how long each parked long poll waits upstream;
+    # tls_idle: the most idle TLS connections opened (each a full handshake by the Python
+    # client: fewer than --tunnels keeps the run short)
+    "smoke": dict(reps=1, duration=1, warmup=1, tunnels=1000, probes=200, poll_ms=5000,
+                  tls_idle=200),
+    "full": dict(reps=5, duration=10, warmup=3, tunnels=10000, probes=2000, poll_ms=30000,
+                 tls_idle=2000),
 }
 
 
@@ -56,10 +62,11 @@ class Scenario:
 
 
 SYSTEMS = ["origin", "tenantgate", "haproxy", "nginx"]
-SKIPPABLE = ["wrk", "tls", "tunnels", "keepalive", "longpolling"]
+SKIPPABLE = ["wrk", "tls", "tunnels", "keepalive", "tlskeepalive", "longpolling"]
 # The idle-connection scenarios (bench/idle_client.py modes), as the report names them.
 IDLE_KINDS = {"tunnels": "idle WebSocket tunnels",
-              "keepalive": "idle keep-alive client connections"}
+              "keepalive": "idle keep-alive client connections",
+              "tlskeepalive": "idle TLS keep-alive client connections"}
 
 WRK_SCENARIOS = [
     Scenario("ka-small-50", "Keep-alive, 100 B responses, 50 connections", "/small", 50),
@@ -94,7 +101,8 @@ class Run:
         self.tmp = tmp
         self.problems: list[str] = []
         self.warnings: list[str] = []  # errors seen that do not make the run broken
-        self.results: dict = {"wrk": [], "tunnels": [], "keepalive": [], "longpolling": []}
+        self.results: dict = {"wrk": [], "tunnels": [], "keepalive": [], "tlskeepalive": [],
+                              "longpolling": []}
         self.tls_info: dict = {}  # system -> {"1.3": {...}, "1.2": {...}} from check_tls
         self.lua = tmp / "wrk-report.lua"
         shutil.copy(BENCH / "templates" / "wrk-report.lua", self.lua)
@@ -252,11 +260,17 @@ class Run:
     # ---- 10,000 idle WebSocket tunnels, or idle keep-alive connections ---------------------
     def idle_connections(self, proxies: list, ws, kind: str) -> None:
         """kind "tunnels": idle WebSocket tunnels; "keepalive": keep-alive client connections
-        left idle after one request. Each repetition starts every proxy afresh, so RSS per
-        connection is what the connections added."""
+        left idle after one request; "tlskeepalive": the same on the TLS listeners (proxies
+        without one are left out), at most a.tls_idle of them. Each repetition starts every
+        proxy afresh, so RSS per connection is what the connections added."""
         a = self.args
         what = IDLE_KINDS[kind]
-        print(f"[{kind}] {a.tunnels} {what}, fresh proxy each time", flush=True)
+        tls = kind == "tlskeepalive"
+        count = min(a.tunnels, a.tls_idle) if tls else a.tunnels
+        proxies = [p for p in proxies if p.tls_port or not tls]
+        if not proxies:
+            return
+        print(f"[{kind}] {count} {what}, fresh proxy each time", flush=True)
         for rep in range(a.reps):
             for proxy in proxies:
                 self.stop_checked(proxy, f"before the {kind} #{rep + 1}")
@@ -264,18 +278,20 @@ class Run:
                 pids = proxy.stats_pids()
                 rss_before = total_status_kib(pids, "VmRSS")
                 upgrades0 = ws.stats()["upgrades"]
+                target = (["--port", proxy.tls_port, "--ca", proxy.tls.ca_pem] if tls else
+                          ["--port", proxy.port])  # the TLS port is new at each start
                 client = Proc(f"{kind}-{proxy.name}-{rep}",
-                              [PYTHON, BENCH / "idle_client.py", kind, "--port", proxy.port,
-                               "--count", a.tunnels], self.tmp, core=CLIENT_CORE,
+                              [PYTHON, BENCH / "idle_client.py", kind, *target,
+                               "--count", count], self.tmp, core=CLIENT_CORE,
                               stdout_pipe=True, stdin_pipe=True)
-                row = {"system": proxy.name, "rep": rep, "connections": a.tunnels,
+                row = {"system": proxy.name, "rep": rep, "connections": count,
                        "rss_before_kib": rss_before}
                 try:
-                    opened = client.read_json_line(120 + a.tunnels / 50, f"{what} to open")
+                    opened = client.read_json_line(120 + count / 50, f"{what} to open")
                     row.update(opened=opened["opened"], failed=opened["failed"],
                                open_seconds=opened["open_seconds"])
                     if opened["failed"]:
-                        self.problem(f"{proxy.name}: {opened['failed']} of {a.tunnels} {what} "
+                        self.problem(f"{proxy.name}: {opened['failed']} of {count} {what} "
                                      f"failed to open: {opened['errors']}")
                     upgrades = ws.stats()["upgrades"] - upgrades0
                     if kind == "tunnels" and upgrades < opened["opened"]:
@@ -532,10 +548,17 @@ def render_report(run: Run, meta: dict) -> str:
         if not rows_of_kind:
             continue
         probe = ("echo round trips" if kind == "tunnels" else "GET /small requests")
-        lines += [f"## {a.tunnels:,} {what} (fresh process each repetition)", "",
+        count = rows_of_kind[0]["connections"]
+        probe_note = " (target p99 < 10 ms)." if kind == "tunnels" else "."
+        if kind == "tlskeepalive":
+            probe_note += (" Each connection: a full TLS handshake, one GET /small, then idle"
+                           + (f"; {count:,} of them, not {a.tunnels:,}, to keep the run "
+                              "short (each a full handshake by the Python client)"
+                              if count < a.tunnels else "") + ".")
+        lines += [f"## {count:,} {what} (fresh process each repetition)", "",
                   "RSS per connection = (VmRSS with the connections open − VmRSS before) ÷ "
                   f"connections. Probes: {a.probes} {probe} one at a time over the open "
-                  "connections" + (" (target p99 < 10 ms)." if kind == "tunnels" else "."), "",
+                  "connections" + probe_note, "",
                   "| system | opened | RSS before MiB | RSS with them MiB | KiB per connection | "
                   "probe p50 ms | probe p99 ms | probe max ms | open time s |"
                   + (" upstream side closed after s |" if kind == "tunnels" else ""),
@@ -635,7 +658,9 @@ def main() -> int:
     parser.add_argument("--plain-peers", action="store_true",
                         help="HAProxy/nginx without the forwarded headers tenantgate adds")
     parser.add_argument("--skip", default="",
-                        help="comma list: wrk,tls,tunnels,keepalive,longpolling")
+                        help="comma list: " + ",".join(SKIPPABLE) + " (the certificates "
+                             "and TLS listeners are made unless both tls and tlskeepalive are "
+                             "skipped)")
     parser.add_argument("--systems", default=",".join(SYSTEMS),
                         help="comma list of the systems to run (default: all: "
                              + ",".join(SYSTEMS) + ")")
@@ -704,7 +729,9 @@ def main() -> int:
         raise KeyboardInterrupt  # so that `finally` stops every process started
     signal.signal(signal.SIGTERM, on_sigterm)
     try:
-        tls = None if "tls" in skip else common.TlsFiles(tmp).make()
+        # The certificates (and the proxies' TLS listeners) serve two groups: `--skip tls`
+        # leaves out the wrk/tls_client TLS scenarios, the listeners stay for tlskeepalive.
+        tls = None if skip >= {"tls", "tlskeepalive"} else common.TlsFiles(tmp).make()
         origin = common.Origin(tmp)
         proxies = []
         if "tenantgate" in wanted:
