@@ -104,9 +104,9 @@ auto async_accept_fresh(const Reactor& reactor, tcp::socket& listening, tcp::end
             using Operation =
                 fresh_accept_detail::AcceptOp<decltype(handler), tcp::socket::executor_type>;
             auto& implementation = reactor_access::implementation(*listening);
-            reactor_access::start_read_op<Operation>(implementation, reactor->of(*listening),
-                                                     handler, implementation.socket_, *peer,
-                                                     listening->get_executor());
+            reactor_access::start_op<Operation>(
+                asio::detail::reactor::read_op, implementation, reactor->of(*listening), handler,
+                implementation.socket_, *peer, listening->get_executor());
         },
         token, &reactor, &listening, &peer);
 }

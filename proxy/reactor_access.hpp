@@ -43,12 +43,12 @@ inline Implementation& implementation(tcp::socket& socket) {
 }
 
 /// Makes an `Operation` from `arguments` and the handler, in the handler's memory, and starts
-/// it as a read-side operation on the registration, as Asio starts its own: cancellable through
-/// the handler's slot, performed at once if the descriptor's last edge has not been used up,
-/// else queued for the next edge.
+/// it as a `side` (read_op or write_op) operation on the registration, as Asio starts its own:
+/// cancellable through the handler's slot, performed at once if the descriptor's last edge on
+/// that side has not been used up, else queued for the next edge.
 template <class Operation, class Handler, class... Arguments>
-void start_read_op(Implementation& implementation, detail::reactor& reactor, Handler& handler,
-                   Arguments&&... arguments) {
+void start_op(detail::reactor::op_types side, Implementation& implementation,
+              detail::reactor& reactor, Handler& handler, Arguments&&... arguments) {
     // Asked before the operation takes the handler over.
     const bool is_continuation = boost_asio_handler_cont_helpers::is_continuation(handler);
     auto slot = asio::get_associated_cancellation_slot(handler);
@@ -57,19 +57,48 @@ void start_read_op(Implementation& implementation, detail::reactor& reactor, Han
     p.p = new (p.v) Operation(std::forward<Arguments>(arguments)..., handler);
     if (slot.is_connected()) {
         p.p->cancellation_key_ = &slot.template emplace<ServiceAccess::Cancellation>(
-            &reactor, &implementation.reactor_data_, implementation.socket_,
-            detail::reactor::read_op);
+            &reactor, &implementation.reactor_data_, implementation.socket_, side);
     }
     if (!(implementation.state_ & detail::socket_ops::non_blocking) &&
         !detail::socket_ops::set_internal_non_blocking(implementation.socket_,
                                                        implementation.state_, true, p.p->ec_)) {
         reactor.post_immediate_completion(p.p, is_continuation);
     } else {
-        reactor.start_op(detail::reactor::read_op, implementation.socket_,
-                         implementation.reactor_data_, p.p, is_continuation, true);
+        reactor.start_op(side, implementation.socket_, implementation.reactor_data_, p.p,
+                         is_continuation, true);
     }
     p.v = p.p = nullptr;
 }
+
+/// A reactor operation that completes its handler with (error_code, bytes transferred) as
+/// Asio's own socket operations do: the handler is moved out and the operation's memory freed
+/// before the upcall. `Derived` defines perform() and BOOST_ASIO_DEFINE_HANDLER_PTR.
+template <class Derived, class Handler, class IoExecutor>
+class TransferOp : public detail::reactor_op {
+  protected:
+    TransferOp(perform_func_type perform, const IoExecutor& io_executor, Handler& handler)
+        : reactor_op(error_code(), perform, &TransferOp::complete),
+          handler_(std::move(handler)),
+          work_(handler_, io_executor) {}
+
+  private:
+    static void complete(void* owner, detail::operation* base, const error_code&, std::size_t) {
+        auto* op = static_cast<Derived*>(base);
+        typename Derived::ptr p = {detail::addressof(op->handler_), op, op};
+        detail::handler_work<Handler, IoExecutor> work(std::move(op->work_));
+        detail::binder2<Handler, error_code, std::size_t> handler(op->handler_, op->ec_,
+                                                                  op->bytes_transferred_);
+        p.h = detail::addressof(handler.handler_);
+        p.reset();
+        if (owner) {
+            detail::fenced_block fence(detail::fenced_block::half);
+            work.complete(handler, handler.handler_);
+        }
+    }
+
+    Handler handler_;
+    detail::handler_work<Handler, IoExecutor> work_;
+};
 
 }  // namespace tg::proxy::reactor_access
 

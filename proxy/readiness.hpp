@@ -26,51 +26,35 @@ namespace detail = asio::detail;
 /// recv into the buffer the target names once the socket is ready; a read shorter than that
 /// buffer reports the socket exhausted.
 template <class Target, class Handler, class IoExecutor>
-class DrainedReadOp : public detail::reactor_op {
+class DrainedReadOp : public reactor_access::TransferOp<DrainedReadOp<Target, Handler, IoExecutor>,
+                                                        Handler, IoExecutor> {
+    using Base = reactor_access::TransferOp<DrainedReadOp, Handler, IoExecutor>;
+
   public:
     BOOST_ASIO_DEFINE_HANDLER_PTR(DrainedReadOp);
 
     DrainedReadOp(int descriptor, Target target, const IoExecutor& io_executor, Handler& handler)
-        : reactor_op(error_code(), &DrainedReadOp::perform, &DrainedReadOp::complete),
+        : Base(&DrainedReadOp::perform, io_executor, handler),
           descriptor_(descriptor),
-          target_(std::move(target)),
-          handler_(std::move(handler)),
-          work_(handler_, io_executor) {}
+          target_(std::move(target)) {}
 
-    static status perform(reactor_op* base) {
+    static detail::reactor_op::status perform(detail::reactor_op* base) {
         auto* op = static_cast<DrainedReadOp*>(base);
         const asio::mutable_buffer buffer = op->target_.prepare();
         if (!detail::socket_ops::non_blocking_recv1(op->descriptor_, buffer.data(), buffer.size(),
                                                     0, true, op->ec_, op->bytes_transferred_)) {
             op->target_.found_nothing();
-            return not_done;
+            return detail::reactor_op::not_done;
         }
         // A failure other than end of stream is reported again by the next read, at once.
-        if (op->ec_ && op->ec_ != asio::error::eof) return done;
-        return op->bytes_transferred_ < buffer.size() ? done_and_exhausted : done;
-    }
-
-    // As Asio's reactive_socket_recv_op completes: the handler is moved out and the operation's
-    // memory freed before the upcall.
-    static void complete(void* owner, detail::operation* base, const error_code&, std::size_t) {
-        auto* op = static_cast<DrainedReadOp*>(base);
-        ptr p = {detail::addressof(op->handler_), op, op};
-        detail::handler_work<Handler, IoExecutor> work(std::move(op->work_));
-        detail::binder2<Handler, error_code, std::size_t> handler(op->handler_, op->ec_,
-                                                                  op->bytes_transferred_);
-        p.h = detail::addressof(handler.handler_);
-        p.reset();
-        if (owner) {
-            detail::fenced_block fence(detail::fenced_block::half);
-            work.complete(handler, handler.handler_);
-        }
+        if (op->ec_ && op->ec_ != asio::error::eof) return detail::reactor_op::done;
+        return op->bytes_transferred_ < buffer.size() ? detail::reactor_op::done_and_exhausted
+                                                      : detail::reactor_op::done;
     }
 
   private:
     int descriptor_;
     Target target_;
-    Handler handler_;
-    detail::handler_work<Handler, IoExecutor> work_;
 };
 
 /// Starts a DrainedReadOp on the socket's registration.
@@ -78,9 +62,9 @@ template <class Target, class Handler>
 void start_read(const Reactor& reactor, tcp::socket& socket, Target target, Handler& handler) {
     using Operation = DrainedReadOp<Target, Handler, tcp::socket::executor_type>;
     auto& implementation = reactor_access::implementation(socket);
-    reactor_access::start_read_op<Operation>(implementation, reactor.of(socket), handler,
-                                             implementation.socket_, std::move(target),
-                                             socket.get_executor());
+    reactor_access::start_op<Operation>(asio::detail::reactor::read_op, implementation,
+                                        reactor.of(socket), handler, implementation.socket_,
+                                        std::move(target), socket.get_executor());
 }
 
 }  // namespace readiness_detail

@@ -3,10 +3,9 @@
 #include <optional>
 #include <string>
 
-#include <boost/asio/ssl/stream.hpp>
-
 #include "proxy/connection_slot.hpp"
 #include "proxy/io.hpp"
+#include "proxy/tls_socket.hpp"
 #include "proxy/worker.hpp"
 
 namespace tg::proxy {
@@ -47,7 +46,7 @@ struct ClientConnection {
 };
 
 using PlainConnection = ClientConnection<tcp::socket>;
-using TlsStream = asio::ssl::stream<tcp::socket>;
+using TlsStream = TlsSocket;
 using TlsConnection = ClientConnection<TlsStream>;
 
 /// How many bytes the next read of a header block may take into `buffer`, within `limit`.

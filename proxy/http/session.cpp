@@ -201,19 +201,12 @@ asio::awaitable<bool> Session<Stream>::handshake() {
     else {
         generation_ = worker_.generation();
         arm(generation_->config().timeouts.client_header);
-        error_code ec;
-        if (connection_.buffer.size() == 0) {
-            std::tie(ec) = co_await connection_.stream.async_handshake(
-                asio::ssl::stream_base::server, use_nothrow);
-        } else {
-            // The ClientHello, or its start, came in with the PROXY header.
-            std::size_t used = 0;
-            std::tie(ec, used) = co_await connection_.stream.async_handshake(
-                asio::ssl::stream_base::server, connection_.buffer.data(), use_nothrow);
-            connection_.buffer.consume(used);
-            // Only a ClientHello may precede the server's answer (no 0-RTT data here).
-            if (!ec && connection_.buffer.size() != 0) ec = asio::ssl::error::unexpected_result;
-        }
+        // The ClientHello, or its start, may have come in with the PROXY header.
+        auto [ec, used] = co_await connection_.stream.async_handshake(
+            asio::ssl::stream_base::server, connection_.buffer.data(), use_nothrow);
+        connection_.buffer.consume(used);
+        // Only a ClientHello may precede the server's answer (no 0-RTT data here).
+        if (!ec && connection_.buffer.size() != 0) ec = asio::ssl::error::unexpected_result;
         connection_.slot.disarm();
         if (ec) {
             const bool silent = ec == asio::error::eof || ec == asio::error::connection_reset;
@@ -1048,7 +1041,9 @@ asio::awaitable<void> serve_plain(std::unique_ptr<PlainConnection> connection) {
 asio::awaitable<void> serve_tls(ConnectionTicket ticket, tcp::socket socket, tcp::endpoint peer,
                                 const ListenerInfo& listener) {
     const auto& store = ticket.worker().generation()->tls(listener.index);
-    TlsConnection connection(std::move(ticket), TlsStream(std::move(socket), store->asio_context()),
+    auto& worker = ticket.worker();
+    TlsConnection connection(std::move(ticket),
+                             TlsStream(std::move(socket), store->asio_context(), worker.reactor()),
                              listener, peer);
     Session<TlsStream> session(connection);
     co_await session.run();
