@@ -31,7 +31,8 @@ using RequestParser = http::request_parser<http::buffer_body, FieldAllocator<cha
 /// The session's limits, scaled down so that fuzz inputs reach them (431 and 413).
 constexpr std::size_t max_header_bytes = 4096;
 constexpr std::uint64_t max_request_body = 4096;
-/// What the session's first reads brought with the header (Session::min_read_size).
+/// What the session's first reads brought with the header (min_read_size of
+/// proxy/http/client_connection.cpp).
 constexpr std::size_t first_read = 4096;
 
 /// The request as Beast parses the same bytes in one piece: done, failed, or needing more.
