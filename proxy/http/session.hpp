@@ -3,8 +3,6 @@
 #include <optional>
 #include <string>
 
-#include <boost/asio/ssl/stream.hpp>
-
 #include "proxy/http/client_connection.hpp"
 #include "proxy/http/field_allocator.hpp"
 #include "proxy/http/proxy_error.hpp"
@@ -71,9 +69,6 @@ class Session {
     asio::awaitable<Next> answer_drained_poll();
     void harden_session_cookies(ProxyFields& response);
     asio::awaitable<Admission> admit();
-    /// Whether admit() hands a plain connection waiting for its next request to parking
-    /// instead of waiting in this coroutine.
-    bool parks_now() const;
     std::optional<ErrorKind> parse_header_block();
     std::optional<ErrorKind> route();
     std::optional<ErrorKind> apply_policy();
@@ -164,7 +159,8 @@ class Session {
 void start_plain(std::unique_ptr<PlainConnection> connection);
 /// Serves one accepted connection of a TLS listener on its worker's context: handshake (SNI
 /// picks the certificate of the current generation's store), then the same exchanges as plain
-/// HTTP. It is never parked: its SSL object and record buffers stay with it anyway.
+/// HTTP. It is never parked: its SSL object would stay anyway, and with it most of what
+/// an idle TLS connection holds.
 void start_tls(ConnectionTicket ticket, tcp::socket socket, tcp::endpoint peer,
                const ListenerInfo& listener);
 
