@@ -178,14 +178,12 @@ class TlsSocket {
         void start(Self& composed) {
             namespace detail = asio::detail;
             using Operation = tls_socket_detail::SslCallOp<Step, Self, executor_type>;
+            const auto op_side = side == tcp::socket::wait_read ? detail::reactor::read_op
+                                                                : detail::reactor::write_op;
             auto& implementation = reactor_access::implementation(self->socket_);
-            reactor_access::start_op<Operation>(
-                side == tcp::socket::wait_read ? detail::reactor::read_op
-                                               : detail::reactor::write_op,
-                implementation, self->reactor_->of(self->socket_), composed,
-                side == tcp::socket::wait_read ? detail::reactor::read_op
-                                               : detail::reactor::write_op,
-                step, self->socket_.get_executor());
+            reactor_access::start_op<Operation>(op_side, implementation,
+                                                self->reactor_->of(self->socket_), composed,
+                                                op_side, step, self->socket_.get_executor());
         }
     };
 
