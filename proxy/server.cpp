@@ -17,6 +17,7 @@
 
 #include "config/load.hpp"
 #include "config/units.hpp"
+#include "proxy/listening_socket.hpp"
 #include "proxy/observe/ops_log.hpp"
 #include "proxy/state/replica_id.hpp"
 #include "routing/release.hpp"
@@ -39,22 +40,6 @@ tcp::endpoint bind_address(const config::HostPort& host_port) {
     tcp::resolver resolver(lookup);
     const auto results = resolver.resolve(host_port.host, std::to_string(host_port.port));
     return results.begin()->endpoint();
-}
-
-tcp::acceptor open_acceptor(asio::io_context& context, const tcp::endpoint& address,
-                            bool reuse_port) {
-    tcp::acceptor acceptor(context);
-    acceptor.open(address.protocol());
-    acceptor.set_option(tcp::acceptor::reuse_address(true));
-    if (reuse_port) {
-        // Each worker accepts on its own socket and the kernel spreads connections among them.
-        const int on = 1;
-        if (::setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0)
-            throw std::system_error(errno, std::generic_category(), "SO_REUSEPORT");
-    }
-    acceptor.bind(address);
-    acceptor.listen(asio::socket_base::max_listen_connections);
-    return acceptor;
 }
 
 /// The admin bearer token from `admin.token_file`. A token others can read is no secret, so a

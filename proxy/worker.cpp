@@ -105,7 +105,6 @@ asio::awaitable<void> Worker::accept_loop(tcp::socket& listening, const Listener
         // Another listener's loop may have taken the last place meanwhile: this one waits.
         co_await wait_for_room();
         if (draining_) co_return;
-        socket.set_option(tcp::no_delay(true), ec);
         ConnectionTicket ticket(*this, listener);
         if (listener.tls)
             start_tls(std::move(ticket), std::move(socket), peer, listener);
