@@ -7,9 +7,10 @@
 #include "proxy/reactor_access.hpp"
 
 // Accepting a client connection in the fewest system calls: accept4 gives the descriptor
-// already non-blocking (Asio's accept, then non_blocking(true), costs an ioctl), and the
-// socket is marked as no duplicate, so closing it removes it from epoll with the close itself
-// (Asio assumes an accepted descriptor may be shared and deregisters it first, an epoll_ctl).
+// already non-blocking (Asio's accept, then non_blocking(true), costs an ioctl), and it is
+// registered with epoll only when an operation on it first has to wait, so a request answered
+// at once (the usual Connection: close exchange) costs no epoll_ctl; closing it is the close
+// alone (Asio assumes an accepted descriptor may be shared and deregisters it first).
 // The listening descriptor is held as a tcp::socket, whose registration the operation is
 // started on: Asio's acceptor keeps its own out of reach.
 namespace tg::proxy {
@@ -67,15 +68,7 @@ class AcceptOp : public detail::reactor_op {
         p.reset();
         if (!owner) return;
         tcp::socket socket(executor);
-        if (!ec) {
-            socket.assign(protocol, accepted.get(), ec);
-            if (!ec) {
-                accepted.release();
-                auto& state = reactor_access::implementation(socket).state_;
-                state =
-                    (state | detail::socket_ops::non_blocking) & ~detail::socket_ops::possible_dup;
-            }
-        }
+        if (!ec) reactor_access::assign_unregistered(socket, protocol, accepted.release());
         detail::move_binder2<Handler, error_code, tcp::socket> call(0, std::move(handler), ec,
                                                                     std::move(socket));
         detail::fenced_block fence(detail::fenced_block::half);
@@ -95,7 +88,8 @@ class AcceptOp : public detail::reactor_op {
 
 /// Accepts a connection on `listening` (a listening descriptor held as a tcp::socket), its
 /// address in `peer`: completes with a non-blocking tcp::socket (writes_directly needs no
-/// further call). Failures other than a connection reset while queued are reported.
+/// further call), not registered with epoll yet (reactor_access::assign_unregistered).
+/// Failures other than a connection reset while queued are reported.
 template <class Token>
 auto async_accept_fresh(const Reactor& reactor, tcp::socket& listening, tcp::endpoint& peer,
                         Token&& token) {

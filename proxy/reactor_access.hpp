@@ -30,7 +30,7 @@ using Implementation = Service::base_implementation_type;
 /// Protected members, reached from derived classes (through a pointer to member for the
 /// objects'), which the language allows.
 struct SocketAccess : tcp::socket {
-    static Implementation& of(tcp::socket& socket) {
+    static auto& of(tcp::socket& socket) {
         return (socket.*(&SocketAccess::impl_)).get_implementation();
     }
 };
@@ -42,10 +42,51 @@ inline Implementation& implementation(tcp::socket& socket) {
     return SocketAccess::of(socket);
 }
 
+/// Makes `socket` (closed) hold `descriptor`, a connected, non-blocking stream socket that
+/// nothing else holds, without registering it with epoll: operations started through start_op
+/// register it when one first has to wait, so a connection answered at once costs no
+/// epoll_ctl. Asio's own operations on it (async_write, async_wait) need register_for_waits
+/// first. Closing it is the close alone, since nothing shares the descriptor.
+inline void assign_unregistered(tcp::socket& socket, const tcp& protocol, int descriptor) {
+    auto& state = SocketAccess::of(socket);
+    assert(state.socket_ == detail::invalid_socket && !state.reactor_data_);
+    state.socket_ = descriptor;
+    state.state_ = detail::socket_ops::stream_oriented | detail::socket_ops::non_blocking;
+    state.protocol_ = protocol;
+}
+
+/// Registers the socket's descriptor with epoll, unless it is already.
+inline error_code register_once(detail::reactor& reactor, Implementation& implementation) {
+    if (implementation.reactor_data_) return {};
+    if (const int failure =
+            reactor.register_descriptor(implementation.socket_, implementation.reactor_data_)) {
+        reactor.cleanup_descriptor_data(implementation.reactor_data_);  // a later wait tries again
+        return {failure, asio::error::get_system_category()};
+    }
+    return {};
+}
+
+/// Says that an operation on `side` has just found the registered socket not ready, so that
+/// the next one starts waiting for epoll's edge (the registration reports one if bytes came
+/// since) instead of being tried again at once. On the worker's thread only: its io_context
+/// has one thread, so no epoll_wait can use up that edge in between.
+void mark_just_tried(Implementation& implementation, detail::reactor::op_types side);
+
+/// Makes a socket of assign_unregistered ready for Asio's own operations, which start on its
+/// registration. A lookup of the reactor when it registers, so only for paths off the request's
+/// usual course (a write the socket could not take at once).
+inline error_code register_for_waits(tcp::socket& socket) {
+    auto& state = implementation(socket);
+    if (state.reactor_data_) return {};
+    return register_once(asio::use_service<detail::reactor>(socket.get_executor().context()),
+                         state);
+}
+
 /// Makes an `Operation` from `arguments` and the handler, in the handler's memory, and starts
 /// it as a `side` (read_op or write_op) operation on the registration, as Asio starts its own:
 /// cancellable through the handler's slot, performed at once if the descriptor's last edge on
-/// that side has not been used up, else queued for the next edge.
+/// that side has not been used up, else queued for the next edge. A descriptor not registered
+/// yet (assign_unregistered) is tried at once, and registered only if it has to wait.
 template <class Operation, class Handler, class... Arguments>
 void start_op(detail::reactor::op_types side, Implementation& implementation,
               detail::reactor& reactor, Handler& handler, Arguments&&... arguments) {
@@ -63,7 +104,17 @@ void start_op(detail::reactor::op_types side, Implementation& implementation,
         !detail::socket_ops::set_internal_non_blocking(implementation.socket_,
                                                        implementation.state_, true, p.p->ec_)) {
         reactor.post_immediate_completion(p.p, is_continuation);
+    } else if (implementation.reactor_data_) {
+        reactor.start_op(side, implementation.socket_, implementation.reactor_data_, p.p,
+                         is_continuation, true);
+    } else if (static_cast<detail::reactor_op*>(p.p)->perform() != detail::reactor_op::not_done) {
+        reactor.post_immediate_completion(p.p, is_continuation);  // done without a wait
+    } else if ((p.p->ec_ = register_once(reactor, implementation))) {
+        reactor.post_immediate_completion(p.p, is_continuation);
     } else {
+        // Queued without another try: Asio's way to skip it (no speculation) re-arms the
+        // registration, an epoll_ctl more.
+        mark_just_tried(implementation, side);
         reactor.start_op(side, implementation.socket_, implementation.reactor_data_, p.p,
                          is_continuation, true);
     }

@@ -164,6 +164,11 @@ class TlsSocket {
             if (ec == asio::error::would_block) {
                 const auto other = side == tcp::socket::wait_read ? tcp::socket::wait_write
                                                                   : tcp::socket::wait_read;
+                // The SSL call may have been done at once, on a socket not registered yet.
+                if ((ec = reactor_access::register_once(
+                         self->reactor_->of(self->socket_),
+                         reactor_access::implementation(self->socket_))))
+                    return composed.complete(ec, 0);
                 self->socket_.async_wait(other, std::move(composed));
                 return;
             }

@@ -4,6 +4,7 @@
 #include <type_traits>
 
 #include "proxy/io.hpp"
+#include "proxy/reactor_access.hpp"
 
 namespace tg::proxy {
 
@@ -36,6 +37,7 @@ asio::awaitable<std::tuple<error_code, std::size_t>> write_bytes(Stream& out, Co
         error_code ec;
         written = asio::write(out, bytes, ec);
         if (ec != asio::error::would_block) co_return std::tuple{ec, written};
+        if ((ec = reactor_access::register_for_waits(out))) co_return std::tuple{ec, written};
     }
     beast::buffers_suffix<ConstBuffers> rest(bytes);
     rest.consume(written);

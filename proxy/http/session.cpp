@@ -168,7 +168,8 @@ asio::awaitable<bool> Session<Stream>::read_proxy_header() {
         }
         // parse() decides within max_length bytes, so there is always room to read into.
         assert(connection_.buffer.size() < proxy_protocol::max_length);
-        auto [ec, n] = co_await connection_.socket().async_read_some(
+        auto [ec, n] = co_await async_read_drained(
+            worker_.reactor(), connection_.socket(),
             connection_.buffer.prepare(proxy_protocol::max_length - connection_.buffer.size()),
             use_nothrow);
         connection_.buffer.commit(n);
@@ -738,13 +739,19 @@ asio::awaitable<typename Session<Stream>::Attempt> Session<Stream>::exchange(
     {
         // Returned before the wait for the response: a parked long poll holds no relay buffer.
         auto lease = worker_.buffers().borrow();
+        // A plain client's body is read as an upstream's response is, through DrainedReads.
+        decltype(auto) client_reads = [&]() -> decltype(auto) {
+            if constexpr (reads_directly<Stream>)
+                return DrainedReads(worker_.reactor(), connection_.socket());
+            else
+                return (connection_.stream);
+        }();
         // A client that stops sending its body is given client_idle between reads, whatever
         // the route: the longpolling route's long timeout is for Odoo's answer, not for the
         // client, and a stalled upload holds an upstream connection as well as its own.
-        sent = co_await relay_message(connection_.stream, connection_.buffer, *request_parser_,
-                                      upstream, connection_.slot,
-                                      generation_->config().timeouts.client_idle, route_timeout(),
-                                      lease.span(), connection_.header_text, true);
+        sent = co_await relay_message(client_reads, connection_.buffer, *request_parser_, upstream,
+                                      connection_.slot, generation_->config().timeouts.client_idle,
+                                      route_timeout(), lease.span(), connection_.header_text, true);
     }
     // Nor does it keep the header text it sent (the response's is rendered when it comes).
     if (route_ == routing::Route::longpolling) std::string().swap(connection_.header_text);

@@ -164,7 +164,8 @@ class TunnelPump {
             error_code ec;
             written = asio::write(to, bytes, ec);
             if (!ec) return wrote(from, to, moved, n);
-            if (ec != asio::error::would_block) return stop();
+            if (ec != asio::error::would_block || reactor_access::register_for_waits(to))
+                return stop();
         }
         asio::async_write(to, bytes + written,
                           [this, &from, &to, &moved, n, holder = std::move(holder)](

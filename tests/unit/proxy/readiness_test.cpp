@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "proxy/fresh_accept.hpp"
+#include "proxy/http/direct_write.hpp"
 
 using namespace tg::proxy;
 using namespace std::chrono_literals;
@@ -270,4 +271,113 @@ TEST_CASE(
     error_code ec;
     client.read_some(asio::buffer(byte), ec);
     CHECK(ec == asio::error::eof);
+}
+
+namespace {
+
+/// A connection accepted by async_accept_fresh on `io`, and its client.
+struct FreshConnection {
+    explicit FreshConnection(asio::io_context& io) : reactor(io), client(io) {
+        tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+        const auto address = acceptor.local_endpoint();
+        tcp::socket listening(io);
+        listening.assign(tcp::v4(), acceptor.release());
+        tcp::endpoint peer;
+        std::optional<std::pair<error_code, tcp::socket>> accepted;
+        async_accept_fresh(reactor, listening, peer, [&](error_code ec, tcp::socket socket) {
+            accepted.emplace(ec, std::move(socket));
+        });
+        client.connect(address);
+        REQUIRE(run_until(io, [&] { return accepted.has_value(); }));
+        REQUIRE(!accepted->first);
+        served.emplace(std::move(accepted->second));
+    }
+    bool registered() { return reactor_access::implementation(*served).reactor_data_ != nullptr; }
+    const Reactor reactor;
+    tcp::socket client;
+    std::optional<tcp::socket> served;
+};
+
+}  // namespace
+
+TEST_CASE("async_accept_fresh: a connection is registered with epoll only once a read has to wait",
+          "[proxy][readiness]") {
+    asio::io_context io;
+    FreshConnection fresh(io);
+    auto& served = *fresh.served;
+    CHECK(!fresh.registered());
+
+    // The request is there: read at once, and written back at once, with no registration.
+    asio::write(fresh.client, asio::buffer(std::string_view("GET")));
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (served.available() < 3 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(1ms);
+    std::array<char, 8> buffer{};
+    std::optional<ReadResult> first;
+    async_read_drained(fresh.reactor, served, asio::buffer(buffer), into(first));
+    REQUIRE(run_until(io, [&] { return first.has_value(); }));
+    CHECK(std::string_view(buffer.data(), first->n) == "GET");
+    asio::write(served, asio::buffer(std::string_view("200")));
+    CHECK(!fresh.registered());
+
+    // Nothing more has come: this read registers the socket, and epoll says when bytes come.
+    std::optional<ReadResult> second;
+    async_read_drained(fresh.reactor, served, asio::buffer(buffer), into(second));
+    io.restart();
+    io.poll();
+    CHECK(!second.has_value());
+    CHECK(fresh.registered());
+    asio::write(fresh.client, asio::buffer(std::string_view("next")));
+    REQUIRE(run_until(io, [&] { return second.has_value(); }));
+    CHECK(!second->ec);
+    CHECK(std::string_view(buffer.data(), second->n) == "next");
+
+    served.close();
+    const timeval five_seconds{5, 0};
+    REQUIRE(::setsockopt(fresh.client.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &five_seconds,
+                         sizeof five_seconds) == 0);
+    std::array<char, 8> answer{};
+    CHECK(asio::read(fresh.client, asio::buffer(answer, 3)) == 3);
+    CHECK(std::string_view(answer.data(), 3) == "200");
+    error_code ec;
+    fresh.client.read_some(asio::buffer(answer), ec);
+    CHECK(ec == asio::error::eof);
+}
+
+TEST_CASE(
+    "async_accept_fresh: a write the socket cannot take at once registers it and completes "
+    "as the client reads",
+    "[proxy][readiness]") {
+    asio::io_context io;
+    FreshConnection fresh(io);
+    auto& served = *fresh.served;
+    const int small = 4096;
+    REQUIRE(::setsockopt(served.native_handle(), SOL_SOCKET, SO_SNDBUF, &small, sizeof small) == 0);
+    const std::string body(4 * 1024 * 1024, 'x');  // more than loopback buffers take
+    std::optional<std::tuple<error_code, std::size_t>> written;
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+            written = co_await write_bytes(served, asio::buffer(body));
+        },
+        asio::detached);
+    io.restart();
+    io.poll();
+    REQUIRE(!written.has_value());
+    CHECK(fresh.registered());
+
+    std::size_t received = 0;
+    std::array<char, 65536> sink{};
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    fresh.client.non_blocking(true);
+    while ((!written || received < body.size()) && std::chrono::steady_clock::now() < deadline) {
+        error_code ec;
+        received += fresh.client.read_some(asio::buffer(sink), ec);
+        io.restart();
+        io.run_one_for(1ms);
+    }
+    REQUIRE(written.has_value());
+    CHECK(!std::get<0>(*written));
+    CHECK(std::get<1>(*written) == body.size());
+    CHECK(received == body.size());
 }
