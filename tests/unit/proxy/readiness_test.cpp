@@ -74,12 +74,12 @@ bool run_until(asio::io_context& io, Condition done) {
     return done();
 }
 
-/// Waits until the kernel has `bytes` queued on the served side, for 5 s at most.
-bool queued(Connection& connection, std::size_t bytes) {
+/// Waits until the kernel has `bytes` queued on `served`, for 5 s at most.
+bool queued(tcp::socket& served, std::size_t bytes) {
     const auto deadline = std::chrono::steady_clock::now() + 5s;
-    while (connection.served.available() < bytes && std::chrono::steady_clock::now() < deadline)
+    while (served.available() < bytes && std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(1ms);
-    return connection.served.available() >= bytes;
+    return served.available() >= bytes;
 }
 
 }  // namespace
@@ -93,7 +93,7 @@ TEST_CASE(
     const auto target = t.target(buffer.size());
 
     connection.send("abc");
-    REQUIRE(queued(connection, 3));
+    REQUIRE(queued(connection.served, 3));
     std::optional<ReadResult> first;
     async_read_drained(reactor, connection.served, target, into(first));
     REQUIRE(run_until(io, [&] { return first.has_value(); }));
@@ -153,7 +153,7 @@ TEST_CASE("async_read_drained: end of stream, cancel and close end a read", "[pr
     SECTION("the peer closes") {
         Connection connection(io);
         connection.send("x");
-        REQUIRE(queued(connection, 1));
+        REQUIRE(queued(connection.served, 1));
         std::optional<ReadResult> result;
         async_read_drained(reactor, connection.served, asio::buffer(buffer), into(result));
         REQUIRE(run_until(io, [&] { return result.has_value(); }));
@@ -198,25 +198,39 @@ TEST_CASE("async_read_drained: Beast reads a message through DrainedReads", "[pr
     CHECK(response.body() == "ok");
 }
 
+namespace {
+
+/// A connection accepted by async_accept_fresh on `io`, its client, and the listening socket.
+struct FreshConnection {
+    explicit FreshConnection(asio::io_context& io) : reactor(io), listening(io), client(io) {
+        tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+        const auto address = acceptor.local_endpoint();
+        listening.assign(tcp::v4(), acceptor.release());
+        std::optional<std::pair<error_code, tcp::socket>> accepted;
+        async_accept_fresh(reactor, listening, peer, [&](error_code ec, tcp::socket socket) {
+            accepted.emplace(ec, std::move(socket));
+        });
+        client.connect(address);
+        REQUIRE(run_until(io, [&] { return accepted.has_value(); }));
+        REQUIRE(!accepted->first);
+        served.emplace(std::move(accepted->second));
+    }
+    bool registered() { return reactor_access::implementation(*served).reactor_data_ != nullptr; }
+    const Reactor reactor;
+    tcp::socket listening;
+    tcp::endpoint peer;
+    tcp::socket client;
+    std::optional<tcp::socket> served;
+};
+
+}  // namespace
+
 TEST_CASE("async_accept_fresh: a connection comes non-blocking, close-on-exec, with its peer",
           "[proxy][readiness]") {
     asio::io_context io;
-    const Reactor reactor(io);
-    tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
-    const auto address = acceptor.local_endpoint();
-    tcp::socket listening(io);
-    listening.assign(tcp::v4(), acceptor.release());
-
-    tcp::endpoint peer;
-    std::optional<std::pair<error_code, tcp::socket>> accepted;
-    async_accept_fresh(reactor, listening, peer, [&](error_code ec, tcp::socket socket) {
-        accepted.emplace(ec, std::move(socket));
-    });
-    tcp::socket client(io);
-    client.connect(address);
-    REQUIRE(run_until(io, [&] { return accepted.has_value(); }));
-    REQUIRE(!accepted->first);
-    auto& socket = accepted->second;
+    FreshConnection fresh(io);
+    auto& [reactor, listening, peer, client, served] = fresh;
+    auto& socket = *served;
     CHECK(peer == client.local_endpoint());
     CHECK((::fcntl(socket.native_handle(), F_GETFL) & O_NONBLOCK) != 0);
     CHECK((::fcntl(socket.native_handle(), F_GETFD) & FD_CLOEXEC) != 0);
@@ -273,33 +287,6 @@ TEST_CASE(
     CHECK(ec == asio::error::eof);
 }
 
-namespace {
-
-/// A connection accepted by async_accept_fresh on `io`, and its client.
-struct FreshConnection {
-    explicit FreshConnection(asio::io_context& io) : reactor(io), client(io) {
-        tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
-        const auto address = acceptor.local_endpoint();
-        tcp::socket listening(io);
-        listening.assign(tcp::v4(), acceptor.release());
-        tcp::endpoint peer;
-        std::optional<std::pair<error_code, tcp::socket>> accepted;
-        async_accept_fresh(reactor, listening, peer, [&](error_code ec, tcp::socket socket) {
-            accepted.emplace(ec, std::move(socket));
-        });
-        client.connect(address);
-        REQUIRE(run_until(io, [&] { return accepted.has_value(); }));
-        REQUIRE(!accepted->first);
-        served.emplace(std::move(accepted->second));
-    }
-    bool registered() { return reactor_access::implementation(*served).reactor_data_ != nullptr; }
-    const Reactor reactor;
-    tcp::socket client;
-    std::optional<tcp::socket> served;
-};
-
-}  // namespace
-
 TEST_CASE("async_accept_fresh: a connection is registered with epoll only once a read has to wait",
           "[proxy][readiness]") {
     asio::io_context io;
@@ -309,9 +296,7 @@ TEST_CASE("async_accept_fresh: a connection is registered with epoll only once a
 
     // The request is there: read at once, and written back at once, with no registration.
     asio::write(fresh.client, asio::buffer(std::string_view("GET")));
-    const auto deadline = std::chrono::steady_clock::now() + 5s;
-    while (served.available() < 3 && std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(1ms);
+    REQUIRE(queued(served, 3));
     std::array<char, 8> buffer{};
     std::optional<ReadResult> first;
     async_read_drained(fresh.reactor, served, asio::buffer(buffer), into(first));
