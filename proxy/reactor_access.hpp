@@ -11,11 +11,12 @@
 
 #include "proxy/io.hpp"
 
-// What the socket operations Asio does not offer (proxy/readiness.hpp, proxy/fresh_accept.hpp)
-// need to run as Asio reactor operations on a socket's own epoll registration, so that edges,
-// cancellation and close treat them as Asio's own: the socket's descriptor, state and
-// registration, and its reactor. They live in Asio's detail namespace, which is why this is
-// pinned to the Boost of Debian 12.
+// What the socket operations Asio does not offer (proxy/readiness.hpp, proxy/fresh_accept.hpp,
+// proxy/tls_socket.hpp) need to run as Asio reactor operations on a socket's own epoll
+// registration, so that edges, cancellation and close treat them as Asio's own: the socket's
+// descriptor, state and registration, and its reactor; and what an accepted socket needs to be
+// registered only when it first has to wait. They live in Asio's detail namespace, which is
+// why this is pinned to the Boost of Debian 12.
 #if BOOST_VERSION / 100 != 1081 || !defined(BOOST_ASIO_HAS_EPOLL) || \
     defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
 #error "proxy/reactor_access.hpp is written against Boost 1.81's epoll reactor"
