@@ -168,10 +168,15 @@ asio::awaitable<bool> Session<Stream>::read_proxy_header() {
         }
         // parse() decides within max_length bytes, so there is always room to read into.
         assert(connection_.buffer.size() < proxy_protocol::max_length);
-        auto [ec, n] = co_await async_read_drained(
-            worker_.reactor(), connection_.socket(),
-            connection_.buffer.prepare(proxy_protocol::max_length - connection_.buffer.size()),
-            use_nothrow);
+        // Asio's own read, not a drained one: the bytes read past the header may be a TLS
+        // handshake's, which the SSL object takes from memory, so its first call must be tried
+        // at once, not left waiting for an edge that comes only once the server has answered.
+        error_code ec = reactor_access::register_for_waits(connection_.socket());
+        std::size_t n = 0;
+        if (!ec)
+            std::tie(ec, n) = co_await connection_.socket().async_read_some(
+                connection_.buffer.prepare(proxy_protocol::max_length - connection_.buffer.size()),
+                use_nothrow);
         connection_.buffer.commit(n);
         if (ec) {
             connection_.slot.disarm();

@@ -9,6 +9,7 @@ tenantgate and the upstreams listen on 127.0.0.1.
 
 from __future__ import annotations
 
+import re
 import socket
 import ssl
 import struct
@@ -233,7 +234,19 @@ def test_per_client_rate_limit_keys_on_the_header_source(upstream, proxy):
     assert echo_through(port, v2("198.51.100.8")).status == 200
 
 
-def test_tls_listener_reads_the_header_before_the_handshake(upstream, proxy, tmp_path):
+def connections_active(p, listener: str) -> float:
+    text = p.admin_get("/metrics").text()
+    match = re.search(rf'^tenantgate_connections_active{{[^}}]*listener="{listener}"[^}}]*}} (\S+)$',
+                      text, re.M)
+    return float(match.group(1)) if match else 0.0
+
+
+@pytest.mark.parametrize("sent", ["with the connection", "once the proxy waits"])
+def test_tls_listener_reads_the_header_before_the_handshake(upstream, proxy, tmp_path, sent):
+    """The header and the ClientHello in one segment: the proxy reads both at once and the
+    handshake takes the ClientHello from what was read with the header. Sent once the proxy has
+    accepted the connection and waits for its first bytes, the read that gets them is one that
+    had to wait for epoll, and the handshake must still not wait for more."""
     leaf = pki.CA(tmp_path / "pki").issue("erp", [HOST], "ecdsa")
     cert, key = tmp_path / "erp.pem", tmp_path / "erp.key"
     leaf.write_to(cert, key)
@@ -251,7 +264,8 @@ def test_tls_listener_reads_the_header_before_the_handshake(upstream, proxy, tmp
             tls.do_handshake()
         except ssl.SSLWantReadError:
             pass
-        # The header and the ClientHello in one segment: the proxy reads both at once.
+        if sent == "once the proxy waits":
+            poll(lambda: connections_active(p, "lb") == 1, 5, "the proxy to accept")
         s.sendall(v2("198.51.100.7") + outgoing.read())
         for _ in range(20):  # a handshake is a few round trips
             try:
