@@ -176,3 +176,12 @@ class Reactor {
 };
 
 }  // namespace tg::proxy
+
+namespace tg::proxy::reactor_access {
+
+/// register_for_waits with the worker's reactor at hand: no lookup.
+inline error_code register_for_waits(const Reactor& reactor, tcp::socket& socket) {
+    return register_once(reactor.of(socket), implementation(socket));
+}
+
+}  // namespace tg::proxy::reactor_access

@@ -165,9 +165,7 @@ class TlsSocket {
                 const auto other = side == tcp::socket::wait_read ? tcp::socket::wait_write
                                                                   : tcp::socket::wait_read;
                 // The SSL call may have been done at once, on a socket not registered yet.
-                if ((ec = reactor_access::register_once(
-                         self->reactor_->of(self->socket_),
-                         reactor_access::implementation(self->socket_))))
+                if ((ec = reactor_access::register_for_waits(*self->reactor_, self->socket_)))
                     return composed.complete(ec, 0);
                 self->socket_.async_wait(other, std::move(composed));
                 return;

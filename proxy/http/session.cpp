@@ -171,7 +171,7 @@ asio::awaitable<bool> Session<Stream>::read_proxy_header() {
         // Asio's own read, not a drained one: the bytes read past the header may be a TLS
         // handshake's, which the SSL object takes from memory, so its first call must be tried
         // at once, not left waiting for an edge that comes only once the server has answered.
-        error_code ec = reactor_access::register_for_waits(connection_.socket());
+        error_code ec = reactor_access::register_for_waits(worker_.reactor(), connection_.socket());
         std::size_t n = 0;
         if (!ec)
             std::tie(ec, n) = co_await connection_.socket().async_read_some(
