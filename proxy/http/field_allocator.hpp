@@ -6,13 +6,11 @@
 #include <new>
 
 #include <sanitizer/asan_interface.h>
-#include <boost/beast/http/fields.hpp>
 
 namespace tg::proxy {
 
-/// Recycles the small blocks of one thread by size class: the header fields of every proxied
-/// message are allocated one by one (Beast's basic_fields), about thirty per request, more
-/// than glibc's per-thread cache holds, so most went through malloc's slow path. A worker is
+/// Recycles the small blocks of one thread by size class: every proxied message takes two for
+/// its header (ProxyFields' arena and field list) and gives them back when it ends. A worker is
 /// one thread and its messages never leave it, so the pool needs no lock. Kept blocks are
 /// poisoned for AddressSanitizer, so a use after free is still reported.
 class SmallBlockPool {
@@ -79,8 +77,8 @@ class SmallBlockPool {
     std::array<FreeList, classes> free_{};
 };
 
-/// The allocator of the proxied messages' header fields: the calling thread's SmallBlockPool.
-/// Stateless, so every instance is interchangeable (Beast moves and swaps fields freely).
+/// An allocator on the calling thread's SmallBlockPool, for ProxyFields' list. Stateless, so
+/// every instance is interchangeable and a list can move between messages.
 template <class T>
 struct FieldAllocator {
     using value_type = T;
@@ -101,8 +99,5 @@ struct FieldAllocator {
         return true;
     }
 };
-
-/// The header fields of proxied requests and responses.
-using ProxyFields = boost::beast::http::basic_fields<FieldAllocator<char>>;
 
 }  // namespace tg::proxy

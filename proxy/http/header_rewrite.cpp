@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <boost/container/small_vector.hpp>
-#include <boost/range/iterator_range.hpp>
 #include <string>
 
 #include "routing/text.hpp"
@@ -13,7 +12,7 @@ namespace {
 
 /// True when any `field` line lists `token`: repeated lines form one list (RFC 9110 §5.3).
 bool has_token(const ProxyFields& fields, http::field field, std::string_view token) {
-    for (const auto& line : boost::make_iterator_range(fields.equal_range(field)))
+    for (const auto& line : fields.matching(field))
         for (const auto& item : http::token_list{line.value()})
             if (beast::iequals(item, token)) return true;
     return false;
@@ -34,7 +33,7 @@ bool protected_field(std::string_view name) {
 
 OptionNames connection_options(const ProxyFields& fields, bool keep_upgrade) {
     OptionNames names;
-    for (const auto& line : boost::make_iterator_range(fields.equal_range(http::field::connection)))
+    for (const auto& line : fields.matching(http::field::connection))
         for (const auto& name : http::token_list{line.value()})
             if (!protected_field(name) && !(keep_upgrade && beast::iequals(name, "upgrade")))
                 names.push_back(name);
@@ -65,11 +64,11 @@ std::string canonical_length(std::string_view value) {
 }
 
 /// Removes the hop-by-hop fields, those listed in Connection and those `also_removed` picks,
-/// in one walk of the list: Beast's erase by name is a tree lookup each, and a request had a
-/// dozen. `keep_upgrade`: see strip_hop_by_hop. A length the parser accepted in another
-/// spelling than plain digits (`Content-Length: 5, 5` or two lines of 5, as RFC 9112 §6.3
-/// allows; `005`, which a parser taking a leading 0 for octal reads as another number) leaves
-/// as one field with the plain digits, so no hop after this one can read it differently.
+/// in one walk of the list: an erase by name is a walk each, and a request had a dozen.
+/// `keep_upgrade`: see strip_hop_by_hop. A length the parser accepted in another spelling than
+/// plain digits (`Content-Length: 5, 5` or two lines of 5, as RFC 9112 §6.3 allows; `005`, which a
+/// parser taking a leading 0 for octal reads as another number) leaves as one field with the plain
+/// digits, so no hop after this one can read it differently.
 template <class Pick>
 void remove_fields(ProxyFields& fields, bool keep_upgrade, Pick also_removed) {
     const auto options = connection_options(fields, keep_upgrade);
@@ -94,7 +93,7 @@ void remove_fields(ProxyFields& fields, bool keep_upgrade, Pick also_removed) {
         it = remove ? fields.erase(it) : std::next(it);
     }
     if (respell_length) fields.set(http::field::content_length, canonical_length(length));
-    fields.erase(http::field::connection);  // last: `options` are views into it
+    fields.erase(http::field::connection);
     if (keep_upgrade) fields.insert(http::field::connection, "upgrade");
 }
 
@@ -150,8 +149,7 @@ bool request_framing_is_valid(const http::request_header<ProxyFields>& request) 
     return codings == 1 && request.version() == 11;
 }
 
-bool response_framing_is_valid(
-    const http::response_parser<http::buffer_body, FieldAllocator<char>>& parser) {
+bool response_framing_is_valid(const ResponseParser& parser) {
     const auto& response = parser.get();
     const auto codings = response.count(http::field::transfer_encoding);
     return codings <= 1 && (codings == 0 || response.count(http::field::content_length) == 0) &&
@@ -166,8 +164,7 @@ namespace {
 
 /// Whether the body of the response `parser` has read can follow on a persistent connection
 /// to a client speaking HTTP `client_version`, once its framing is adapted for that client.
-bool frame_body_for_client(http::response_parser<http::buffer_body, FieldAllocator<char>>& parser,
-                           unsigned client_version) {
+bool frame_body_for_client(ResponseParser& parser, unsigned client_version) {
     auto& response = parser.get();
     if (parser.chunked()) {
         if (client_version >= 11) return true;
@@ -182,9 +179,7 @@ bool frame_body_for_client(http::response_parser<http::buffer_body, FieldAllocat
 
 }  // namespace
 
-bool frame_response_for_client(
-    http::response_parser<http::buffer_body, FieldAllocator<char>>& parser, unsigned client_version,
-    bool keep_alive) {
+bool frame_response_for_client(ResponseParser& parser, unsigned client_version, bool keep_alive) {
     keep_alive = frame_body_for_client(parser, client_version) && keep_alive;
     // The version first: keep_alive(false) adds "Connection: close" only to an HTTP/1.1
     // message, closing being HTTP/1.0's default.

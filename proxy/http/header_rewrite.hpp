@@ -2,7 +2,7 @@
 
 #include <string_view>
 
-#include "proxy/http/field_allocator.hpp"
+#include "proxy/http/message_parser.hpp"
 #include "proxy/io.hpp"
 
 namespace tg::proxy {
@@ -35,8 +35,7 @@ bool request_framing_is_valid(const http::request_header<ProxyFields>& request);
 /// last, the fields the first) nor for "chunked, chunked"; nginx answers 502 to the first. And
 /// a Transfer-Encoding other than chunked must come without Content-Length, which Beast's
 /// parser then counts the body by while the client, as RFC 9112 §6.3 says, would not.
-bool response_framing_is_valid(
-    const http::response_parser<http::buffer_body, FieldAllocator<char>>& parser);
+bool response_framing_is_valid(const ResponseParser& parser);
 
 /// Removes hop-by-hop fields (RFC 9110 §7.6.1) and those listed in Connection. `keep_upgrade`
 /// keeps `Upgrade` and sets `Connection: upgrade` (a WebSocket handshake passes through).
@@ -49,9 +48,7 @@ void strip_hop_by_hop(ProxyFields& fields, bool keep_upgrade);
 /// or a value that is no token list, to which `chunked` cannot be appended so that the client
 /// reads what is sent). Returns whether the client connection stays open after the body:
 /// `keep_alive` unless the body must be ended by closing; the response says so (Connection).
-bool frame_response_for_client(
-    http::response_parser<http::buffer_body, FieldAllocator<char>>& parser, unsigned client_version,
-    bool keep_alive);
+bool frame_response_for_client(ResponseParser& parser, unsigned client_version, bool keep_alive);
 
 /// Rewrites a client request for the upstream: hop-by-hop fields out, X-Forwarded-*,
 /// X-Real-IP, X-Request-Id, X-Tenant and (when enabled) X-Odoo-dbfilter in. Client-sent

@@ -4,7 +4,7 @@
 #include <span>
 #include <string>
 
-#include "proxy/http/field_allocator.hpp"
+#include "proxy/http/proxy_fields.hpp"
 #include "proxy/io.hpp"
 
 namespace tg::proxy {

@@ -6,7 +6,7 @@
 
 #include "proxy/connection_slot.hpp"
 #include "proxy/http/direct_write.hpp"
-#include "proxy/http/field_allocator.hpp"
+#include "proxy/http/message_parser.hpp"
 #include "proxy/http/message_writer.hpp"
 #include "proxy/io.hpp"
 
@@ -36,11 +36,11 @@ struct RelayResult {
 /// Each read from `in` must complete within `read_timeout` and each write to `out` within
 /// `write_timeout`: a peer that stops sending, or stops reading, ends the relay.
 template <bool isRequest, class In, class Out>
-asio::awaitable<RelayResult> relay_message(
-    In& in, beast::flat_buffer& in_buffer,
-    http::parser<isRequest, http::buffer_body, FieldAllocator<char>>& parser, Out& out,
-    ConnectionSlot& slot, Clock::duration read_timeout, Clock::duration write_timeout,
-    std::span<char> chunk, std::string& header_text, bool has_body) {
+asio::awaitable<RelayResult> relay_message(In& in, beast::flat_buffer& in_buffer,
+                                           MessageParser<isRequest>& parser, Out& out,
+                                           ConnectionSlot& slot, Clock::duration read_timeout,
+                                           Clock::duration write_timeout, std::span<char> chunk,
+                                           std::string& header_text, bool has_body) {
     RelayResult result;
     const auto input_area = chunk.first(chunk.size() / 2);
     const auto body_area = chunk.subspan(chunk.size() / 2);

@@ -1,7 +1,6 @@
 #include "proxy/http/session.hpp"
 
 #include <array>
-#include <boost/range/iterator_range.hpp>
 #include <cassert>
 #include <tuple>
 
@@ -85,7 +84,7 @@ bool split_absolute_form(std::string_view target, std::string_view& authority,
     return true;
 }
 
-bool request_has_body(const http::request_parser<http::buffer_body, FieldAllocator<char>>& parser) {
+bool request_has_body(const RequestParser& parser) {
     return parser.chunked() || (parser.content_length() && *parser.content_length() > 0);
 }
 
@@ -458,7 +457,7 @@ std::optional<ErrorKind> Session<Stream>::apply_policy() {
     const auto& request = request_parser_->get();
     const auto peer = to_ip(connection_.peer.address());
     std::string incoming;
-    for (const auto& field : boost::make_iterator_range(request.equal_range("X-Forwarded-For"))) {
+    for (const auto& field : request.matching("X-Forwarded-For")) {
         if (!incoming.empty()) incoming.append(", ");
         incoming.append(field.value());
     }
@@ -973,8 +972,7 @@ void Session<Stream>::harden_session_cookies(ProxyFields& response) {
     std::vector<std::string> cookies;
     bool changed = false;
     std::string hardened;
-    for (const auto& field :
-         boost::make_iterator_range(response.equal_range(http::field::set_cookie))) {
+    for (const auto& field : response.matching(http::field::set_cookie)) {
         if (routing::harden_session_cookie(field.value(), hardened)) {
             cookies.push_back(hardened);
             changed = true;

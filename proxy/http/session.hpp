@@ -4,7 +4,7 @@
 #include <string>
 
 #include "proxy/http/client_connection.hpp"
-#include "proxy/http/field_allocator.hpp"
+#include "proxy/http/message_parser.hpp"
 #include "proxy/http/proxy_error.hpp"
 #include "proxy/io.hpp"
 #include "proxy/limits/limiter.hpp"
@@ -122,8 +122,8 @@ class Session {
     std::shared_ptr<const Generation> generation_;
 
     // The exchange under way; members so their capacity is reused across requests.
-    std::optional<http::request_parser<http::buffer_body, FieldAllocator<char>>> request_parser_;
-    std::optional<http::response_parser<http::buffer_body, FieldAllocator<char>>> response_parser_;
+    std::optional<RequestParser> request_parser_;
+    std::optional<ResponseParser> response_parser_;
     std::shared_ptr<UpstreamConnection> tunnel_upstream_;  ///< after a 101, until the tunnel ends
     std::size_t header_length_ = 0;
     Clock::time_point started_{};

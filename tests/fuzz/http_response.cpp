@@ -26,8 +26,7 @@ namespace {
 namespace http = tg::fuzz::http;
 namespace asio = tg::fuzz::asio;
 namespace beast = tg::fuzz::beast;
-using tg::proxy::FieldAllocator;
-using ResponseParser = http::response_parser<http::buffer_body, FieldAllocator<char>>;
+using tg::proxy::ResponseParser;
 
 /// The session's max_header_bytes, scaled down so that fuzz inputs reach it (502).
 constexpr std::uint32_t max_header_bytes = 4096;

@@ -38,9 +38,8 @@ struct Relayed {
 };
 
 template <bool isRequest>
-Relayed run_relay(http::parser<isRequest, http::buffer_body, proxy::FieldAllocator<char>>& parser,
-                  beast::flat_buffer& in_buffer, std::string_view still_to_come,
-                  std::size_t read_size, bool has_body) {
+Relayed run_relay(proxy::MessageParser<isRequest>& parser, beast::flat_buffer& in_buffer,
+                  std::string_view still_to_come, std::size_t read_size, bool has_body) {
     asio::io_context io;
     beast::test::stream in(io);
     beast::test::stream out(io);

@@ -2,10 +2,8 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
-#include <string>
 #include <vector>
 
-using tg::proxy::ProxyFields;
 using tg::proxy::SmallBlockPool;
 
 TEST_CASE("a freed block is reused for any size of its class", "[proxy][field_allocator]") {
@@ -38,20 +36,4 @@ TEST_CASE("blocks beyond the largest class and beyond max_kept go back to the he
     std::sort(reused.begin(), reused.end());
     CHECK(std::adjacent_find(reused.begin(), reused.end()) == reused.end());
     for (void* block : reused) pool.deallocate(block, 64);
-}
-
-TEST_CASE("header fields on the pool behave as Beast's own", "[proxy][field_allocator]") {
-    ProxyFields fields;
-    for (int i = 0; i < 200; ++i)
-        fields.insert("X-Field-" + std::to_string(i),
-                      std::string(static_cast<std::size_t>(i * 7), 'v'));
-    fields.set(boost::beast::http::field::host, "erp.example.com");
-    fields.erase("X-Field-3");
-    CHECK(fields.count("X-Field-3") == 0);
-    CHECK(fields["X-Field-199"] == std::string(199 * 7, 'v'));
-    CHECK(fields[boost::beast::http::field::host] == "erp.example.com");
-    ProxyFields moved = std::move(fields);
-    CHECK(std::distance(moved.begin(), moved.end()) == 200);
-    moved.clear();
-    CHECK(moved.begin() == moved.end());
 }

@@ -31,7 +31,7 @@ http::request_header<tg::proxy::ProxyFields> make_request(http::verb method, uns
     return request;
 }
 
-using ResponseParser = http::response_parser<http::buffer_body, tg::proxy::FieldAllocator<char>>;
+using tg::proxy::ResponseParser;
 
 /// `parser` after reading an upstream's header block.
 void read_header(ResponseParser& parser, std::string_view header) {
@@ -53,7 +53,7 @@ http::response_header<tg::proxy::ProxyFields> make_response(Fields fields) {
 /// Every value of `name`, in order (field names compare case-insensitively).
 std::vector<std::string> values(const tg::proxy::ProxyFields& fields, std::string_view name) {
     std::vector<std::string> out;
-    for (auto [it, end] = fields.equal_range(name); it != end; ++it) out.emplace_back(it->value());
+    for (const auto& field : fields.matching(name)) out.emplace_back(field.value());
     return out;
 }
 
