@@ -166,6 +166,7 @@ void ProxyFields::clear() {
     const auto method_size = method_.size();
     const auto target_size = target_.size();
     release();
+    if (!start_line.empty()) add_block(start_line.size());
     const auto kept = keep(start_line);
     method_ = kept.substr(0, method_size);
     target_ = kept.substr(method_size, target_size);
@@ -232,14 +233,24 @@ std::string_view ProxyFields::keep(std::string_view text) {
         const std::size_t usual = arena_ == nullptr
                                       ? first_block_bytes - sizeof(Block) - guard_bytes
                                       : 2 * arena_->capacity;
-        const std::size_t capacity = std::max(usual, text.size());
-        void* memory = SmallBlockPool::local().allocate(sizeof(Block) + capacity + guard_bytes);
-        arena_ = ::new (memory) Block{arena_, capacity, 0};
+        add_block(std::max(usual, text.size()));
     }
     char* copy = arena_->bytes() + arena_->used;
     std::memcpy(copy, text.data(), text.size());
     arena_->used += text.size();
     return {copy, text.size()};
+}
+
+void ProxyFields::add_block(std::size_t capacity) {
+    void* memory = SmallBlockPool::local().allocate(sizeof(Block) + capacity + guard_bytes);
+    arena_ = ::new (memory) Block{arena_, capacity, 0};
+}
+
+std::size_t ProxyFields::held_bytes() const {
+    std::size_t bytes = fields_.capacity() * sizeof(Field);
+    for (const Block* block = arena_; block != nullptr; block = block->next)
+        bytes += sizeof(Block) + block->capacity + guard_bytes;
+    return bytes;
 }
 
 void ProxyFields::add(http::field name, std::string_view name_string, std::string_view value) {

@@ -143,8 +143,11 @@ class ProxyFields {
     /// Removes every field named `name`; returns how many there were.
     std::size_t erase(boost::beast::http::field name);
     std::size_t erase(std::string_view name);
-    /// Removes every field and releases the storage; the start line's text is kept.
+    /// Removes every field and releases the storage; the start line's text is kept, in a block
+    /// of its size (a WebSocket tunnel keeps it for the access log, for hours).
     void clear();
+    /// The memory the fields and the start line hold.
+    std::size_t held_bytes() const;
 
   protected:
     // Beast's Fields requirements: the start line's text and the framing fields, for
@@ -173,6 +176,8 @@ class ProxyFields {
 
     /// Copies `text` into the arena, where it stays until clear().
     std::string_view keep(std::string_view text);
+    /// Starts a new block of the arena.
+    void add_block(std::size_t capacity);
     void add(boost::beast::http::field name, std::string_view name_string, std::string_view value);
     Matching matching(boost::beast::http::field name, std::string_view name_string) const;
     static std::size_t count(const Matching& fields);
