@@ -38,9 +38,9 @@ import common  # noqa: E402
 from common import (BENCH, CLIENT_CORE, PYTHON, BenchError, Proc, poll)  # noqa: E402
 
 BODIES = (("small", "/small", common.SMALL_BYTES), ("16k", "/16k", common.LARGE_BYTES))
-# strace also counts a new client connection per request (Connection: close, small body), and
-# then an echo round trip through a WebSocket tunnel ("echo")
-STRACE_RUNS = BODIES + (("close", "/small", common.SMALL_BYTES),)
+# Both tools also count a new client connection per request (Connection: close, small body);
+# strace then an echo round trip through a WebSocket tunnel ("echo")
+RUNS = BODIES + (("close", "/small", common.SMALL_BYTES),)
 STRACE_REPORTED = ("small", "16k", "close", "echo")
 PERF_REFERENCE = {  # PERF.md, plain configs, 10 connections, upstream keep-alive warm
     "haproxy": {"small": (27.2e3, 4), "16k": (65.7e3, 6)},
@@ -105,13 +105,14 @@ def callgrind_system(name: str, tmp, origin, ws, args, raw: pathlib.Path) -> dic
     try:
         proxy.start(timeout=180)
         pid = proxy.stats_pid()
-        for body, path, size in BODIES:
-            loadgen(proxy.port, args.warmup, args.connections, path, size, tmp)
-        for body, path, size in BODIES:
-            n = args.requests if body == "small" else args.requests // 2
+        for body, path, size in RUNS:
+            loadgen(proxy.port, args.warmup, args.connections, path, size, tmp, body == "close")
+        for body, path, size in RUNS:
+            n = {"small": args.requests, "16k": args.requests // 2,
+                 "close": args.requests // 5}[body]
             callgrind_control("-z", pid)
             before = dumps(raw, name)
-            result = loadgen(proxy.port, n, args.connections, path, size, tmp)
+            result = loadgen(proxy.port, n, args.connections, path, size, tmp, body == "close")
             callgrind_control("-d", f"measured-{body}", pid)
             new = poll(lambda: dumps(raw, name) - before, 60, "the callgrind dump")
             dump = max(new, key=lambda p: p.stat().st_mtime)
@@ -131,7 +132,7 @@ def callgrind_system(name: str, tmp, origin, ws, args, raw: pathlib.Path) -> dic
     finally:
         proxy.stop()
         for leftover in dumps(raw, name):
-            if not re.search(r"\.(small|16k)\.out$", leftover.name):
+            if not re.search(r"\.(small|16k|close)\.out$", leftover.name):
                 leftover.unlink()  # the final dump at exit: not the measured window
     return out
 
@@ -208,7 +209,7 @@ def strace_system(name: str, tmp, origin, ws, args) -> dict:
     try:
         proxy.start()
         pid = proxy.stats_pid()
-        for body, path, size in STRACE_RUNS:
+        for body, path, size in RUNS:
             close = body == "close"
             loadgen(proxy.port, args.warmup, args.connections, path, size, tmp, close)
             n = args.strace_requests // 4 if close else args.strace_requests
@@ -297,7 +298,8 @@ def shorten(name: str, width: int = 160) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=20000,
-                        help="measured requests for callgrind (16 KiB: half as many)")
+                        help="measured requests for callgrind (16 KiB: half as many; a new "
+                             "connection each: a fifth)")
     parser.add_argument("--strace-requests", type=int, default=20000)
     parser.add_argument("--warmup", type=int, default=1000)
     parser.add_argument("--connections", type=int, default=10)
@@ -346,8 +348,8 @@ def main() -> int:
         ws.start()
         if not args.no_callgrind:
             print(f"[callgrind] {args.requests} small / {args.requests // 2} 16 KiB keep-alive "
-                  f"requests over {args.connections} connections, after {args.warmup} warm-up",
-                  flush=True)
+                  f"requests over {args.connections} connections, {args.requests // 5} with a "
+                  f"new connection each, after {args.warmup} warm-up", flush=True)
             for name in systems:
                 instr[name] = callgrind_system(name, tmp, origin, ws, args, raw)
         if not args.no_strace:
@@ -378,10 +380,10 @@ def main() -> int:
              "of its own with `Connection: close`, 10 at a time, the proxy closing it. WebSocket "
              "echo: one message to the upstream and its echo back, one at a time over 10 "
              "tunnels (bench/idle_client.py).", "",
-             "| system | instructions/req small | instructions/req 16 KiB | syscalls/req small "
-             "(I/O) | syscalls/req 16 KiB (I/O) | syscalls/req new connection (I/O) "
-             "| syscalls/WebSocket echo (I/O) | PERF.md reference (plain) |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| system | instructions/req small | instructions/req 16 KiB | instructions/req new "
+             "connection | syscalls/req small (I/O) | syscalls/req 16 KiB (I/O) | syscalls/req new "
+             "connection (I/O) | syscalls/WebSocket echo (I/O) | PERF.md reference (plain) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for name in systems:
         i, s = instr.get(name, {}), sysc.get(name, {})
         ref = PERF_REFERENCE.get(name)
@@ -393,8 +395,9 @@ def main() -> int:
 
         def cell_s(b):
             return f"{s[b]['total']:.2f} ({s[b]['io']:.2f})" if b in s else "–"
-        lines.append(f"| {name} | {cell_i('small')} | {cell_i('16k')} | {cell_s('small')} | "
-                     f"{cell_s('16k')} | {cell_s('close')} | {cell_s('echo')} | {ref_text} |")
+        lines.append(f"| {name} | {cell_i('small')} | {cell_i('16k')} | {cell_i('close')} | "
+                     f"{cell_s('small')} | {cell_s('16k')} | {cell_s('close')} | "
+                     f"{cell_s('echo')} | {ref_text} |")
     lines.append("")
     for name in systems:
         for body in STRACE_REPORTED:
@@ -407,27 +410,31 @@ def main() -> int:
                                       if failed.get(k, 0) >= 0.001 else "")
                     for k, v in per.items() if v >= 0.001))
     lines.append("")
-    for name in systems:
-        if "small" not in instr.get(name, {}):
+    for name, body in [(name, body) for name in systems for body in ("small", "close")]:
+        if body not in instr.get(name, {}):
             continue
-        dump = instr[name]["small"]["dump"]
-        n = instr[name]["small"]["requests"]
-        listings = [(False, None, "self"), (True, None, "inclusive")]
-        if name == "tenantgate":
-            listings.append((True, "tg::", "inclusive, tenantgate's own (tg::) functions only,"))
+        dump = instr[name][body]["dump"]
+        n = instr[name][body]["requests"]
+        what = "small body" if body == "small" else "a new connection per request"
+        listings = [(False, None, "self")]
+        if body == "small":
+            listings.append((True, None, "inclusive"))
+            if name == "tenantgate":
+                listings.append((True, "tg::",
+                                 "inclusive, tenantgate's own (tg::) functions only,"))
         for inclusive, only, kind in listings:
             rows = annotate(dump, inclusive, args.top, only)
-            lines += [f"## {name}: top {args.top} functions by {kind} cost (small body, "
+            lines += [f"## {name}: top {args.top} functions by {kind} cost ({what}, "
                       f"instructions per request)", "", "| instr/req | % | function |",
                       "|---|---|---|"]
-            total = instr[name]["small"]["instructions"]
+            total = instr[name][body]["instructions"]
             for ir, fn in rows:
                 lines.append(f"| {ir / n:,.0f} | {100 * ir / total:.1f} | "
                              f"`{shorten(fn)}` |")
             lines.append("")
             if only:
                 continue
-            listing = raw / f"annotate.{name}.small.{kind}.txt"
+            listing = raw / f"annotate.{name}.{body}.{kind}.txt"
             listing.write_text(subprocess.run(
                 ["callgrind_annotate", f"--inclusive={'yes' if inclusive else 'no'}",
                  "--threshold=99.9", dump],
