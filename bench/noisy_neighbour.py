@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import pathlib
+import shutil
 import statistics
 import subprocess
 import sys
@@ -190,6 +191,7 @@ def main() -> int:
         common.stop_all()
         return 1
     common.stop_all()
+    shutil.rmtree(tmp, ignore_errors=True)  # kept only for a broken run, as bench.py does
     print(f"\ncalm tenant ({CALM_RATE} req/s) beside noisy ({NOISY_RATE} req/s against a limit "
           f"of {LIMIT}/s, {NOISY_CONNECTIONS} connections); medians over {args.reps} runs of "
           f"{args.seconds:.0f} s")

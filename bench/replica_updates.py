@@ -133,6 +133,7 @@ def main() -> int:
         common.stop_all()
         return 1
     common.stop_all()
+    shutil.rmtree(tmp, ignore_errors=True)  # kept only for a broken run, as bench.py does
     print(f"\n2 replicas, {args.tenants} runtime tenants shared through one redis-server "
           f"({hash_fields} fields in {KEY}); {args.updates} tenants added on A, one every "
           f"{args.interval * 1000:.0f} ms")

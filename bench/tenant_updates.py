@@ -25,6 +25,7 @@ import http.client
 import json
 import os
 import pathlib
+import shutil
 import signal
 import socket
 import statistics
@@ -325,6 +326,7 @@ def main() -> int:
         common.stop_all()
         return 1
     common.stop_all()
+    shutil.rmtree(tmp, ignore_errors=True)  # kept only for a broken run, as bench.py does
     print(f"\n`calm` at {args.rate:.0f} req/s over {args.connections} keep-alive connections, "
           f"{args.tenants} tenants ({args.tenants * 3 // 2} hosts), one tenant added every "
           f"{args.interval * 1000:.0f} ms; medians over {args.reps} runs of {args.seconds:.0f} s")
