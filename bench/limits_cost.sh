@@ -11,7 +11,7 @@ for variant in none limits; do
   flag=()
   [ "$variant" = limits ] && flag=(--tenant-limits)
   out=$(TENANTGATE_BIN="$binary" /usr/bin/python3 bench/profile.py \
-          --no-strace --systems tenantgate --no-write "${flag[@]}" "$@")
+          --no-syscalls --systems tenantgate --no-write "${flag[@]}" "$@")
   echo "$variant: $(echo "$out" | grep 'instructions/request' | tr -s ' ' | paste -sd ';')"
   instructions[$variant]=$(echo "$out" | awk '$2 == "small" && /instructions\/request/ {gsub(",", "", $3); print $3; exit}')
 done

@@ -12,7 +12,7 @@ for variant in release release-nometrics; do
   cmake -S . -B "build/$variant" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTG_RECORD_METRICS=$record >/dev/null
   cmake --build "build/$variant" --target tenantgate >/dev/null
   out=$(TENANTGATE_BIN="$PWD/build/$variant/tenantgate" /usr/bin/python3 bench/profile.py \
-          --no-strace --systems tenantgate --no-write "$@")
+          --no-syscalls --systems tenantgate --no-write "$@")
   echo "$out" | grep 'instructions/request'
   instructions[$variant]=$(echo "$out" | awk '$2 == "small" && /instructions\/request/ {gsub(",", "", $3); print $3; exit}')
 done

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Repeatable per-request costs: user-space instructions (callgrind) and syscalls (strace).
+"""Repeatable per-request costs: user-space instructions (callgrind) and syscalls (perf).
 
 Wall-clock rates on a noisy VM vary by tens of percent; these two do not (PERF.md). For each
 proxy (1 worker, same generated configs as bench.py) and each body size:
@@ -9,12 +9,15 @@ proxy (1 worker, same generated configs as bench.py) and each body size:
                         (callgrind_control -z), exactly N keep-alive requests are sent over C
                         connections by bench/loadgen.py, and the counters dumped
                         (callgrind_control -d): total Ir of the process (all threads) / N.
-  syscalls/request      the proxy runs normally; after a warm-up `strace -c -f -p PID` (nginx:
-                        its worker) is attached for exactly N requests: calls / N, per syscall.
+  syscalls/request      the proxy runs normally; after a warm-up `perf stat` counts the syscall
+                        tracepoints of its threads (nginx: its worker) over exactly N requests:
+                        calls / N, per syscall, and the failed reads and accepts. perf needs
+                        root or kernel.perf_event_paranoid = -1; without it `strace -c -f` counts
+                        (slower calls: fewer of the reads that race the client's bytes fail).
 
 Usage: /usr/bin/python3 bench/profile.py [--requests 20000] [--connections 10]
                                          [--systems tenantgate,haproxy,nginx] [--plain-peers]
-                                         [--no-strace] [--no-callgrind]
+                                         [--no-syscalls] [--no-callgrind]
 Writes bench/results/callgrind-<date>.md, and the raw callgrind dumps plus callgrind_annotate
 listings under bench/results/raw/ (git-ignored).
 """
@@ -39,9 +42,9 @@ from common import (BENCH, CLIENT_CORE, PYTHON, BenchError, Proc, poll)  # noqa:
 
 BODIES = (("small", "/small", common.SMALL_BYTES), ("16k", "/16k", common.LARGE_BYTES))
 # Both tools also count a new client connection per request (Connection: close, small body);
-# strace then an echo round trip through a WebSocket tunnel ("echo")
+# the syscall count then an echo round trip through a WebSocket tunnel ("echo")
 RUNS = BODIES + (("close", "/small", common.SMALL_BYTES),)
-STRACE_REPORTED = ("small", "16k", "close", "echo")
+SYSCALLS_REPORTED = ("small", "16k", "close", "echo")
 PERF_REFERENCE = {  # PERF.md, plain configs, 10 connections, upstream keep-alive warm
     "haproxy": {"small": (27.2e3, 4), "16k": (65.7e3, 6)},
     "nginx": {"small": (18.3e3, 5), "16k": (27.2e3, 10)},
@@ -171,24 +174,99 @@ class TunnelClient:
             self.proc.wait()
 
 
-def traced(name: str, body: str, pid: str, tmp, drive, n: int) -> dict:
-    """Syscalls per unit (request or echo) while `drive()` makes exactly `n` of them."""
-    summary = tmp / f"strace.{name}.{body}.txt"
-    tracer = Proc(f"strace-{name}-{body}", ["strace", "-c", "-f", "-o", summary, "-p", pid], tmp)
+# perf counts these one by one (a tracepoint each) and the rest as "other"; strace lists all.
+COUNTED = sorted(IO_SYSCALLS | {
+    "accept", "accept4", "brk", "clock_gettime", "close", "connect", "epoll_ctl", "epoll_pwait",
+    "epoll_wait", "fcntl", "futex", "getpeername", "getpid", "getsockname", "gettimeofday",
+    "ioctl", "madvise", "mmap", "mprotect", "munmap", "openat", "shutdown", "socket",
+    "timerfd_settime"})
+# Calls whose failures (ret < 0: EAGAIN for the reads and accepts) perf counts too.
+FAILURES_COUNTED = ("accept4", "read", "readv", "recvfrom", "recvmsg")
+TRACEPOINTS = pathlib.Path("/sys/kernel/tracing/events")
 
-    def attached() -> bool:
-        tasks = list(pathlib.Path(f"/proc/{pid}/task").iterdir())
-        for task in tasks:
-            status = (task / "status").read_text()
-            if f"TracerPid:\t{tracer.pid}\n" not in status:
-                return False
-        return bool(tasks)
-    poll(lambda: not tracer.alive() or attached(), 30, f"strace to attach to {name}")
-    if not tracer.alive():
-        raise BenchError(f"strace failed: {tracer.tail()}")
+
+def perf_usable() -> bool:
+    """perf can count syscall tracepoints of another process (root, or perf_event_paranoid -1)."""
+    if not shutil.which("perf") or not (TRACEPOINTS / "raw_syscalls").is_dir():
+        return False
+    probe = subprocess.run(["perf", "stat", "-x,", "-e", "raw_syscalls:sys_enter", "--", "true"],
+                           capture_output=True, text=True, timeout=60)
+    return probe.returncode == 0
+
+
+def perf_events() -> list:
+    """perf stat arguments: every syscall, each one COUNTED, and failures of FAILURES_COUNTED."""
+    args = ["-e", "raw_syscalls:sys_enter"]
+    for call in COUNTED:
+        if (TRACEPOINTS / "syscalls" / f"sys_enter_{call}").is_dir():
+            args += ["-e", f"syscalls:sys_enter_{call}"]
+    for call in FAILURES_COUNTED:
+        if (TRACEPOINTS / "syscalls" / f"sys_exit_{call}").is_dir():
+            args += ["-e", f"syscalls:sys_exit_{call}", "--filter", "ret < 0"]
+    return args
+
+
+def parse_perf(text: str) -> tuple[dict, dict]:
+    """({syscall: calls}, {syscall: failed calls}) from `perf stat -x,` output."""
+    calls, errors, total = {}, {}, 0
+    for line in text.splitlines():
+        fields = line.split(",")
+        if len(fields) < 3 or not fields[0].isdigit():
+            continue
+        count, event = int(fields[0]), fields[2]
+        if event == "raw_syscalls:sys_enter":
+            total = count
+        elif event.startswith("syscalls:sys_enter_"):
+            if count:
+                calls[event.removeprefix("syscalls:sys_enter_")] = count
+        elif event.startswith("syscalls:sys_exit_") and count:
+            errors[event.removeprefix("syscalls:sys_exit_")] = count
+    if total > sum(calls.values()):
+        calls["other"] = total - sum(calls.values())
+    return calls, errors
+
+
+def counted(name: str, body: str, pid: str, tmp, drive, n: int, tool: str) -> dict:
+    """Syscalls per unit (request or echo) while `drive()` makes exactly `n` of them. perf counts
+    in the kernel and leaves the proxy's timing alone; strace stops the proxy at every call,
+    which makes each one slower and so changes races such as a read issued just before the
+    client's bytes arrive (only used where perf cannot count tracepoints)."""
+    summary = tmp / f"{tool}.{name}.{body}.txt"
+    if tool == "perf":
+        events = perf_events()
+        counter = Proc(f"perf-{name}-{body}", ["perf", "stat", "-x,", "-o", summary, *events,
+                                               "-p", pid], tmp)
+        wanted = events.count("-e") * len(list(pathlib.Path(f"/proc/{pid}/task").iterdir()))
+
+        def attached() -> bool:  # one event descriptor per event and thread
+            fds = pathlib.Path(f"/proc/{counter.pid}/fd")
+            opened = 0
+            for fd in fds.iterdir():
+                try:
+                    opened += "perf_event" in str(fd.readlink())
+                except OSError:
+                    continue
+            return opened >= wanted
+    else:
+        counter = Proc(f"strace-{name}-{body}", ["strace", "-c", "-f", "-o", summary, "-p", pid],
+                       tmp)
+
+        def attached() -> bool:
+            tasks = list(pathlib.Path(f"/proc/{pid}/task").iterdir())
+            for task in tasks:
+                status = (task / "status").read_text()
+                if f"TracerPid:\t{counter.pid}\n" not in status:
+                    return False
+            return bool(tasks)
+    poll(lambda: not counter.alive() or attached(), 30, f"{tool} to attach to {name}")
+    if not counter.alive():
+        raise BenchError(f"{tool} failed: {counter.tail()}")
     drive()
-    tracer.stop(signal.SIGINT)
-    calls, errors = parse_strace(summary.read_text())
+    counter.stop(signal.SIGINT)
+    text = summary.read_text()
+    calls, errors = parse_perf(text) if tool == "perf" else parse_strace(text)
+    if not calls:
+        raise BenchError(f"{tool} counted no syscalls of {name}: {text[-500:]}")
     total = sum(calls.values())
     io = sum(v for k, v in calls.items() if k in IO_SYSCALLS)
     top = ", ".join(f"{k} {v / n:.2f}" + (f" ({errors[k] / n:.2f} failed)"
@@ -202,7 +280,7 @@ def traced(name: str, body: str, pid: str, tmp, drive, n: int) -> dict:
             "failed": {k: v / n for k, v in errors.items()}}
 
 
-def strace_system(name: str, tmp, origin, ws, args) -> dict:
+def syscalls_system(name: str, tmp, origin, ws, args, tool: str) -> dict:
     proxy = make_proxy(name, tmp, origin, ws, args)
     out = {}
     tunnels = None
@@ -212,13 +290,14 @@ def strace_system(name: str, tmp, origin, ws, args) -> dict:
         for body, path, size in RUNS:
             close = body == "close"
             loadgen(proxy.port, args.warmup, args.connections, path, size, tmp, close)
-            n = args.strace_requests // 4 if close else args.strace_requests
-            out[body] = traced(name, body, pid, tmp, lambda: loadgen(
-                proxy.port, n, args.connections, path, size, tmp, close), n)
+            n = args.syscall_requests // 4 if close else args.syscall_requests
+            out[body] = counted(name, body, pid, tmp, lambda: loadgen(
+                proxy.port, n, args.connections, path, size, tmp, close), n, tool)
         tunnels = TunnelClient(proxy.port)
         tunnels.probe(args.warmup)
-        echoes = args.strace_requests // 4
-        out["echo"] = traced(name, "echo", pid, tmp, lambda: tunnels.probe(echoes), echoes)
+        echoes = args.syscall_requests // 4
+        out["echo"] = counted(name, "echo", pid, tmp, lambda: tunnels.probe(echoes), echoes,
+                              tool)
     finally:
         if tunnels is not None:
             tunnels.close()
@@ -300,7 +379,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=20000,
                         help="measured requests for callgrind (16 KiB: half as many; a new "
                              "connection each: a fifth)")
-    parser.add_argument("--strace-requests", type=int, default=20000)
+    parser.add_argument("--syscall-requests", type=int, default=20000)
     parser.add_argument("--warmup", type=int, default=1000)
     parser.add_argument("--connections", type=int, default=10)
     parser.add_argument("--systems", default="tenantgate,haproxy,nginx")
@@ -311,7 +390,7 @@ def main() -> int:
                         help="give the bench tenant a rate limit, a per-client limit and a "
                              "max_in_flight, all too high to refuse anything (limits_cost.sh)")
     parser.add_argument("--no-callgrind", action="store_true")
-    parser.add_argument("--no-strace", action="store_true")
+    parser.add_argument("--no-syscalls", action="store_true")
     parser.add_argument("--top", type=int, default=20)
     parser.add_argument("--no-write", action="store_true",
                         help="print the report only (bench/metrics_cost.sh)")
@@ -322,9 +401,10 @@ def main() -> int:
             ", rate_limit: {requests_per_second: 1000000, burst: 1000000}"
             ", per_client_rate_limit: {requests_per_second: 1000000, burst: 1000000}"
             ", max_in_flight: 100000")
+    syscall_tool = "perf" if perf_usable() else "strace"
     for tool in ["nginx", "haproxy", "taskset"] + ([] if args.no_callgrind else
                                                    ["valgrind", "callgrind_control"]) + \
-            ([] if args.no_strace else ["strace"]):
+            ([] if args.no_syscalls else [syscall_tool]):
         if not shutil.which(tool):
             print(f"profile: {tool} is not installed", file=sys.stderr)
             return 1
@@ -352,13 +432,13 @@ def main() -> int:
                   f"new connection each, after {args.warmup} warm-up", flush=True)
             for name in systems:
                 instr[name] = callgrind_system(name, tmp, origin, ws, args, raw)
-        if not args.no_strace:
-            print(f"[strace] {args.strace_requests} keep-alive requests over "
-                  f"{args.connections} connections; {args.strace_requests // 4} with a new "
-                  f"connection each (Connection: close); {args.strace_requests // 4} WebSocket "
+        if not args.no_syscalls:
+            print(f"[{syscall_tool}] {args.syscall_requests} keep-alive requests over "
+                  f"{args.connections} connections; {args.syscall_requests // 4} with a new "
+                  f"connection each (Connection: close); {args.syscall_requests // 4} WebSocket "
                   "echoes over 10 tunnels", flush=True)
             for name in systems:
-                sysc[name] = strace_system(name, tmp, origin, ws, args)
+                sysc[name] = syscalls_system(name, tmp, origin, ws, args, syscall_tool)
     except BenchError as e:
         print(f"profile: BROKEN: {e}", file=sys.stderr)
         code = 1
@@ -374,8 +454,11 @@ def main() -> int:
              + ("peers plain (no forwarded headers)." if args.plain_peers else
                 "peers add the same forwarded headers as tenantgate.")
              + " Instructions: callgrind Ir of the whole process (user space, all threads) over "
-             "exactly the measured requests ÷ requests. Syscalls: `strace -c -f -p PID` over "
-             "exactly the measured requests ÷ requests (I/O = read/write/recv/send families, "
+             "exactly the measured requests ÷ requests. Syscalls: "
+             + ("`perf stat` on the syscall tracepoints (counted in the kernel, the proxy's "
+                "timing untouched), attached to the proxy's threads"
+                if syscall_tool == "perf" else "`strace -c -f -p PID`")
+             + " over exactly the measured requests ÷ requests (I/O = read/write/recv/send families, "
              "readv/writev, getsockopt/setsockopt). New connection: each request on a connection "
              "of its own with `Connection: close`, 10 at a time, the proxy closing it. WebSocket "
              "echo: one message to the upstream and its echo back, one at a time over 10 "
@@ -400,7 +483,7 @@ def main() -> int:
                      f"{cell_s('echo')} | {ref_text} |")
     lines.append("")
     for name in systems:
-        for body in STRACE_REPORTED:
+        for body in SYSCALLS_REPORTED:
             if body in sysc.get(name, {}):
                 per = sysc[name][body]["per_call"]
                 failed = sysc[name][body]["failed"]
