@@ -220,13 +220,14 @@ void rewrite_upstream_request(http::request_header<ProxyFields>& request,
     if (const auto te = request.find(http::field::transfer_encoding);
         te != request.end() && te->value() != "chunked")
         request.set(http::field::transfer_encoding, "chunked");
-    request.insert("X-Forwarded-For", forwarded.forwarded_for);
-    if (!proto_kept) request.insert("X-Forwarded-Proto", forwarded.proto);
-    request.insert("X-Forwarded-Host", forwarded.original_host);
-    request.insert("X-Real-IP", forwarded.client_ip);
-    request.insert("X-Request-Id", forwarded.request_id);
-    request.insert("X-Tenant", forwarded.tenant);
-    if (forwarded.odoo_dbfilter) request.insert("X-Odoo-dbfilter", dbfilter_for(forwarded.tenant));
+    request.insert_own("X-Forwarded-For", forwarded.forwarded_for);
+    if (!proto_kept) request.insert_own("X-Forwarded-Proto", forwarded.proto);
+    request.insert_own("X-Forwarded-Host", forwarded.original_host);
+    request.insert_own("X-Real-IP", forwarded.client_ip);
+    request.insert_own("X-Request-Id", forwarded.request_id);
+    request.insert_own("X-Tenant", forwarded.tenant);
+    if (forwarded.odoo_dbfilter)
+        request.insert_own("X-Odoo-dbfilter", dbfilter_for(forwarded.tenant));
     if (forwarded_kept) request.insert(http::field::forwarded, forwarded_element(forwarded));
 }
 

@@ -1,6 +1,7 @@
 #include "proxy/http/proxy_fields.hpp"
 
 #include <algorithm>
+#include <cassert>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -127,6 +128,11 @@ void ProxyFields::insert(std::string_view name, std::string_view value) {
 
 void ProxyFields::insert(http::field name, std::string_view name_string, std::string_view value) {
     add(name, keep(name_string), keep(value));
+}
+
+void ProxyFields::insert_own(std::string_view literal_name, std::string_view value) {
+    assert(http::string_to_field(literal_name) == http::field::unknown);
+    add(http::field::unknown, literal_name, keep(value));
 }
 
 void ProxyFields::set(http::field name, std::string_view value) {

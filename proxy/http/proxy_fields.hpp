@@ -134,6 +134,9 @@ class ProxyFields {
     void insert(std::string_view name, std::string_view value);
     void insert(boost::beast::http::field name, std::string_view name_string,
                 std::string_view value);
+    /// Appends a field the proxy itself adds (X-Forwarded-For, X-Tenant): its name is a string
+    /// literal that Beast's table does not know, so it is neither looked up nor copied.
+    void insert_own(std::string_view literal_name, std::string_view value);
     /// Replaces every field named `name` by one with `value`, at the end.
     void set(boost::beast::http::field name, std::string_view value);
     void set(std::string_view name, std::string_view value);

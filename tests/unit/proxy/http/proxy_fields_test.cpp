@@ -66,6 +66,21 @@ TEST_CASE("fields keep their order and spelling; names match case-insensitively"
     CHECK(custom == std::vector<std::string>{"1", "2"});
 }
 
+TEST_CASE("a field the proxy adds keeps its literal name and matches like any other",
+          "[proxy][proxy_fields]") {
+    static constexpr std::string_view tenant = "X-Tenant";
+    ProxyFields fields;
+    fields.insert("x-tenant", "spoofed");
+    fields.insert_own(tenant, "acme");
+    CHECK(lines(fields) == Lines{{"x-tenant", "spoofed"}, {"X-Tenant", "acme"}});
+    CHECK(fields.count("X-TENANT") == 2);
+    const auto& own = *std::next(fields.begin());
+    CHECK(own.name() == http::field::unknown);
+    CHECK(own.name_string().data() == tenant.data());  // the literal itself, not a copy
+    fields.set("X-Tenant", "acme");
+    CHECK(lines(fields) == Lines{{"X-Tenant", "acme"}});
+}
+
 TEST_CASE("set replaces every line of a name at the end; erase removes without moving",
           "[proxy][proxy_fields]") {
     ProxyFields fields;
