@@ -127,8 +127,8 @@ asio::awaitable<typename Session<Stream>::End> Session<Stream>::run() {
         tunnel_upstream_.reset();
         finish();
     }
+    // close() alone sends the FIN (or, with unread bytes, the RST) a shutdown would have.
     error_code ignored;
-    connection_.socket().shutdown(tcp::socket::shutdown_send, ignored);
     connection_.socket().close(ignored);
     co_return End::closed;
 }
