@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <tuple>
 
 #include "proxy/connection_slot.hpp"
 #include "proxy/http/direct_write.hpp"
@@ -52,10 +53,26 @@ asio::awaitable<RelayResult> relay_message(In& in, beast::flat_buffer& in_buffer
         if (!parser.is_done()) {
             body.data = body_area.data();
             body.size = body_area.size();
-            slot.arm(Clock::now(), read_timeout);
-            auto [ec, _] = in_buffer.size() == 0
-                               ? co_await http::async_read_some(in, staging, parser, use_nothrow)
-                               : co_await http::async_read_some(in, in_buffer, parser, use_nothrow);
+            // Bytes read with the header (a small body, all of it) are parsed here: Beast's
+            // async_read_some would parse them too, but then post its completion since it read
+            // nothing, a scheduler round (an epoll_wait, when the worker is not busy) more.
+            error_code ec;
+            bool read = in_buffer.size() == 0;
+            if (!read) {
+                in_buffer.consume(parser.put(in_buffer.data(), ec));
+                read = ec == http::error::need_more;
+                if (read) ec = {};
+            }
+            if (read) slot.arm(Clock::now(), read_timeout);
+            if (read && in_buffer.size() == 0) {
+                auto [read_ec, _] =
+                    co_await http::async_read_some(in, staging, parser, use_nothrow);
+                ec = read_ec;
+            } else if (read) {
+                auto [read_ec, _] =
+                    co_await http::async_read_some(in, in_buffer, parser, use_nothrow);
+                ec = read_ec;
+            }
             if (ec == http::error::need_buffer) ec = {};
             if (ec) {
                 result.read_error = ec;
