@@ -3,7 +3,6 @@
 #include <cstdint>
 #include <span>
 #include <string>
-#include <tuple>
 
 #include "proxy/connection_slot.hpp"
 #include "proxy/http/direct_write.hpp"
