@@ -55,22 +55,19 @@ asio::awaitable<RelayResult> relay_message(In& in, beast::flat_buffer& in_buffer
             // Bytes read with the header (a small body, all of it) are parsed here: Beast's
             // async_read_some would parse them too, but then post its completion since it read
             // nothing, a scheduler round (an epoll_wait, when the worker is not busy) more.
-            error_code ec;
-            bool read = in_buffer.size() == 0;
-            if (!read) {
-                in_buffer.consume(parser.put(in_buffer.data(), ec));
-                read = ec == http::error::need_more;
-                if (read) ec = {};
-            }
-            if (read) slot.arm(Clock::now(), read_timeout);
-            if (read && in_buffer.size() == 0) {
-                auto [read_ec, _] =
-                    co_await http::async_read_some(in, staging, parser, use_nothrow);
-                ec = read_ec;
-            } else if (read) {
-                auto [read_ec, _] =
-                    co_await http::async_read_some(in, in_buffer, parser, use_nothrow);
-                ec = read_ec;
+            error_code ec = http::error::need_more;  // nothing buffered: read
+            if (in_buffer.size() != 0) in_buffer.consume(parser.put(in_buffer.data(), ec));
+            if (ec == http::error::need_more) {
+                slot.arm(Clock::now(), read_timeout);
+                if (in_buffer.size() == 0) {
+                    auto [read_ec, _] =
+                        co_await http::async_read_some(in, staging, parser, use_nothrow);
+                    ec = read_ec;
+                } else {
+                    auto [read_ec, _] =
+                        co_await http::async_read_some(in, in_buffer, parser, use_nothrow);
+                    ec = read_ec;
+                }
             }
             if (ec == http::error::need_buffer) ec = {};
             if (ec) {
