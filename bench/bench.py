@@ -2,7 +2,8 @@
 """tenantgate vs HAProxy vs nginx (and the origin alone), in one run. See bench/README.md.
 
     /usr/bin/python3 bench/bench.py [--smoke | --full] [--reps N] [--duration S]
-                                    [--tunnels N] [--workers 1|2] [--plain-peers] [--out FILE]
+                                    [--tunnels N] [--workers 1|2] [--proxy-cpu PERCENT]
+                                    [--plain-peers] [--out FILE]
                                     [--systems origin,tenantgate,haproxy,nginx]
                                     [--skip wrk,tls,tunnels,keepalive,tlskeepalive,
                                             longpolling]
@@ -36,7 +37,8 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 import common  # noqa: E402
 from common import (BENCH, CLIENT_CORE, HOST_HEADER, PYTHON, BenchError, Proc,  # noqa: E402
-                    poll, reset_peak_rss, total_cpu_seconds, total_status_kib)
+                    poll, reset_peak_rss, total_cpu_seconds, total_kernel_seconds,
+                    total_status_kib)
 
 MODES = {
     # run and warm-up in seconds; poll_ms: how long each parked long poll waits upstream;
@@ -186,10 +188,11 @@ class Run:
         pids = system.stats_pids()
         for pid in pids:
             reset_peak_rss(pid)
-        cpu0 = total_cpu_seconds(pids)
+        cpu0, kernel0 = total_cpu_seconds(pids), total_kernel_seconds(pids)
         w = self.run_client(system, scenario, duration)
-        cpu1 = total_cpu_seconds(pids)
+        cpu1, kernel1 = total_cpu_seconds(pids), total_kernel_seconds(pids)
         w["cpu_us_per_req"] = (cpu1 - cpu0) * 1e6 / w["requests"] if w["requests"] else None
+        w["kernel_share"] = (kernel1 - kernel0) / (cpu1 - cpu0) if cpu1 > cpu0 else 0.0
         w["peak_rss_kib"] = total_status_kib(pids, "VmHWM")
         return w
 
@@ -251,7 +254,8 @@ class Run:
                     self.check_wrk(system, scenario.key, w)
                     print(f"  #{rep + 1} {system.name:<10} {w['rps']:>9.0f} req/s  "
                           f"p50 {w['p50'] / 1000:6.2f} ms  p99 {w['p99'] / 1000:6.2f} ms  "
-                          f"cpu {w['cpu_us_per_req'] or 0:6.1f} us/req  "
+                          f"cpu {w['cpu_us_per_req'] or 0:6.1f} us/req "
+                          f"({w['kernel_share'] * 100:3.0f} % kernel)  "
                           f"rss {w['peak_rss_kib'] / 1024:6.1f} MiB  errors {w['errors']}",
                           flush=True)
                     if not system.alive():
@@ -467,6 +471,19 @@ def render_report(run: Run, meta: dict) -> str:
         f"nginx, ws_upstream.py and the idle-connection client on CPU {CLIENT_CORE}. The "
         f"`origin (direct)` rows have wrk and the origin sharing CPU {CLIENT_CORE} (the ceiling "
         f"of what the client side can drive).",
+    ]
+    if meta.get("proxy_cpu_percent"):
+        held = meta["proxy_cpu_percent"]
+        period_ms = common.CAP_PERIOD_US / 1000
+        lines.append(
+            f"- CPU quota (`--proxy-cpu {held}`): each proxy, all its threads and processes, "
+            f"held to {held} % of one CPU by a cgroup CFS quota ({held / 100 * period_ms:g} ms "
+            f"per {period_ms:g} ms period); "
+            f"the origin and the clients are not held. The proxy, not the client core, then "
+            f"limits req/s, so `req/s × HAProxy` compares what each proxy does with the same "
+            f"CPU. A proxy whose quota is spent waits for the next period, which shows in "
+            f"every latency.")
+    lines += [
         f"- Open-file limit for every process: {meta['nofile']} (10,000 tunnels need 20,800; "
         f"this run used {a.tunnels:,} tunnels / parked polls)"
         + (f". {meta['tunnels_note']}" if meta.get("tunnels_note") else ""),
@@ -482,7 +499,8 @@ def render_report(run: Run, meta: dict) -> str:
         "- Cells: median (min–max) over the repetitions. `× HAProxy`: the median of the "
         "per-repetition ratios to HAProxy's run of the same repetition (adjacent in time). "
         "CPU µs/req: the system's utime+stime (/proc/PID/stat, all threads; nginx: its worker) "
-        "over the run ÷ requests. Peak RSS: VmHWM, reset before each run. Latencies from wrk.",
+        "over the run ÷ requests; kernel %: the stime share of it. Peak RSS: VmHWM, reset "
+        "before each run. Latencies from wrk.",
     ]
     if run.tls_info:
         checked = "; ".join(
@@ -513,8 +531,8 @@ def render_report(run: Run, meta: dict) -> str:
         if scenario.note:
             lines += [scenario.note, ""]
         lines += ["| system | req/s | req/s × HAProxy | p50 ms | p99 ms | CPU µs/req | "
-                  "CPU × HAProxy | peak RSS MiB | errors |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+                  "CPU × HAProxy | kernel % of CPU | peak RSS MiB | errors |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for name in meta["systems"]:
             rows = [r[name] for r in reps.values() if name in r]
             if not rows:
@@ -527,6 +545,7 @@ def render_report(run: Run, meta: dict) -> str:
                 f"{spread([r['p99'] / 1000 for r in rows], '{:.2f}')} | "
                 f"{spread([r['cpu_us_per_req'] for r in rows], '{:.1f}')} | "
                 f"{spread(ratios(reps, name, 'cpu_us_per_req'), '{:.2f}')} | "
+                f"{spread([r['kernel_share'] * 100 for r in rows], '{:.0f}')} | "
                 f"{spread([r['peak_rss_kib'] / 1024 for r in rows], '{:.1f}')} | "
                 f"{sum(r['errors'] for r in rows)} |")
         lines.append("")
@@ -653,6 +672,9 @@ def main() -> int:
     parser.add_argument("--tunnels", type=int, help="idle tunnels / parked polls")
     parser.add_argument("--workers", type=int, choices=[1, 2], default=1,
                         help="workers/threads of each proxy (2: unpinned, sharing both CPUs)")
+    parser.add_argument("--proxy-cpu", type=int, metavar="PERCENT",
+                        help="hold each proxy to PERCENT of one CPU (cgroup CFS quota; needs "
+                             "root), so that the proxy and not the client core limits req/s")
     parser.add_argument("--probes", type=int)
     parser.add_argument("--poll-ms", type=int, help="wait of each parked long poll")
     parser.add_argument("--plain-peers", action="store_true",
@@ -673,6 +695,9 @@ def main() -> int:
             setattr(args, key, value)
     skip = set(filter(None, args.skip.split(",")))
     common.PROXY_WORKERS = args.workers
+    if args.proxy_cpu is not None and not 1 <= args.proxy_cpu <= 100 * args.workers:
+        parser.error(f"--proxy-cpu: 1 to {100 * args.workers} (per cent of one CPU)")
+    common.PROXY_CPU_PERCENT = args.proxy_cpu
     wanted = [x for x in args.systems.split(",") if x]
     unknown = sorted(set(wanted) - set(SYSTEMS) - {""}) + sorted(skip - set(SKIPPABLE))
     if unknown:
@@ -784,6 +809,7 @@ def main() -> int:
         "systems": [x for x in SYSTEMS if x in wanted],
         "proxies": [x for x in SYSTEMS[1:] if x in wanted],
         "tunnels_note": tunnels_note, "plain_peers": args.plain_peers,
+        "proxy_cpu_percent": args.proxy_cpu,
         "command": " ".join([os.environ.get("BENCH_COMMAND", "bench/bench.py")] + sys.argv[1:]),
         "wall_seconds": time.monotonic() - started, "nofile": common.nofile(),
         "logs": log_summary(tmp),

@@ -26,6 +26,9 @@ PYTHON = "/usr/bin/python3"  # the one with the standard library we rely on (not
 CLIENT_CORE = "0"  # wrk / load clients and the origin(s)
 PROXY_CORE = "1"   # the 1-worker proxy under test
 PROXY_WORKERS = 1  # bench.py --workers: 2 leaves the proxies unpinned, sharing both CPUs
+# bench.py --proxy-cpu: each proxy held to this many per cent of one CPU (None: not held), so
+# that the proxy, not the client core, is what limits req/s.
+PROXY_CPU_PERCENT: int | None = None
 # bench/limits_cost.sh: the bench tenant's limits (YAML flow keys, with a leading ", "), none
 # by default. Set so high that nothing is refused: only what checking them costs is measured.
 TENANT_LIMITS = ""
@@ -212,6 +215,68 @@ class Proc:
 def stop_all() -> None:
     for proc in reversed(list(_STARTED)):
         proc.stop()
+    for cap in reversed(list(_CAPS)):
+        cap.remove()
+
+
+# ---- CPU quota -------------------------------------------------------------------------------
+
+_CAPS: list["CpuCap"] = []
+CAP_PERIOD_US = 10_000  # short, so that a throttled proxy waits at most ~10 ms, not 100
+
+
+class CpuCap:
+    """A cgroup of its own that holds processes to `percent` of one CPU: a CFS quota over
+    CAP_PERIOD_US, written as cpu.max (cgroup v2) or cpu.cfs_quota_us (v1). Needs root."""
+
+    def __init__(self, name: str, percent: int):
+        v2, v1 = pathlib.Path("/sys/fs/cgroup"), pathlib.Path("/sys/fs/cgroup/cpu")
+        quota = CAP_PERIOD_US * percent // 100
+        if "cpu" in _read(v2 / "cgroup.controllers").split():
+            self.path = v2 / f"tenantgate-bench-{name}-{os.getpid()}"
+            settings = {"cpu.max": f"{quota} {CAP_PERIOD_US}"}
+        elif (v1 / "cpu.cfs_quota_us").exists():
+            self.path = v1 / f"tenantgate-bench-{name}-{os.getpid()}"
+            settings = {"cpu.cfs_period_us": str(CAP_PERIOD_US), "cpu.cfs_quota_us": str(quota)}
+        else:
+            raise BenchError("--proxy-cpu needs the cgroup cpu controller (v2 cpu.max or v1 "
+                             "cpu.cfs_quota_us under /sys/fs/cgroup)")
+        try:
+            self.path.mkdir(exist_ok=True)
+            _CAPS.append(self)
+            for key, value in settings.items():
+                (self.path / key).write_text(value)
+        except OSError as e:
+            raise BenchError(f"--proxy-cpu: cannot set up {self.path} ({e}); it needs root")
+
+    def hold(self, pids: list[int]) -> None:
+        """Moves the processes (all their threads) into the cgroup; their children follow."""
+        for pid in pids:
+            try:
+                (self.path / "cgroup.procs").write_text(str(pid))
+            except OSError as e:
+                raise BenchError(f"--proxy-cpu: cannot move process {pid} into {self.path}: {e}")
+
+    def remove(self) -> None:
+        """Once its processes are gone (stopped by PID before this)."""
+        if self in _CAPS:
+            _CAPS.remove(self)
+        deadline = time.monotonic() + 5.0
+        while self.path.exists():
+            try:
+                self.path.rmdir()
+            except OSError as e:  # EBUSY while an exiting process is still listed
+                if time.monotonic() > deadline:
+                    print(f"warning: could not remove {self.path}: {e}", flush=True)
+                    return
+                time.sleep(0.05)
+
+
+def _read(path: pathlib.Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
 
 
 # ---- /proc readings --------------------------------------------------------------------------
@@ -219,14 +284,14 @@ def stop_all() -> None:
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of the whole process (all threads), in seconds."""
+def cpu_times(pid: int) -> tuple[float, float]:
+    """utime and stime of the whole process (all threads), in seconds."""
     try:
         stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         raise BenchError(f"process {pid} is gone (it exited or crashed)")
     fields = stat[stat.rindex(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # fields 14 and 15 of stat(5)
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK  # fields 14 and 15 of stat(5)
 
 
 def status_kib(pid: int, key: str) -> int:
@@ -241,7 +306,11 @@ def status_kib(pid: int, key: str) -> int:
 
 
 def total_cpu_seconds(pids: list[int]) -> float:
-    return sum(cpu_seconds(pid) for pid in pids)
+    return sum(sum(cpu_times(pid)) for pid in pids)
+
+
+def total_kernel_seconds(pids: list[int]) -> float:
+    return sum(cpu_times(pid)[1] for pid in pids)
 
 
 def total_status_kib(pids: list[int], key: str) -> int:
@@ -502,6 +571,7 @@ class Proxy:
         self.proc: Proc | None = None
         self.port = 0
         self.starts = 0
+        self.cap: CpuCap | None = None
 
     def command(self) -> list:
         raise NotImplementedError
@@ -518,6 +588,10 @@ class Proxy:
         if not self.proc.alive():
             raise BenchError(f"{self.name} exited at start (code {self.proc.popen.returncode}):"
                              f"\n{self.proc.tail()}")
+        if PROXY_CPU_PERCENT is not None:
+            # Once it answers (nginx's workers exist by then), before anything is measured.
+            self.cap = self.cap or CpuCap(self.name, PROXY_CPU_PERCENT)
+            self.cap.hold([self.proc.pid, *self.stats_pids()])
         check_bodies(self.name, self.port)
         if self.tls:
             self.tls_info = check_tls(self.name, self.tls_port, self.tls)
