@@ -63,15 +63,6 @@ ProxyFields::~ProxyFields() {
     release();
 }
 
-ProxyFields::const_iterator ProxyFields::begin() const {
-    return {fields_.data(), fields_.data() + fields_.size()};
-}
-
-ProxyFields::const_iterator ProxyFields::end() const {
-    const auto* last = fields_.data() + fields_.size();
-    return {last, last};
-}
-
 ProxyFields::Matching ProxyFields::matching(http::field name, std::string_view name_string) const {
     const auto* first = fields_.data();
     const auto* last = first + fields_.size();

@@ -115,8 +115,11 @@ class ProxyFields {
     ProxyFields& operator=(ProxyFields&& other) noexcept;
     ~ProxyFields();
 
-    const_iterator begin() const;
-    const_iterator end() const;
+    const_iterator begin() const { return {fields_.data(), fields_.data() + fields_.size()}; }
+    const_iterator end() const {
+        const auto* last = fields_.data() + fields_.size();
+        return {last, last};
+    }
 
     /// The fields named `name`.
     Matching matching(boost::beast::http::field name) const;

@@ -1,6 +1,7 @@
 #include "proxy/http/session.hpp"
 
 #include <array>
+#include <boost/container/static_vector.hpp>
 #include <cassert>
 #include <tuple>
 
@@ -528,15 +529,16 @@ std::optional<typename Session<Stream>::UpstreamChoice> Session<Stream>::choose_
     passive_fall_ = passive_fall(*pool->config);
 
     // Healthy: passing the pool's active check and not ejected by this worker's passive one.
+    // Filled only as far as the pool goes: an array would write all 64 views every request.
     const HealthBoard& board = generation_->health();
-    std::array<routing::EndpointView, max_endpoints_tracked> views;
-    const std::size_t count = std::min(endpoints.size(), views.size());
+    boost::container::static_vector<routing::EndpointView, max_endpoints_tracked> views;
+    const std::size_t count = std::min(endpoints.size(), views.capacity());
     for (std::size_t i = 0; i < count; ++i) {
         const auto& load = worker_.upstreams().load(endpoints[i].address);
         const bool checked_up = longpolling_list ? board.longpolling_up(pool->health, i)
                                                  : board.web_up(pool->health, i);
-        views[i] = {checked_up && load.passive.available(started_), load.in_flight,
-                    endpoints[i].id};
+        views.push_back(
+            {checked_up && load.passive.available(started_), load.in_flight, endpoints[i].id});
     }
 
     std::optional<std::string_view> affinity;
@@ -658,9 +660,10 @@ asio::awaitable<typename Session<Stream>::Next> Session<Stream>::forward() {
             auto [ec, n] = co_await write_bytes(connection_.stream, asio::buffer(continue_100));
             if (ec) co_return Next::close;
         }
-        ++worker_.upstreams().load(connection->endpoint).in_flight;
-        const Attempt outcome = co_await exchange(connection, has_body);
+        // Held across the exchange: prune() keeps an endpoint with a request in flight.
         auto& load = worker_.upstreams().load(connection->endpoint);
+        ++load.in_flight;
+        const Attempt outcome = co_await exchange(connection, has_body);
         --load.in_flight;
         if (const auto healthy = endpoint_health_shown(*connection, outcome))
             record_health(load.passive, *healthy);

@@ -57,7 +57,8 @@ class UpstreamPool {
     /// busy connection, leased again within microseconds.
     void keep(std::shared_ptr<UpstreamConnection> connection, Clock::time_point now);
 
-    /// This worker's load and passive health of `endpoint`.
+    /// This worker's load and passive health of `endpoint`. The reference stays valid while the
+    /// endpoint has a request in flight: prune() keeps it.
     EndpointLoad& load(const tcp::endpoint& endpoint) { return endpoints_[endpoint].load; }
 
     /// Closes idle connections older than `max_idle`, and those `keep_endpoint` rejects (an
