@@ -294,15 +294,18 @@ TEST_CASE("in-flight counters are per endpoint", "[proxy][upstream_pool]") {
 }
 
 TEST_CASE("prune keeps the in-flight count of a removed endpoint", "[proxy][upstream_pool]") {
-    // Requests in flight to a drained endpoint finish and decrement their own counter.
+    // Requests in flight to a drained endpoint finish and decrement their own counter, through
+    // the reference they took before the exchange.
     UpstreamPool pool;
     const tcp::endpoint removed(asio::ip::make_address("10.1.0.11"), 8069);
     const tcp::endpoint idle(asio::ip::make_address("10.1.0.12"), 8069);
-    ++pool.load(removed).in_flight;
+    auto& held = pool.load(removed);
+    ++held.in_flight;
     CHECK(pool.load(idle).in_flight == 0);
     pool.prune(Clock::now(), 1min, [](const tcp::endpoint&) { return false; });
-    CHECK(pool.load(removed).in_flight == 1);
-    --pool.load(removed).in_flight;
+    CHECK(&pool.load(removed) == &held);
+    CHECK(held.in_flight == 1);
+    --held.in_flight;
     CHECK(pool.load(removed).in_flight == 0);
 }
 
