@@ -37,7 +37,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 import common  # noqa: E402
 from common import (BENCH, CLIENT_CORE, HOST_HEADER, PYTHON, BenchError, Proc,  # noqa: E402
-                    poll, reset_peak_rss, total_cpu_seconds, total_kernel_seconds,
+                    poll, reset_peak_rss, total_cpu_seconds, total_cpu_times,
                     total_status_kib)
 
 MODES = {
@@ -188,11 +188,12 @@ class Run:
         pids = system.stats_pids()
         for pid in pids:
             reset_peak_rss(pid)
-        cpu0, kernel0 = total_cpu_seconds(pids), total_kernel_seconds(pids)
+        user0, kernel0 = total_cpu_times(pids)
         w = self.run_client(system, scenario, duration)
-        cpu1, kernel1 = total_cpu_seconds(pids), total_kernel_seconds(pids)
-        w["cpu_us_per_req"] = (cpu1 - cpu0) * 1e6 / w["requests"] if w["requests"] else None
-        w["kernel_share"] = (kernel1 - kernel0) / (cpu1 - cpu0) if cpu1 > cpu0 else 0.0
+        user1, kernel1 = total_cpu_times(pids)
+        cpu = (user1 - user0) + (kernel1 - kernel0)
+        w["cpu_us_per_req"] = cpu * 1e6 / w["requests"] if w["requests"] else None
+        w["kernel_share"] = (kernel1 - kernel0) / cpu if cpu > 0 else 0.0
         w["peak_rss_kib"] = total_status_kib(pids, "VmHWM")
         return w
 

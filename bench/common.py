@@ -305,12 +305,14 @@ def status_kib(pid: int, key: str) -> int:
     raise BenchError(f"no {key} in /proc/{pid}/status")
 
 
+def total_cpu_times(pids: list[int]) -> tuple[float, float]:
+    """utime and stime summed over the processes, from one reading of each."""
+    times = [cpu_times(pid) for pid in pids]
+    return sum(user for user, _ in times), sum(kernel for _, kernel in times)
+
+
 def total_cpu_seconds(pids: list[int]) -> float:
-    return sum(sum(cpu_times(pid)) for pid in pids)
-
-
-def total_kernel_seconds(pids: list[int]) -> float:
-    return sum(cpu_times(pid)[1] for pid in pids)
+    return sum(total_cpu_times(pids))
 
 
 def total_status_kib(pids: list[int], key: str) -> int:
